@@ -1,0 +1,39 @@
+"""The agent registry. Targets are imported only when an agent is built."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agents.base import Agent, Transition
+from bench.registry import Registry
+from bench.spec import build_config
+
+AGENTS: Registry[type[Agent]] = Registry("agent")
+register = AGENTS.register
+
+register("random", target="agents.random_agent:RandomAgent",
+         description="uniform over the admissible commands")
+register("expert", target="agents.random_agent:ExpertAgent",
+         description="follows the env's expert_action (shortest path, walkthrough or planner)")
+register("tabular-q", target="agents.tabular:TabularQ",
+         description="tabular Q-learning over (observation text, command); pure RL, no prior")
+
+
+def make(name: str, *, seed: int, env_id: str, params: dict[str, Any] | None = None) -> Agent:
+    """Build a registered agent: its preset params, then `params` on top (unknown keys refused)."""
+    entry = AGENTS.entry(name)
+    cls: type[Agent] = AGENTS.load(name)
+    config = build_config(cls.Config, {**entry.params, **(params or {})}, where=f"agent {name!r}")
+    return cls(config, seed=seed, env_id=env_id)
+
+
+def resolved_params(name: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The full parameter set an agent would be built with (for manifests and spec hashes)."""
+    from dataclasses import asdict
+
+    entry = AGENTS.entry(name)
+    cls: type[Agent] = AGENTS.load(name)
+    return asdict(build_config(cls.Config, {**entry.params, **(params or {})}, where=f"agent {name!r}"))
+
+
+__all__ = ["AGENTS", "Agent", "Transition", "make", "register", "resolved_params"]

@@ -1,0 +1,79 @@
+"""The Agent contract: act, observe, update, and state for checkpoints."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One environment step as the runner hands it to `Agent.observe`."""
+
+    obs: str
+    info: dict[str, Any]
+    action: str
+    reward: float
+    next_obs: str
+    next_info: dict[str, Any]
+    terminated: bool
+    truncated: bool
+
+
+@dataclass(frozen=True)
+class NoConfig:
+    """Agents without settings."""
+
+
+class Agent(ABC):
+    """A text-game agent.
+
+    Subclasses set `Config` (a frozen dataclass of their settings, one docstring line per
+    field) and `trains` (False for agents that only act: the runner then skips training and
+    evaluates them once). All randomness must come from `self.rng` (seeded from the run seed)
+    or from the global RNGs that `bench.seeding` seeds and checkpoints.
+    """
+
+    Config: ClassVar[type] = NoConfig
+    trains: ClassVar[bool] = True
+
+    def __init__(self, config: Any, *, seed: int, env_id: str) -> None:
+        self.config = config
+        self.seed = seed
+        self.env_id = env_id
+        self.rng = np.random.default_rng(seed)
+
+    @abstractmethod
+    def act(self, obs: str, info: dict[str, Any], *, explore: bool) -> str:
+        """The next command; `explore=False` during evaluation."""
+
+    def reset_episode(self, *, explore: bool) -> None:  # noqa: B027 - optional hook
+        """Called by the runner before each episode (agents with per-episode memory use it)."""
+
+    def observe(self, transition: Transition) -> None:  # noqa: B027 - optional hook
+        """Called after every training step."""
+
+    def update(self) -> dict[str, float]:
+        """Learn from what was observed; returns metrics ({} for agents that do not learn)."""
+        return {}
+
+    def counters(self) -> dict[str, float]:
+        """Cumulative counts the runner records per episode as deltas (llm_calls, cache_hits, …)."""
+        return {}
+
+    def provenance(self) -> dict[str, Any]:
+        """Facts for the run manifest (prior model id and weights hash, prompt template, …)."""
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to resume; the base class saves the agent's RNG."""
+        return {"rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.rng.bit_generator.state = state["rng"]
+
+    def params(self) -> dict[str, Any]:
+        return asdict(self.config)

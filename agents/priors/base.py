@@ -1,0 +1,61 @@
+"""The Prior contract: an LLM as a distribution over a text game's admissible commands."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+#: How candidate log-probs are normalised: raw sum, per token, or per word (TWOSOME's options).
+Normalization = Literal["sum", "token", "word"]
+
+
+@dataclass(frozen=True)
+class Proposals:
+    """k proposals for one prompt.
+
+    actions[i] is the admissible command that raw text texts[i] was mapped to, or None when
+    it matched nothing (counted in `unmatched`, never silently replaced).
+    """
+
+    actions: list[str | None]
+    texts: list[str]
+    logprobs: list[float]
+    unmatched: int = 0
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+class Prior(ABC):
+    """Backends (transformers, OpenAI-compatible servers) implement score and propose."""
+
+    @abstractmethod
+    def score(
+        self,
+        prompts: Sequence[str],
+        candidates: Sequence[Sequence[str]],
+        *,
+        normalization: Normalization = "sum",
+    ) -> list[np.ndarray]:
+        """log p(candidate | prompt) for each prompt's candidates, one array per prompt."""
+
+    @abstractmethod
+    def propose(
+        self,
+        prompts: Sequence[str],
+        k: int,
+        admissible: Sequence[Sequence[str]],
+        *,
+        seed: int,
+    ) -> list[Proposals]:
+        """k sampled continuations per prompt, each mapped to an admissible command."""
+
+    def provenance(self) -> dict[str, Any]:
+        """Model id, weights hash, template name and version, for run manifests."""
+        return {}
+
+    def counters(self) -> dict[str, float]:
+        """Cumulative llm_calls, llm_tokens, cache_hits, cache_misses."""
+        return {}

@@ -1,0 +1,188 @@
+"""The `priorbench` command line: list, run, show, demo, leaderboard."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from bench.errors import UserError
+
+DEMO_ENVS = ("priorbench/FrozenLake-4x4-v0",)
+DEMO_AGENTS = ("random", "expert", "tabular-q")
+DEMO_SEEDS = (0, 1, 2)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="priorbench",
+        description="Benchmark RL agents with LLM priors on text games.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("list", help="list registered envs, agents or priors")
+    p.add_argument("what", choices=["envs", "agents", "priors"])
+
+    p = sub.add_parser("run", help="run envs × agents × seeds (no arguments: the demo)")
+    p.add_argument("spec", nargs="?", type=Path, help="a TOML spec file")
+    p.add_argument("--env", action="append", default=[], metavar="ID", help="env id (repeatable)")
+    p.add_argument("--agent", action="append", default=[], metavar="NAME", help="agent (repeatable)")
+    p.add_argument("--seeds", type=int, nargs="+", metavar="K")
+    p.add_argument("--steps", type=int, metavar="N", help="training budget in env steps")
+    p.add_argument("--eval-every", type=int, metavar="N", help="evaluate every N env steps")
+    p.add_argument("--out", type=Path, default=Path("runs"), help="run records folder (default runs/)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                   help="override a spec key: budget.steps=500, env.max_steps=30, agent.dqn.lr=1e-3")
+    p.add_argument("--force", action="store_true", help="replace runs of a different spec in --out")
+    p.add_argument("--workers", type=int, default=1, help="parallel runs (process pool)")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+    p = sub.add_parser("demo", help="the embedded default comparison (a few minutes on CPU)")
+    p.add_argument("--out", type=Path, default=Path("runs/demo"))
+    p.add_argument("--no-progress", action="store_true")
+
+    p = sub.add_parser("show", help="summarise run folders")
+    p.add_argument("runs", nargs="+", type=Path)
+
+    p = sub.add_parser("leaderboard", help="leaderboard tables from stored runs")
+    lsub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    b = lsub.add_parser("build", help="write LEADERBOARD.md and leaderboard.csv")
+    b.add_argument("--runs", type=Path, default=Path("runs"))
+    b.add_argument("--out", type=Path, default=Path("leaderboard"))
+    return parser
+
+
+def _cmd_list(what: str) -> int:
+    if what == "envs":
+        import envs
+
+        for env_id in envs.env_ids():
+            print(f"{env_id:40s} {envs.DESCRIPTIONS.get(env_id, '')}")
+    else:
+        if what == "agents":
+            from agents import AGENTS as registry
+        else:
+            from agents.priors import PRIORS as registry
+        for entry in registry:
+            print(f"{entry.name:16s} {entry.description}")
+    return 0
+
+
+def _spec_from_args(args: argparse.Namespace):
+    from bench.spec import Spec, apply_overrides, load_spec_file, spec_from_dict
+
+    overrides = list(args.overrides)
+    if args.steps is not None:
+        overrides.append(f"budget.steps={args.steps}")
+    if args.eval_every is not None:
+        overrides.append(f"budget.eval_every={args.eval_every}")
+    if args.seeds is not None:
+        overrides.append(f"seeds={args.seeds}")
+    if args.spec is not None:
+        spec = load_spec_file(args.spec, overrides)
+        if args.env or args.agent:
+            raise UserError("give either a spec file or --env/--agent, not both")
+        return spec
+    data = Spec(envs=tuple(args.env), agents=tuple(args.agent)).to_dict()
+    return spec_from_dict(apply_overrides(data, overrides, where="command line"), where="command line")
+
+
+def _print_table(paths: list[Path]) -> None:
+    from bench.leaderboard import aggregate, markdown_table
+    from bench.metrics import run_summary
+    from bench.records import verify_run
+
+    summaries = [run_summary(*verify_run(p)) for p in paths]
+    rows = aggregate(summaries)
+    print(markdown_table(
+        ["env", "agent", "seeds", "test success", "± SE", "test return", "env steps"],
+        [[r["env"], r["agent"], r["seeds"], r["success"], r["success_se"], r["return"], r["env_steps"]]
+         for r in rows],
+    ))
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from bench.runner import execute_all, jobs_from_spec
+
+    if args.workers <= 0:
+        raise UserError(f"--workers must be positive, got {args.workers}")
+    spec = _spec_from_args(args)
+    jobs = jobs_from_spec(spec, args.out)
+    paths = execute_all(jobs, force=args.force, progress=not args.no_progress, workers=args.workers)
+    _print_table(paths)
+    print(f"\nrun records: {args.out}/")
+    return 0
+
+
+def _cmd_demo(out: Path, progress: bool) -> int:
+    import time
+
+    from bench.runner import execute_all, jobs_from_spec
+    from bench.spec import Budget, Spec
+
+    spec = Spec(envs=DEMO_ENVS, agents=DEMO_AGENTS, seeds=DEMO_SEEDS, name="demo",
+                budget=Budget(steps=3000, eval_every=500, checkpoint_every=500))
+    started = time.perf_counter()
+    paths = execute_all(jobs_from_spec(spec, out), progress=progress)
+    _print_table(paths)
+    print(f"\ndemo finished in {time.perf_counter() - started:.1f} s; run records: {out}/")
+    return 0
+
+
+def _cmd_show(paths: list[Path]) -> int:
+    from bench.leaderboard import markdown_table
+    from bench.metrics import run_summary
+    from bench.records import find_runs, verify_run
+
+    rows = []
+    for root in paths:
+        if not root.exists():
+            raise UserError(f"{root} does not exist")
+        found = find_runs(root)
+        if not found:
+            raise UserError(f"{root} holds no run records (no manifest.json below it)")
+        for path in found:
+            try:
+                s = run_summary(*verify_run(path))
+            except UserError as exc:
+                rows.append([str(path), "refused", "", "", "", str(exc).split(": ", 1)[-1]])
+                continue
+            rows.append([str(path), "complete", s["env_steps"], s["success"], s["return"],
+                         f"{s['wall_s']:.1f} s"])
+    print(markdown_table(["run", "status", "env steps", "test success", "test return", "wall"], rows))
+    return 0
+
+
+def _cmd_leaderboard(args: argparse.Namespace) -> int:
+    from bench.leaderboard import build
+
+    rows, refused = build(args.runs, args.out)
+    print(f"wrote {args.out}/LEADERBOARD.md and leaderboard.csv ({len(rows)} rows)")
+    for path, why in refused:
+        print(f"refused {path}: {why}", file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "list":
+            return _cmd_list(args.what)
+        if args.command == "demo" or args.command is None:
+            out = getattr(args, "out", Path("runs/demo"))
+            return _cmd_demo(out, not getattr(args, "no_progress", False))
+        if args.command == "run":
+            if args.spec is None and not args.env and not args.agent:
+                return _cmd_demo(Path("runs/demo"), not args.no_progress)
+            return _cmd_run(args)
+        if args.command == "show":
+            return _cmd_show(args.runs)
+        if args.command == "leaderboard":
+            return _cmd_leaderboard(args)
+    except UserError as exc:
+        print(f"priorbench: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("priorbench: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+    return 0

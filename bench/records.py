@@ -1,0 +1,252 @@
+"""Run records: one folder per (env, agent, seed) with manifest.json, episodes.jsonl and a checkpoint.
+
+The only module that writes run files. Manifests and checkpoints are replaced atomically
+(write a temporary file, then rename); episode lines are appended with a single write, so a
+killed process leaves at most one partial last line, which `read_episodes` repairs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from bench.errors import UserError
+
+SCHEMA_VERSION = 1
+MANIFEST = "manifest.json"
+EPISODES = "episodes.jsonl"
+CHECKPOINT = "checkpoint"
+#: Episode fields that differ between identical runs and are ignored by determinism checks.
+TIMING_FIELD = "timing"
+#: Packages whose versions go into every manifest (those installed).
+TRACKED_PACKAGES = (
+    "priorbench", "gymnasium", "numpy", "torch", "transformers", "peft", "textworld",
+    "alfworld", "sentence-transformers", "gguf",
+)
+
+
+def run_dir(out: Path, env_id: str, agent: str, seed: int) -> Path:
+    """<out>/<env-id>/<agent>/seed<k> (the env id's namespace becomes a folder)."""
+    return Path(out) / env_id / agent / f"seed{seed}"
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Atomically write a JSON file (sorted keys, stable bytes)."""
+    _atomic_write_bytes(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in TRACKED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def git_commit() -> str | None:
+    """The priorbench source tree's commit, if it is a git checkout."""
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def machine() -> dict[str, Any]:
+    return {"platform": platform.platform(), "processor": platform.machine(), "cpus": os.cpu_count()}
+
+
+@dataclass
+class EpisodeLog:
+    """What `read_episodes` found: the records, the valid byte length, and whether it repaired."""
+
+    records: list[dict[str, Any]]
+    valid_bytes: int
+    dropped_partial_line: bool
+
+
+def read_episodes(path: Path) -> EpisodeLog:
+    """Parse episodes.jsonl. A partial last line (a killed append) is reported as dropped;
+    a corrupt complete line is an error that names the file and line — nothing is deleted."""
+    if not path.exists():
+        return EpisodeLog([], 0, False)
+    data = path.read_bytes()
+    records: list[dict[str, Any]] = []
+    offset = 0
+    dropped = False
+    lines = data.split(b"\n")
+    for number, line in enumerate(lines, start=1):
+        is_last = number == len(lines)
+        if is_last:
+            if line:  # no trailing newline: the append was cut short
+                dropped = True
+            break
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict):
+                raise ValueError("not an object")
+        except ValueError:
+            raise UserError(
+                f"{path} line {number} is corrupt (not a JSON object). The run cannot resume "
+                "safely; move the run folder away or rerun with --force to start it over."
+            ) from None
+        records.append(record)
+        offset += len(line) + 1
+    return EpisodeLog(records, offset, dropped)
+
+
+class RunRecord:
+    """Writes one run's folder."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.manifest_path = self.path / MANIFEST
+        self.episodes_path = self.path / EPISODES
+        self.checkpoint_path = self.path / CHECKPOINT / "state.pt"
+
+    # --- manifest ------------------------------------------------------------------------
+    def read_manifest(self) -> dict[str, Any] | None:
+        if not self.manifest_path.exists():
+            return None
+        try:
+            return json.loads(self.manifest_path.read_text())
+        except ValueError:
+            raise UserError(
+                f"{self.manifest_path} is corrupt; move the run folder away or rerun with --force"
+            ) from None
+
+    def write_manifest(self, manifest: dict[str, Any]) -> None:
+        write_json(self.manifest_path, manifest)
+
+    def wipe(self) -> None:
+        """Remove the run folder (only on an explicit --force)."""
+        if self.path.exists():
+            shutil.rmtree(self.path)
+
+    # --- episodes ------------------------------------------------------------------------
+    def append_episode(self, record: dict[str, Any]) -> None:
+        """Append one line with a single write(2) on an O_APPEND descriptor."""
+        line = (json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n").encode()
+        self.path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.episodes_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line)
+        finally:
+            os.close(fd)
+
+    def truncate_episodes(self, length: int) -> None:
+        """Cut episodes.jsonl back to `length` bytes: a checkpoint's position on resume."""
+        if not self.episodes_path.exists():
+            if length:
+                raise UserError(f"{self.episodes_path} is missing but the checkpoint expects {length} bytes")
+            return
+        size = self.episodes_path.stat().st_size
+        if size < length:
+            raise UserError(
+                f"{self.episodes_path} is shorter ({size} bytes) than its checkpoint expects "
+                f"({length} bytes): records were lost. Rerun with --force to start the run over."
+            )
+        with open(self.episodes_path, "r+b") as fh:
+            fh.truncate(length)
+
+    def episodes_size(self) -> int:
+        return self.episodes_path.stat().st_size if self.episodes_path.exists() else 0
+
+    # --- checkpoint ----------------------------------------------------------------------
+    def save_checkpoint(self, payload: dict[str, Any]) -> None:
+        import io
+
+        import torch
+
+        buffer = io.BytesIO()
+        torch.save(payload, buffer)
+        _atomic_write_bytes(self.checkpoint_path, buffer.getvalue())
+
+    def load_checkpoint(self) -> dict[str, Any] | None:
+        if not self.checkpoint_path.exists():
+            return None
+        import torch
+
+        try:
+            return torch.load(self.checkpoint_path, weights_only=False)
+        except Exception as exc:  # any unreadable checkpoint is reported the same way
+            raise UserError(
+                f"{self.checkpoint_path} cannot be read ({exc}); rerun with --force to start over"
+            ) from None
+
+    def remove_checkpoint(self) -> None:
+        """Drop the checkpoint of a finished run (its records are complete)."""
+        if self.checkpoint_path.parent.exists():
+            shutil.rmtree(self.checkpoint_path.parent)
+
+
+def strip_timing(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Episode records without their timing field, for determinism comparisons."""
+    return [{k: v for k, v in r.items() if k != TIMING_FIELD} for r in records]
+
+
+def verify_run(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Load a finished run and check its schema version and episodes checksum.
+
+    Raises UserError naming the run and what is wrong (used by show and leaderboard build).
+    """
+    record = RunRecord(path)
+    manifest = record.read_manifest()
+    if manifest is None:
+        raise UserError(f"{path}: no {MANIFEST}")
+    if manifest.get("schema_version") != SCHEMA_VERSION:
+        raise UserError(
+            f"{path}: schema version {manifest.get('schema_version')!r}, expected {SCHEMA_VERSION}"
+        )
+    if manifest.get("status") != "complete":
+        raise UserError(f"{path}: run status is {manifest.get('status')!r}, not 'complete'")
+    if not record.episodes_path.exists():
+        raise UserError(f"{path}: no {EPISODES}")
+    actual = sha256_file(record.episodes_path)
+    if actual != manifest.get("episodes_sha256"):
+        raise UserError(f"{path}: {EPISODES} checksum does not match the manifest (edited or mixed)")
+    return manifest, read_episodes(record.episodes_path).records
+
+
+def find_runs(root: Path) -> list[Path]:
+    """Every run folder (one holding a manifest) under `root`, sorted."""
+    root = Path(root)
+    if (root / MANIFEST).exists():
+        return [root]
+    return sorted(p.parent for p in root.rglob(MANIFEST))

@@ -1,0 +1,310 @@
+"""The train/eval loop — the only code that calls env.step.
+
+For each (env, agent, seed): train for `budget.steps` env steps on the train split, evaluate
+with explore=False on every test task at 0, every `budget.eval_every` steps and at the end,
+append one record per episode, checkpoint at episode ends, and resume from the checkpoint
+when run again on the same folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import agents as agent_registry
+import envs
+from agents.base import Agent, Transition
+from bench import records, seeding
+from bench.errors import UserError
+from bench.spec import Budget, Spec, config_hash
+
+
+@dataclass(frozen=True)
+class RunJob:
+    """One (env, agent, seed) run of a spec."""
+
+    env_id: str
+    agent: str
+    seed: int
+    budget: Budget
+    out: Path
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    agent_params: dict[str, Any] = field(default_factory=dict)
+    spec_name: str = "run"
+
+    @property
+    def path(self) -> Path:
+        return records.run_dir(self.out, self.env_id, self.agent, self.seed)
+
+    def config(self) -> dict[str, Any]:
+        """The run's identity: what must match for a folder to be resumed or reused."""
+        return {
+            "env_id": self.env_id,
+            "env_kwargs": dict(sorted(self.env_kwargs.items())),
+            "agent": self.agent,
+            "agent_params": agent_registry.resolved_params(self.agent, self.agent_params),
+            "seed": self.seed,
+            "budget": dataclasses.asdict(self.budget),
+        }
+
+
+def jobs_from_spec(spec: Spec, out: Path) -> list[RunJob]:
+    """Expand a spec into runs, validating every env and agent name first."""
+    for env_id in spec.envs:
+        envs.check_env_id(env_id)
+    for name in spec.agents:
+        agent_registry.AGENTS.entry(name)
+    unused = sorted(set(spec.agent) - set(spec.agents))
+    if unused:
+        raise UserError(
+            f"agent settings given for {unused}, which this spec does not run (agents: {list(spec.agents)})"
+        )
+    jobs = [
+        RunJob(env_id, name, seed, spec.budget, Path(out), dict(spec.env),
+               dict(spec.agent.get(name, {})), spec.name)
+        for env_id in spec.envs
+        for name in spec.agents
+        for seed in spec.seeds
+    ]
+    for job in jobs:
+        job.config()  # resolves agent params now: a bad setting fails before any run starts
+    return jobs
+
+
+@dataclass
+class _Progress:
+    """Counters that a checkpoint must restore."""
+
+    env_steps: int = 0
+    train_episodes: int = 0
+    eval_rounds: int = 0
+    next_eval: int = 0
+    last_checkpoint: int = 0
+    wall_s: float = 0.0
+
+
+class _Loop:
+    def __init__(self, job: RunJob, record: records.RunRecord, show_progress: bool) -> None:
+        self.job = job
+        self.record = record
+        self.show_progress = show_progress
+        seeding.seed_everything(job.seed)
+        self.train_env = envs.make(job.env_id, split="train", **job.env_kwargs)
+        self.test_env = envs.make(job.env_id, split="test", **job.env_kwargs)
+        self.agent: Agent = agent_registry.make(
+            job.agent, seed=job.seed, env_id=job.env_id, params=job.agent_params
+        )
+        self.state = _Progress()
+        self._eval_counts: dict[str, float] = {}
+        self.bar: Any = None
+
+    # --- episodes --------------------------------------------------------------------------
+    def _play(self, env: envs.TextEnv, seed: int, task: int | None, *, explore: bool,
+              budget_left: int | None = None) -> dict[str, Any]:
+        """Play one episode; in training, observe/update after each step and evaluate on schedule."""
+        started = time.perf_counter()
+        counters_before = self.agent.counters()
+        eval_before = dict(self._eval_counts)
+        options = None if task is None else {"task": task}
+        obs, info = env.reset(seed=seed, options=options)
+        self.agent.reset_episode(explore=explore)
+        total, length, invalid = 0.0, 0, 0
+        updates: dict[str, list[float]] = {}
+        terminated = truncated = cut = False
+        while not (terminated or truncated):
+            if budget_left is not None and length >= budget_left:
+                cut = True
+                break
+            action = self.agent.act(obs, info, explore=explore)
+            next_obs, reward, terminated, truncated, next_info = env.step(action)
+            total += float(reward)
+            length += 1
+            invalid += bool(next_info.get("invalid_action", False))
+            if explore:
+                self.agent.observe(Transition(obs, info, action, float(reward), next_obs,
+                                              next_info, bool(terminated), bool(truncated)))
+                for key, value in self.agent.update().items():
+                    updates.setdefault(key, []).append(float(value))
+                self.state.env_steps += 1
+                if self.bar is not None:
+                    self.bar.update(1)
+                if self.state.env_steps >= self.state.next_eval:
+                    self._evaluate()
+            obs, info = next_obs, next_info
+        after = self.agent.counters()
+        if explore:  # evaluations run inside training episodes; keep their counts out of it
+            eval_share = {k: self._eval_counts.get(k, 0) - eval_before.get(k, 0) for k in after}
+        else:
+            eval_share = {}
+            for k in after:
+                self._eval_counts[k] = self._eval_counts.get(k, 0) + after[k] - counters_before.get(k, 0)
+        record = {
+            "task": info.get("task_id"),
+            "return": round(total, 10),
+            "success": bool(info["won"]),
+            "length": length,
+            "score": info["score"],
+            "max_score": info["max_score"],
+            "invalid_actions": invalid,
+            "truncated": bool(truncated),
+            "counters": {k: after[k] - counters_before.get(k, 0) - eval_share.get(k, 0) for k in after},
+            records.TIMING_FIELD: {"wall_s": round(time.perf_counter() - started, 4)},
+        }
+        if cut:
+            record["cut_by_budget"] = True
+        if updates:
+            record["update"] = {k: sum(v) / len(v) for k, v in sorted(updates.items())}
+        return record
+
+    def _evaluate(self) -> None:
+        """Every test task, budget.eval_episodes times each, with explore=False."""
+        steps = self.state.env_steps
+        episode = 0
+        for task in range(len(self.test_env.tasks)):
+            for repeat in range(self.job.budget.eval_episodes):
+                seed = seeding.derive_seed(self.job.seed, "eval", task, repeat)
+                result = self._play(self.test_env, seed, task, explore=False)
+                result.update(phase="eval", eval_round=self.state.eval_rounds, episode=episode,
+                              env_steps=steps, task=self.test_env.tasks[task])
+                self.record.append_episode(result)
+                episode += 1
+        self.state.eval_rounds += 1
+        self.state.next_eval = steps + self.job.budget.eval_every
+
+    # --- checkpoints -----------------------------------------------------------------------
+    def _checkpoint(self) -> None:
+        self.record.save_checkpoint({
+            "progress": dataclasses.asdict(self.state),
+            "agent": self.agent.state_dict(),
+            "rng": seeding.rng_state(),
+            "episodes_bytes": self.record.episodes_size(),
+        })
+        self.state.last_checkpoint = self.state.env_steps
+
+    def _restore(self) -> bool:
+        log = records.read_episodes(self.record.episodes_path)  # refuses corrupt files
+        checkpoint = self.record.load_checkpoint()
+        if checkpoint is None:
+            # Killed before the first checkpoint: replaying from the start is exact.
+            self.record.truncate_episodes(0)
+            return False
+        if checkpoint["episodes_bytes"] > log.valid_bytes:
+            raise UserError(
+                f"{self.record.episodes_path} holds fewer complete records than its checkpoint "
+                "expects; rerun with --force to start the run over."
+            )
+        self.record.truncate_episodes(checkpoint["episodes_bytes"])
+        self.agent.load_state_dict(checkpoint["agent"])
+        seeding.set_rng_state(checkpoint["rng"])
+        self.state = _Progress(**checkpoint["progress"])
+        return True
+
+    # --- the run -------------------------------------------------------------------------
+    def run(self, manifest: dict[str, Any]) -> None:
+        budget = self.job.budget
+        resumed = self._restore()
+        started = time.perf_counter()
+        wall_before = self.state.wall_s
+        manifest["resumed"] = manifest.get("resumed", 0) + int(resumed)
+        self.record.write_manifest(manifest)
+        total = budget.steps if self.agent.trains else 0
+        self.bar = None
+        if self.show_progress:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, initial=self.state.env_steps, unit="step", leave=False,
+                            desc=f"{self.job.env_id.split('/')[-1]} {self.job.agent} s{self.job.seed}")
+        try:
+            if not self.agent.trains:
+                if self.state.eval_rounds == 0:
+                    self._evaluate()
+            else:
+                if self.state.eval_rounds == 0:
+                    self._evaluate()
+                while self.state.env_steps < budget.steps:
+                    seed = seeding.derive_seed(self.job.seed, "train", self.state.train_episodes)
+                    result = self._play(self.train_env, seed, None, explore=True,
+                                        budget_left=budget.steps - self.state.env_steps)
+                    result.update(phase="train", episode=self.state.train_episodes,
+                                  env_steps=self.state.env_steps)
+                    self.record.append_episode(result)
+                    self.state.train_episodes += 1
+                    self.state.wall_s = wall_before + time.perf_counter() - started
+                    if (self.state.env_steps - self.state.last_checkpoint >= budget.checkpoint_every
+                            and self.state.env_steps < budget.steps):
+                        self._checkpoint()
+                if self.state.next_eval - budget.eval_every < self.state.env_steps:
+                    self._evaluate()  # the final evaluation, unless one just happened
+        finally:
+            if self.bar is not None:
+                self.bar.close()
+        self.state.wall_s = wall_before + time.perf_counter() - started
+        manifest.update(
+            status="complete",
+            episodes_sha256=records.sha256_file(self.record.episodes_path),
+            agent_provenance=self.agent.provenance(),
+            timing={"wall_s": round(self.state.wall_s, 3), "finished": time.time()},
+            final_env_steps=self.state.env_steps,
+        )
+        self.record.write_manifest(manifest)
+        self.record.remove_checkpoint()
+
+
+def _new_manifest(job: RunJob, config: dict[str, Any], loop: _Loop) -> dict[str, Any]:
+    version = job.env_id.rsplit("-", 1)[-1]
+    return {
+        "schema_version": records.SCHEMA_VERSION,
+        "spec": config,
+        "spec_hash": config_hash(config),
+        "spec_name": job.spec_name,
+        "env": {"id": job.env_id, "version": version, "kwargs": config["env_kwargs"],
+                "train_tasks": list(loop.train_env.tasks), "test_tasks": list(loop.test_env.tasks),
+                **loop.train_env.provenance()},
+        "agent": {"name": job.agent, "params": config["agent_params"]},
+        "seed": job.seed,
+        "seeding": "episode seeds = bench.seeding.derive_seed(seed, phase, index…)",
+        "packages": records.package_versions(),
+        "git_commit": records.git_commit(),
+        "machine": records.machine(),
+        "status": "running",
+        "episodes_sha256": None,
+    }
+
+
+def execute(job: RunJob, *, force: bool = False, progress: bool = True) -> Path:
+    """Run (or resume, or skip if complete) one job; returns its folder."""
+    record = records.RunRecord(job.path)
+    config = job.config()
+    digest = config_hash(config)
+    existing = record.read_manifest()
+    if existing is not None and existing.get("spec_hash") != digest:
+        if not force:
+            raise UserError(
+                f"{job.path} already holds a run of a different spec (hash "
+                f"{str(existing.get('spec_hash'))[:12]} ≠ {digest[:12]}). Use another --out, "
+                "or --force to replace it."
+            )
+        record.wipe()
+        existing = None
+    elif existing is not None and force:
+        record.wipe()
+        existing = None
+    if existing is not None and existing.get("status") == "complete":
+        records.verify_run(job.path)
+        return job.path
+    loop = _Loop(job, record, progress)
+    manifest = existing if existing is not None else _new_manifest(job, config, loop)
+    loop.run(manifest)
+    return job.path
+
+
+def execute_all(jobs: Iterable[RunJob], *, force: bool = False, progress: bool = True,
+                workers: int = 1) -> list[Path]:
+    """Run jobs serially or in a process pool (see bench.executors)."""
+    from bench.executors import run_jobs
+
+    return run_jobs(list(jobs), force=force, progress=progress, workers=workers)

@@ -1,0 +1,51 @@
+"""The one place that derives seeds and seeds or snapshots python, numpy and torch RNGs.
+
+Every random number in a run flows from the run's seed: episode seeds are derived from it
+by hashing, so no environment RNG state has to be checkpointed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from typing import Any
+
+import numpy as np
+
+
+def derive_seed(seed: int, *path: object) -> int:
+    """A stable 31-bit seed for a named stream under `seed`, e.g. derive_seed(0, "train", 12)."""
+    text = "/".join([str(seed), *map(str, path)])
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little") & 0x7FFFFFFF
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python's, numpy's global and torch's global RNGs (torch only if imported or installed)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    try:
+        import torch
+    except ImportError:  # torch is a dependency, but seeding must not be what breaks without it
+        return
+    torch.manual_seed(seed)
+
+
+def rng_state() -> dict[str, Any]:
+    """Snapshot of the global RNG states, for checkpoints."""
+    state: dict[str, Any] = {"python": random.getstate(), "numpy": np.random.get_state()}
+    try:
+        import torch
+    except ImportError:
+        return state
+    state["torch"] = torch.get_rng_state()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore a snapshot taken by `rng_state`."""
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    if "torch" in state:
+        import torch
+
+        torch.set_rng_state(state["torch"])

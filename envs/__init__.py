@@ -1,0 +1,102 @@
+"""priorbench's text-game environments, registered with gymnasium under "priorbench/".
+
+Entry points are strings, so importing `envs` imports no game engine; `make` imports one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+
+from bench.errors import UserError
+from bench.registry import close_matches
+from envs.base import REQUIRED_INFO_KEYS, EnvCheckError, TextEnv, check_text_env
+
+NAMESPACE = "priorbench"
+
+#: One-line descriptions shown by `priorbench list envs` (label generated task sets here).
+DESCRIPTIONS: dict[str, str] = {}
+
+
+def _register(name: str, entry_point: str, description: str, **kwargs: Any) -> None:
+    env_id = f"{NAMESPACE}/{name}"
+    if env_id not in gym.registry:
+        gym.register(env_id, entry_point=entry_point, kwargs=kwargs, disable_env_checker=True)
+    DESCRIPTIONS[env_id] = description
+
+
+_register(
+    "FrozenLake-4x4-v0",
+    "envs.frozenlake:FrozenLakeText",
+    "Frozen Lake, standard 4×4 map, not slippery, ≤20 steps (the paper's setting)",
+    map_name="4x4",
+    max_steps=20,
+)
+_register(
+    "FrozenLake-8x8-v0",
+    "envs.frozenlake:FrozenLakeText",
+    "Frozen Lake, standard 8×8 map, not slippery, ≤100 steps",
+    map_name="8x8",
+    max_steps=100,
+)
+_register(
+    "FrozenLake-4x4-Slippery-v0",
+    "envs.frozenlake:FrozenLakeText",
+    "Frozen Lake, standard 4×4 map, slippery (moves may slide sideways), ≤100 steps",
+    map_name="4x4",
+    is_slippery=True,
+    max_steps=100,
+)
+_register(
+    "FrozenLake-4x4-Random-v0",
+    "envs.frozenlake:FrozenLakeText",
+    "Frozen Lake, random 4×4 maps by seed: 100 train maps, 20 disjoint test maps, ≤20 steps",
+    random_maps=True,
+    size=4,
+    max_steps=20,
+)
+_register(
+    "FrozenLake-8x8-Random-v0",
+    "envs.frozenlake:FrozenLakeText",
+    "Frozen Lake, random 8×8 maps by seed: 100 train maps, 20 disjoint test maps, ≤100 steps",
+    random_maps=True,
+    size=8,
+    max_steps=100,
+)
+
+
+def env_ids() -> list[str]:
+    """All registered priorbench env ids, sorted."""
+    return sorted(k for k in gym.registry if k.startswith(NAMESPACE + "/"))
+
+
+def check_env_id(env_id: str) -> None:
+    """Raise a UserError naming close matches if `env_id` is not registered."""
+    if env_id not in gym.registry or not env_id.startswith(NAMESPACE + "/"):
+        raise UserError(
+            f"unknown env {env_id!r}.{close_matches(env_id, env_ids())} "
+            "`priorbench list envs` shows them all."
+        )
+
+
+def make(env_id: str, *, split: str = "train", **kwargs: Any) -> TextEnv:
+    """Build a registered env for one split; bad kwargs become a UserError naming them."""
+    check_env_id(env_id)
+    try:
+        env = gym.make(env_id, split=split, **kwargs)
+    except TypeError as exc:
+        raise UserError(f"env {env_id!r} rejected its settings {sorted(kwargs)}: {exc}") from None
+    return env.unwrapped  # the runner owns time limits and checking; no gymnasium wrappers
+
+
+__all__ = [
+    "REQUIRED_INFO_KEYS",
+    "DESCRIPTIONS",
+    "EnvCheckError",
+    "TextEnv",
+    "check_env_id",
+    "check_text_env",
+    "env_ids",
+    "make",
+]

@@ -1,0 +1,29 @@
+"""Shared test setup: never reach a model hub; helpers to run the CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run `python -m bench ARGS` in a subprocess, as a user would."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "bench", *args], capture_output=True, text=True,
+        cwd=cwd or ROOT, env=env, timeout=timeout,
+    )
+
+
+@pytest.fixture
+def cli():
+    return run_cli

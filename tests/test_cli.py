@@ -1,0 +1,139 @@
+import json
+import time
+
+import pytest
+
+from bench import records
+from tests.conftest import ROOT
+
+
+def _ok(result):
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def _fails(result, *fragments):
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    line = result.stderr.strip()
+    assert line.count("\n") == 0, line
+    for fragment in fragments:
+        assert fragment in line, line
+    return line
+
+
+def test_list(cli):
+    assert "priorbench/FrozenLake-4x4-v0" in _ok(cli("list", "envs"))
+    out = _ok(cli("list", "agents"))
+    assert "random" in out and "expert" in out and "tabular-q" in out
+    cli("list", "priors").check_returncode()
+
+
+def test_list_is_fast_and_imports_nothing_heavy(cli):
+    start = time.perf_counter()
+    _ok(cli("list", "envs"))
+    assert time.perf_counter() - start < 5  # generous for a loaded CI box; measured ~0.2 s
+    import subprocess
+    import sys
+
+    code = ("import sys, bench.cli; bench.cli.main(['list','agents']); bench.cli.main(['list','envs']);"
+            "heavy={'torch','transformers','textworld','alfworld','ray'} & set(sys.modules);"
+            "assert not heavy, heavy")
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True)
+
+
+def test_run_show_and_leaderboard(cli, tmp_path):
+    out = _ok(cli("run", "--env", "priorbench/FrozenLake-4x4-v0", "--agent", "random",
+                  "--agent", "tabular-q", "--seeds", "0", "1", "--steps", "400",
+                  "--out", str(tmp_path / "runs"), "--no-progress"))
+    assert "| priorbench/FrozenLake-4x4-v0 | tabular-q |     2 |" in out
+    show = _ok(cli("show", str(tmp_path / "runs")))
+    assert show.count("complete") == 4
+    _ok(cli("leaderboard", "build", "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "lb")))
+    csv = (tmp_path / "lb" / "leaderboard.csv").read_text().splitlines()
+    assert csv[0] == "env,agent,seeds,success,success_se,return,env_steps,llm_calls"
+    assert len(csv) == 3
+    assert "| priorbench/FrozenLake-4x4-v0 | random" in (tmp_path / "lb" / "LEADERBOARD.md").read_text()
+
+
+def test_run_spec_file(cli, tmp_path):
+    spec = tmp_path / "exp.toml"
+    spec.write_text('envs = ["priorbench/FrozenLake-4x4-v0"]\nagents = ["expert"]\nseeds = [3]\n'
+                    "[budget]\nsteps = 100\n")
+    _ok(cli("run", str(spec), "--out", str(tmp_path / "r"), "--no-progress"))
+    assert (records.run_dir(tmp_path / "r", "priorbench/FrozenLake-4x4-v0", "expert", 3) / "manifest.json").exists()
+
+
+def test_demo(cli, tmp_path):
+    out = _ok(cli("demo", "--out", str(tmp_path / "demo"), "--no-progress"))
+    assert "expert" in out and "tabular-q" in out and "demo finished in" in out
+
+
+def test_module_and_script_entry(cli):
+    assert "usage: priorbench" in _ok(cli("--help"))
+
+
+def test_unknown_env_and_agent(cli, tmp_path):
+    _fails(cli("run", "--env", "priorbench/FrozenLake-4x4-v9", "--agent", "random", "--out", str(tmp_path)),
+           "unknown env", "Did you mean: priorbench/FrozenLake-4x4-v0")
+    _fails(cli("run", "--env", "priorbench/FrozenLake-4x4-v0", "--agent", "expret", "--out", str(tmp_path)),
+           "unknown agent 'expret'", "Did you mean: expert")
+
+
+def test_bad_spec_key_and_type(cli, tmp_path):
+    spec = tmp_path / "bad.toml"
+    spec.write_text('envs = ["priorbench/FrozenLake-4x4-v0"]\nagents = ["random"]\nsteeds = [1]\n')
+    _fails(cli("run", str(spec)), str(spec), "unknown setting 'steeds'", "Did you mean: seeds")
+    spec.write_text('envs = ["priorbench/FrozenLake-4x4-v0"]\nagents = ["random"]\n[budget]\nsteps = "many"\n')
+    _fails(cli("run", str(spec)), str(spec), "budget.steps must be int")
+    spec.write_text("envs = [")
+    _fails(cli("run", str(spec)), "not valid TOML")
+    _fails(cli("run", str(tmp_path / "missing.toml")), "does not exist")
+
+
+def test_set_unknown_key(cli, tmp_path):
+    base = ["run", "--env", "priorbench/FrozenLake-4x4-v0", "--agent", "tabular-q", "--out", str(tmp_path)]
+    _fails(cli(*base, "--set", "budgte.steps=5"), "--set budgte.steps", "no such spec key")
+    _fails(cli(*base, "--set", "budget.stepz=5"), "budget keys are")
+    _fails(cli(*base, "--set", "agent.tabular-q.learning_rate=0.1"), "unknown setting 'learning_rate'")
+    _fails(cli(*base, "--set", "env.no_such_kwarg=1", "--steps", "10"), "rejected its settings")
+
+
+def test_nonpositive_budget(cli, tmp_path):
+    base = ["run", "--env", "priorbench/FrozenLake-4x4-v0", "--agent", "random", "--out", str(tmp_path)]
+    _fails(cli(*base, "--steps", "0"), "budget.steps must be a positive integer")
+    _fails(cli(*base, "--steps", "-5"), "budget.steps must be a positive integer")
+    _fails(cli(*base, "--set", "budget.eval_every=0"), "budget.eval_every must be a positive integer")
+
+
+def test_out_holding_another_spec(cli, tmp_path):
+    base = ["run", "--env", "priorbench/FrozenLake-4x4-v0", "--agent", "tabular-q",
+            "--out", str(tmp_path), "--no-progress"]
+    _ok(cli(*base, "--steps", "100"))
+    _fails(cli(*base, "--steps", "200"), "different spec", "--force")
+    _ok(cli(*base, "--steps", "200", "--force"))
+
+
+def test_corrupt_episodes_reported(cli, tmp_path):
+    base = ["run", "--env", "priorbench/FrozenLake-4x4-v0", "--agent", "tabular-q",
+            "--out", str(tmp_path), "--steps", "300", "--no-progress"]
+    _ok(cli(*base))
+    run = records.run_dir(tmp_path, "priorbench/FrozenLake-4x4-v0", "tabular-q", 0)
+    manifest = json.loads((run / "manifest.json").read_text())
+    manifest["status"] = "running"
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    (run / "episodes.jsonl").write_text('{"phase": "eval"}\n{broken\n{"phase": "eval"}\n')
+    _fails(cli(*base), "line 2 is corrupt")
+    assert (run / "episodes.jsonl").read_text().count("\n") == 3  # nothing deleted
+
+
+def test_show_bad_path(cli, tmp_path):
+    _fails(cli("show", str(tmp_path / "nope")), "does not exist")
+    _fails(cli("show", str(tmp_path)), "holds no run records")
+    _fails(cli("leaderboard", "build", "--runs", str(tmp_path / "nope")), "does not exist")
+
+
+@pytest.mark.parametrize("workers", ["0", "-1"])
+def test_bad_workers(cli, tmp_path, workers):
+    _fails(cli("run", "--env", "priorbench/FrozenLake-4x4-v0", "--agent", "random",
+               "--workers", workers, "--out", str(tmp_path)), "--workers must be positive")

@@ -1,0 +1,33 @@
+import pytest
+
+from agents import AGENTS
+from bench.errors import UserError
+from bench.registry import Registry
+
+
+def test_lazy_load_and_close_matches():
+    reg: Registry[object] = Registry("widget")
+    reg.register("json-dumps", target="json:dumps", description="d")
+    reg.register("json-loads", target="json:loads")
+    import json
+
+    assert reg.load("json-dumps") is json.dumps
+    assert reg.names() == ["json-dumps", "json-loads"]
+    with pytest.raises(UserError, match=r"unknown widget 'json-dump'.*Did you mean: json-dumps"):
+        reg.entry("json-dump")
+    with pytest.raises(ValueError, match="already registered"):
+        reg.register("json-dumps", target="json:dumps")
+
+
+def test_unknown_agent_suggests():
+    with pytest.raises(UserError, match="Did you mean: random"):
+        AGENTS.entry("randm")
+
+
+def test_registering_does_not_import_target():
+    import sys
+
+    reg: Registry[object] = Registry("thing")
+    reg.register("x", target="some_module_that_does_not_exist:X")
+    assert "some_module_that_does_not_exist" not in sys.modules
+    assert "x" in reg

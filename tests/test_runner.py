@@ -1,0 +1,154 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bench import records
+from bench.errors import UserError
+from bench.runner import RunJob, execute
+from bench.spec import Budget
+from tests.conftest import ROOT
+
+ENV = "priorbench/FrozenLake-4x4-Random-v0"
+
+
+def _job(out: Path, steps: int = 3000, seed: int = 0, **budget) -> RunJob:
+    budget = Budget(steps=steps, eval_every=budget.get("eval_every", 1000),
+                    checkpoint_every=budget.get("checkpoint_every", 500))
+    return RunJob(ENV, "tabular-q", seed, budget, out)
+
+
+def _episodes(path: Path) -> list[dict]:
+    return records.strip_timing(records.read_episodes(path / records.EPISODES).records)
+
+
+def test_same_seed_identical_records(tmp_path):
+    a = execute(_job(tmp_path / "a"), progress=False)
+    b = execute(_job(tmp_path / "b"), progress=False)
+    ea, eb = _episodes(a), _episodes(b)
+    assert ea == eb and len(ea) > 100
+    c = execute(_job(tmp_path / "c", seed=1), progress=False)
+    assert _episodes(c) != ea
+
+
+def test_record_layout_and_manifest(tmp_path):
+    path = execute(_job(tmp_path, steps=1000), progress=False)
+    assert path == tmp_path / ENV / "tabular-q" / "seed0"
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert manifest["status"] == "complete"
+    assert manifest["schema_version"] == records.SCHEMA_VERSION
+    assert manifest["episodes_sha256"] == records.sha256_file(path / "episodes.jsonl")
+    assert manifest["env"]["version"] == "v0" and manifest["agent"]["params"]["lr"] == 0.5
+    assert manifest["spec"]["budget"]["steps"] == 1000 and len(manifest["spec_hash"]) == 64
+    assert "gymnasium" in manifest["packages"]
+    assert not (path / "checkpoint").exists()  # a finished run keeps only compact records
+    eps = records.read_episodes(path / "episodes.jsonl").records
+    evals = [e for e in eps if e["phase"] == "eval"]
+    assert sorted({e["env_steps"] for e in evals}) == [0, 1000]
+    assert len(evals) == 2 * 20  # 20 test maps at each evaluation
+    assert {e["task"] for e in evals} == {f"map-seed-{1_000_000 + i}" for i in range(20)}
+    train = [e for e in eps if e["phase"] == "train"]
+    assert sum(e["length"] for e in train) == 1000
+    assert train[-1]["env_steps"] == 1000
+
+
+def test_learning_agent_improves(tmp_path):
+    path = execute(RunJob("priorbench/FrozenLake-4x4-v0", "tabular-q", 0,
+                          Budget(steps=3000, eval_every=3000), tmp_path), progress=False)
+    evals = [e for e in records.read_episodes(path / "episodes.jsonl").records if e["phase"] == "eval"]
+    assert evals[0]["env_steps"] == 0 and evals[-1]["env_steps"] == 3000
+    assert evals[-1]["success"]
+
+
+def test_different_spec_refused_unless_force(tmp_path):
+    execute(_job(tmp_path, steps=500), progress=False)
+    with pytest.raises(UserError, match="different spec.*--force"):
+        execute(_job(tmp_path, steps=600), progress=False)
+    path = execute(_job(tmp_path, steps=600), force=True, progress=False)
+    assert json.loads((path / "manifest.json").read_text())["spec"]["budget"]["steps"] == 600
+
+
+def test_complete_run_is_reused(tmp_path):
+    path = execute(_job(tmp_path, steps=500), progress=False)
+    before = (path / "episodes.jsonl").read_bytes()
+    execute(_job(tmp_path, steps=500), progress=False)
+    assert (path / "episodes.jsonl").read_bytes() == before
+
+
+def test_partial_last_line_repaired_on_resume(tmp_path):
+    reference = execute(_job(tmp_path / "ref", steps=2000), progress=False)
+    path = execute(_job(tmp_path / "cut", steps=2000), progress=False)
+    # Simulate a run killed mid-append: status running, a checkpoint-free folder, a partial line.
+    manifest = json.loads((path / "manifest.json").read_text())
+    manifest["status"] = "running"
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    with open(path / "episodes.jsonl", "ab") as fh:
+        fh.write(b'{"phase": "train", "epis')
+    log = records.read_episodes(path / "episodes.jsonl")
+    assert log.dropped_partial_line
+    execute(_job(tmp_path / "cut", steps=2000), progress=False)
+    assert _episodes(path) == _episodes(reference)
+
+
+def test_corrupt_line_reported_nothing_deleted(tmp_path):
+    path = execute(_job(tmp_path, steps=500), progress=False)
+    manifest = json.loads((path / "manifest.json").read_text())
+    manifest["status"] = "running"
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    lines = (path / "episodes.jsonl").read_bytes().split(b"\n")
+    lines[2] = b"not json at all"
+    (path / "episodes.jsonl").write_bytes(b"\n".join(lines))
+    before = (path / "episodes.jsonl").read_bytes()
+    with pytest.raises(UserError, match=r"line 3 is corrupt"):
+        execute(_job(tmp_path, steps=500), progress=False)
+    assert (path / "episodes.jsonl").read_bytes() == before
+
+
+def test_tampered_run_refused_by_verify(tmp_path):
+    path = execute(_job(tmp_path, steps=500), progress=False)
+    text = (path / "episodes.jsonl").read_text().replace('"success": false', '"success": true', 1)
+    (path / "episodes.jsonl").write_text(text)
+    with pytest.raises(UserError, match="checksum does not match"):
+        records.verify_run(path)
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
+    steps = 60000
+    args = ["run", "--env", ENV, "--agent", "tabular-q", "--steps", str(steps),
+            "--set", "budget.checkpoint_every=300", "--set", "budget.eval_every=5000", "--no-progress"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cut = tmp_path / "cut"
+    proc = subprocess.Popen([sys.executable, "-m", "bench", *args, "--out", str(cut)],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    run = records.run_dir(cut, ENV, "tabular-q", 0)
+    checkpoint = run / "checkpoint" / "state.pt"
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if checkpoint.exists() and records.read_episodes(run / "episodes.jsonl").records:
+            lines = len(records.read_episodes(run / "episodes.jsonl").records)
+            if lines > 200:
+                break
+        time.sleep(0.01)
+    assert proc.poll() is None, "the run finished before it could be killed; raise the budget"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert json.loads((run / "manifest.json").read_text())["status"] == "running"
+    resumed = subprocess.run([sys.executable, "-m", "bench", *args, "--out", str(cut)],
+                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    whole = tmp_path / "whole"
+    full = subprocess.run([sys.executable, "-m", "bench", *args, "--out", str(whole)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert full.returncode == 0, full.stderr
+    a = _episodes(run)
+    b = _episodes(records.run_dir(whole, ENV, "tabular-q", 0))
+    assert a == b
+    assert sum(e["length"] for e in a if e["phase"] == "train") == steps
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["status"] == "complete" and manifest["resumed"] == 1
