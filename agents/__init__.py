@@ -15,6 +15,8 @@ register("random", target="agents.random_agent:RandomAgent",
          description="uniform over the admissible commands")
 register("expert", target="agents.random_agent:ExpertAgent",
          description="follows the env's expert_action (shortest path, walkthrough or planner)")
+register("llm", target="agents.llm_only:LLMAgent",
+         description="the frozen LLM prior acting zero-shot (argmax over admissible commands)")
 register("tabular-q", target="agents.tabular:TabularQ",
          description="tabular Q-learning over (observation text, command); pure RL, no prior")
 

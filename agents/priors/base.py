@@ -49,8 +49,10 @@ class Prior(ABC):
         admissible: Sequence[Sequence[str]],
         *,
         seed: int,
+        mode: Literal["sample", "exact"] = "sample",
     ) -> list[Proposals]:
-        """k sampled continuations per prompt, each mapped to an admissible command."""
+        """k proposals per prompt: sampled free text mapped to admissible commands
+        (mode="sample"), or k draws from the exact prior over the commands (mode="exact")."""
 
     def provenance(self) -> dict[str, Any]:
         """Model id, weights hash, template name and version, for run manifests."""

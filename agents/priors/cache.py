@@ -1,0 +1,137 @@
+"""A persistent SQLite cache in front of any Prior backend.
+
+Keys hash the backend's provenance (model id, weights hash, sampling settings), the prompt
+template id, the prompt, and the candidates + normalisation (scores) or k + mode + seed
+(proposals), so a cached sampled proposal is exactly what the backend would return. SQLite in
+WAL mode with a busy timeout makes the file safe for several processes at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agents.priors.base import Normalization, Prior, Proposals
+from bench.spec import canonical_json
+
+
+class PriorCache:
+    """key → JSON value, in one SQLite file shared by processes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA busy_timeout=60000")
+        self._db.execute("CREATE TABLE IF NOT EXISTS prior_cache (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for start in range(0, len(keys), 500):
+            chunk = list(keys[start:start + 500])
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(f"SELECT key, value FROM prior_cache WHERE key IN ({marks})", chunk)
+            found.update((k, json.loads(v)) for k, v in rows)
+        return found
+
+    def put_many(self, items: dict[str, Any]) -> None:
+        for attempt in range(20):
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO prior_cache (key, value) VALUES (?, ?)",
+                    [(k, json.dumps(v)) for k, v in items.items()],
+                )
+                self._db.execute("COMMIT")
+                return
+            except sqlite3.OperationalError:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                if attempt == 19:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+
+    def __len__(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM prior_cache").fetchone()[0])
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class CachedPrior(Prior):
+    """Looks every (prompt, …) up in memory, then in the SQLite file, and asks the backend
+    only for the misses — in one batch."""
+
+    def __init__(self, inner: Prior, cache: PriorCache | None, *, namespace: str = "") -> None:
+        self.inner = inner
+        self.cache = cache
+        self.namespace = namespace
+        self._memory: dict[str, Any] = {}
+        self._base = canonical_json(inner.provenance())
+        self._counts = {"cache_hits": 0, "cache_misses": 0}
+
+    def __getattr__(self, name: str) -> Any:  # format(), count_tokens(), context_length, …
+        return getattr(self.inner, name)
+
+    def _key(self, kind: str, prompt: str, extra: Any) -> str:
+        text = canonical_json([self._base, self.namespace, kind, prompt, extra])
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def _lookup(self, keys: list[str]) -> dict[str, Any]:
+        found = {k: self._memory[k] for k in keys if k in self._memory}
+        missing = [k for k in keys if k not in found]
+        if missing and self.cache is not None:
+            stored = self.cache.get_many(missing)
+            self._memory.update(stored)
+            found.update(stored)
+        return found
+
+    def _store(self, items: dict[str, Any]) -> None:
+        self._memory.update(items)
+        if self.cache is not None and items:
+            self.cache.put_many(items)
+
+    def score(self, prompts: Sequence[str], candidates: Sequence[Sequence[str]], *,
+              normalization: Normalization = "sum") -> list[np.ndarray]:
+        keys = [self._key("score", p, [list(c), normalization]) for p, c in zip(prompts, candidates, strict=True)]
+        found = self._lookup(keys)
+        todo = sorted({i for i, k in enumerate(keys) if k not in found})
+        self._counts["cache_hits"] += len(keys) - len(todo)
+        self._counts["cache_misses"] += len(todo)
+        if todo:
+            fresh = self.inner.score([prompts[i] for i in todo], [candidates[i] for i in todo],
+                                     normalization=normalization)
+            new = {keys[i]: values.tolist() for i, values in zip(todo, fresh, strict=True)}
+            self._store(new)
+            found.update(new)
+        return [np.array(found[k], dtype=np.float64) for k in keys]
+
+    def propose(self, prompts: Sequence[str], k: int, admissible: Sequence[Sequence[str]], *,
+                seed: int, mode: str = "sample") -> list[Proposals]:
+        keys = [self._key("propose", p, [list(a), k, mode, seed]) for p, a in zip(prompts, admissible, strict=True)]
+        found = self._lookup(keys)
+        todo = sorted({i for i, key in enumerate(keys) if key not in found})
+        self._counts["cache_hits"] += len(keys) - len(todo)
+        self._counts["cache_misses"] += len(todo)
+        if todo:
+            fresh = self.inner.propose([prompts[i] for i in todo], k, [admissible[i] for i in todo],
+                                       seed=seed, mode=mode)
+            new = {keys[i]: {"actions": p.actions, "texts": p.texts, "logprobs": p.logprobs,
+                             "unmatched": p.unmatched} for i, p in zip(todo, fresh, strict=True)}
+            self._store(new)
+            found.update(new)
+        return [Proposals(**found[key]) for key in keys]
+
+    def provenance(self) -> dict[str, Any]:
+        return {**self.inner.provenance(), "cache": str(self.cache.path) if self.cache else None}
+
+    def counters(self) -> dict[str, float]:
+        return {**self.inner.counters(), **self._counts}

