@@ -388,7 +388,7 @@ class HFPrior(Prior):
         positions = lengths[rows]
         n = len(rows)
         generators = []
-        for b, prompt in enumerate(prompts):
+        for prompt in prompts:
             digest = hashlib.sha256(prompt.encode()).hexdigest()
             for i in range(k):
                 g = torch.Generator(device="cpu")
