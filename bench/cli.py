@@ -41,6 +41,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("runs/demo"))
     p.add_argument("--no-progress", action="store_true")
 
+    p = sub.add_parser("serve-prior", help="serve a prior over an OpenAI-compatible completions API")
+    p.add_argument("--prior", default="smollm2-135m", help="registered prior (default smollm2-135m)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                   help="prior backend setting, e.g. device=cuda, dtype=bfloat16, model=PATH")
+
     p = sub.add_parser("show", help="summarise run folders")
     p.add_argument("runs", nargs="+", type=Path)
 
@@ -163,6 +170,31 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_serve_prior(args: argparse.Namespace) -> int:
+    from agents.priors import prior_config
+    from agents.priors.hf import HFPrior
+    from agents.priors.server import make_server
+    from bench.spec import parse_value
+
+    params = {}
+    for item in args.overrides:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UserError(f"--set {item!r}: expected key=value, e.g. --set device=cuda")
+        params[key.strip()] = parse_value(value.strip())
+    config = prior_config(args.prior, {**params, "prompt_format": "raw"})
+    if "openai" in args.prior:
+        raise UserError("serve-prior serves a local model; choose an hf prior (`priorbench list priors`)")
+    server = make_server(HFPrior(config), args.host, args.port)
+    host, port = server.server_address[:2]
+    print(f"serving {args.prior} at http://{host}:{port}/v1 (Ctrl-C stops)", flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -175,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.spec is None and not args.env and not args.agent:
                 return _cmd_demo(Path("runs/demo"), not args.no_progress)
             return _cmd_run(args)
+        if args.command == "serve-prior":
+            return _cmd_serve_prior(args)
         if args.command == "show":
             return _cmd_show(args.runs)
         if args.command == "leaderboard":

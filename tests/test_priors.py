@@ -166,3 +166,53 @@ def test_cache_survives_two_processes_writing(tmp_path):
     store = PriorCache(path)
     assert len(store) == 401
     assert store.get_many(["w1-199", "w2-0"]) == {"w1-199": [1, 199], "w2-0": [2, 0]}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """`priorbench serve-prior` on the tiny model, on 127.0.0.1, started by the test."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    folder = build_tiny_lm(tmp_path_factory.mktemp("served") / "lm")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench", "serve-prior", "--prior", "hf", "--set", f"model={folder}",
+         "--port", "0"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    assert line.startswith("serving"), proc.stderr.read()
+    url = line.split(" at ")[1].split(" ")[0]
+    yield url, folder
+    proc.terminate()
+    proc.wait(30)
+
+
+def test_openai_backend_against_local_server(server):
+    from agents.priors.openai_compat import OpenAIPrior
+
+    url, folder = server
+    remote = OpenAIPrior(base_url=url, retries=0)
+    local = HFPrior(model=str(folder), prompt_format="plain")
+    got = remote.score(PROMPTS, CANDIDATES)
+    want = local.score(PROMPTS, CANDIDATES)
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-4)
+    props = remote.propose(PROMPTS, 3, CANDIDATES, seed=5)
+    assert [len(p.texts) for p in props] == [3, 3]
+    assert props == remote.propose(PROMPTS, 3, CANDIDATES, seed=5)
+    exact = remote.propose(PROMPTS[:1], 4, CANDIDATES[:1], seed=5, mode="exact")[0]
+    assert exact.unmatched == 0 and set(exact.actions) <= set(CANDIDATES[0])
+
+
+def test_openai_backend_server_down():
+    import socket
+
+    from agents.priors.openai_compat import OpenAIPrior
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    remote = OpenAIPrior(base_url=f"http://127.0.0.1:{port}/v1", retries=2, backoff_s=0.01, timeout_s=2)
+    with pytest.raises(UserError, match="did not answer after 3 tries"):
+        remote.score(PROMPTS[:1], CANDIDATES[:1])

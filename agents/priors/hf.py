@@ -168,6 +168,9 @@ class HFPriorConfig:
     """Nucleus sampling threshold for proposals."""
     max_new_tokens: int = 10
     """Longest proposal, in tokens (a proposal also stops at a newline)."""
+    prompt_format: Literal["auto", "chat", "plain", "raw"] = "auto"
+    """auto: the chat template when the model has one, else plain text ending in "Action:";
+    raw: the text exactly as given (the completions server)."""
 
 
 class HFPrior(Prior):
@@ -197,21 +200,28 @@ class HFPrior(Prior):
         self.model.eval()
         self.model.requires_grad_(False)
         self.device = next(self.model.parameters()).device
-        self.chat = bool(getattr(self.tokenizer, "chat_template", None))
+        has_chat = bool(getattr(self.tokenizer, "chat_template", None))
+        fmt = self.config.prompt_format
+        if fmt == "chat" and not has_chat:
+            raise UserError(f"model {self.config.model!r} has no chat template; use prompt_format='plain'")
+        self.prompt_format = ("chat" if has_chat else "plain") if fmt == "auto" else fmt
+        self.chat = self.prompt_format == "chat"
         self.context_length = int(getattr(self.model.config, "max_position_embeddings", 2048))
         self._counts = {"llm_calls": 0, "llm_tokens": 0}
 
     # --- prompts -------------------------------------------------------------------------
     def format(self, prompt: str) -> str:
         """The model-facing text: the chat template (with the assistant turn opened) or plain."""
-        if self.chat:
+        if self.prompt_format == "chat":
             return self.tokenizer.apply_chat_template(
                 [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
             )
+        if self.prompt_format == "raw":
+            return prompt
         return prompt + "\nAction:"
 
     def _candidate_text(self, candidate: str) -> str:
-        return candidate if self.chat else " " + candidate
+        return " " + candidate if self.prompt_format == "plain" else candidate
 
     def encode_prompt(self, prompt: str) -> list[int]:
         return self.tokenizer(self.format(prompt), add_special_tokens=not self.chat)["input_ids"]
@@ -227,7 +237,7 @@ class HFPrior(Prior):
             "backend": "hf",
             "model_id": self.resolved.model_id,
             "weights_sha256": self.resolved.weights_sha256,
-            "chat_template": self.chat,
+            "prompt_format": self.prompt_format,
             "dtype": self.config.dtype,
             "sampling": {"temperature": self.config.temperature, "top_p": self.config.top_p,
                          "max_new_tokens": self.config.max_new_tokens},
@@ -316,6 +326,24 @@ class HFPrior(Prior):
             start += len(cands)
         return out_arrays
 
+    def text_logprobs(self, texts: Sequence[str]) -> list[tuple[list[str], list[float | None], list[int]]]:
+        """Per-token log-probs of whole texts (the server's echo): tokens, log-probs, char offsets."""
+        import torch
+
+        encoded = [self.tokenizer(t, add_special_tokens=not self.chat, return_offsets_mapping=True)
+                   for t in texts]
+        results = []
+        with torch.inference_mode():
+            for enc in encoded:
+                ids = enc["input_ids"]
+                logp = torch.log_softmax(self.model(input_ids=torch.tensor([ids], device=self.device)).logits.float(), -1)[0]
+                values: list[float | None] = [None] + [float(logp[i - 1, ids[i]]) for i in range(1, len(ids))]
+                tokens = [self.tokenizer.decode([i]) for i in ids]
+                results.append((tokens, values, [int(a) for a, _ in enc["offset_mapping"]]))
+                self._counts["llm_calls"] += 1
+                self._counts["llm_tokens"] += len(ids)
+        return results
+
     def score_naive(self, prompt: str, candidates: Sequence[str]) -> np.ndarray:
         """Reference: one full forward over prompt + candidate per candidate (tests, benchmarks)."""
         import torch
@@ -352,11 +380,11 @@ class HFPrior(Prior):
         if mode == "exact":
             return self._propose_exact(prompts, k, admissible, seed)
         with torch.inference_mode():
-            texts, logprobs = self._sample(prompts, k, seed)
+            texts, token_logprobs = self._sample(prompts, k, seed)
         results = []
         for b, cmds in enumerate(admissible):
             actions = [match_command(t, cmds)[0] for t in texts[b]]
-            results.append(Proposals(actions, texts[b], logprobs[b],
+            results.append(Proposals(actions, texts[b], [sum(lp) for lp in token_logprobs[b]],
                                      unmatched=sum(a is None for a in actions)))
         return results
 
@@ -372,7 +400,8 @@ class HFPrior(Prior):
                                      [float(logp[i]) for i in picks], 0))
         return results
 
-    def _sample(self, prompts: Sequence[str], k: int, seed: int):
+    def _sample(self, prompts: Sequence[str], k: int, seed: int, *, temperature: float | None = None,
+                top_p: float | None = None, max_new_tokens: int | None = None):
         """k samples per prompt decoded from copies of the prompt's KV cache.
 
         Each sample's noise comes from its own generator seeded by (seed, prompt, i), so a
@@ -398,9 +427,11 @@ class HFPrior(Prior):
         stop_ids = {eos} if eos is not None else set()
         generated: list[list[int]] = [[] for _ in range(n)]
         done = [False] * n
-        logprob_sums = [0.0] * n
-        temperature, top_p = self.config.temperature, self.config.top_p
-        for step in range(self.config.max_new_tokens):
+        token_logprobs: list[list[float]] = [[] for _ in range(n)]
+        temperature = self.config.temperature if temperature is None else temperature
+        top_p = self.config.top_p if top_p is None else top_p
+        max_new = self.config.max_new_tokens if max_new_tokens is None else max_new_tokens
+        for step in range(max_new):
             logp = torch.log_softmax(logits, -1)
             scaled = torch.log_softmax(logits / max(temperature, 1e-6), -1)
             if top_p < 1.0:
@@ -423,11 +454,11 @@ class HFPrior(Prior):
                     continue
                 piece = self.tokenizer.decode([token])
                 generated[r].append(token)
-                logprob_sums[r] += float(logp[r, token])
+                token_logprobs[r].append(float(logp[r, token]))
                 if "\n" in piece:
                     done[r] = True
             self._counts["llm_tokens"] += n
-            if all(done) or step == self.config.max_new_tokens - 1:
+            if all(done) or step == max_new - 1:
                 break
             mask = torch.cat([mask, torch.ones(n, 1, dtype=mask.dtype, device=self.device)], 1)
             out = self.model(input_ids=picks[:, None], attention_mask=mask,
@@ -436,4 +467,4 @@ class HFPrior(Prior):
             logits = out.logits[:, -1].float()
         texts = [self.tokenizer.decode(g).split("\n")[0].strip() for g in generated]
         return ([texts[b * k:(b + 1) * k] for b in range(len(prompts))],
-                [logprob_sums[b * k:(b + 1) * k] for b in range(len(prompts))])
+                [token_logprobs[b * k:(b + 1) * k] for b in range(len(prompts))])
