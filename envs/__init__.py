@@ -65,6 +65,24 @@ _register(
     max_steps=100,
 )
 
+# Text Overcooked (TWOSOME's single-agent map A); limits count macro-actions (envs/overcooked.py).
+_register(
+    "Overcooked-TomatoSalad-v0",
+    "envs.overcooked:OvercookedText",
+    "text Overcooked (TWOSOME's 7×7 map A), tomato salad: 5 macro-actions, ≤31 per episode "
+    "(the paper's setting); one fixed task in both splits",
+    recipe="tomato-salad",
+    max_steps=31,
+)
+_register(
+    "Overcooked-LettuceTomatoSalad-v0",
+    "envs.overcooked:OvercookedText",
+    "text Overcooked (TWOSOME's 7×7 map A), lettuce-tomato salad: 8 macro-actions, ≤51 per "
+    "episode (the paper's setting); one fixed task in both splits",
+    recipe="lettuce-tomato-salad",
+    max_steps=51,
+)
+
 
 def env_ids() -> list[str]:
     """All registered priorbench env ids, sorted."""
