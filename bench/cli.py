@@ -1,4 +1,4 @@
-"""The `priorbench` command line: list, run, show, demo, leaderboard."""
+"""The `priorbench` command line: list, run, show, demo, leaderboard, reproduce, cite."""
 
 from __future__ import annotations
 
@@ -53,9 +53,18 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("leaderboard", help="leaderboard tables from stored runs")
     lsub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    b = lsub.add_parser("build", help="write LEADERBOARD.md and leaderboard.csv")
+    b = lsub.add_parser("build", help="write LEADERBOARD.md, leaderboard.csv/.tex, plots/ and site/")
     b.add_argument("--runs", type=Path, default=Path("runs"))
     b.add_argument("--out", type=Path, default=Path("leaderboard"))
+
+    p = sub.add_parser("reproduce", help="re-run a leaderboard row's seeds and check the stored CI")
+    p.add_argument("row", metavar="ROW", help='a row index or "ENV_ID:AGENT"')
+    p.add_argument("--runs", type=Path, default=Path("leaderboard/runs"))
+    p.add_argument("--out", type=Path, help="keep the new runs here (default: a temporary folder)")
+    p.add_argument("--seeds", type=int, nargs="+", metavar="K", help="only these seeds")
+
+    p = sub.add_parser("cite", help="BibTeX for priorbench and the methods in the table")
+    p.add_argument("--runs", type=Path, default=Path("leaderboard/runs"))
     return parser
 
 
@@ -164,7 +173,8 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
     from bench.leaderboard import build
 
     rows, refused = build(args.runs, args.out)
-    print(f"wrote {args.out}/LEADERBOARD.md and leaderboard.csv ({len(rows)} rows)")
+    print(f"wrote {args.out}/LEADERBOARD.md, leaderboard.csv, leaderboard_full.csv, "
+          f"leaderboard.tex, plots/ and site/index.html ({len(rows)} rows)")
     for path, why in refused:
         print(f"refused {path}: {why}", file=sys.stderr)
     return 0
@@ -195,6 +205,24 @@ def _cmd_serve_prior(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from bench.leaderboard import reproduce
+
+    result = reproduce(args.runs, args.row, out=args.out, seeds=args.seeds,
+                       progress=lambda line: print(line, file=sys.stderr))
+    for path, why in result.refused:
+        print(f"refused {path}: {why}", file=sys.stderr)
+    print(result.report())
+    return 0 if result.inside else 1
+
+
+def _cmd_cite(runs: Path) -> int:
+    from bench.leaderboard import cite
+
+    print(cite(runs), end="")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -213,6 +241,10 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_show(args.runs)
         if args.command == "leaderboard":
             return _cmd_leaderboard(args)
+        if args.command == "reproduce":
+            return _cmd_reproduce(args)
+        if args.command == "cite":
+            return _cmd_cite(args.runs)
     except UserError as exc:
         print(f"priorbench: error: {exc}", file=sys.stderr)
         return 2

@@ -14,6 +14,7 @@ import platform
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -221,19 +222,113 @@ def strip_timing(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: v for k, v in r.items() if k != TIMING_FIELD} for r in records]
 
 
-def verify_run(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Load a finished run and check its schema version and episodes checksum.
+#: Packages whose version must be the same in every run of one leaderboard row.
+ROW_CONSISTENT_PACKAGES = ("priorbench",)
+_SPEC_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "env_id": str, "env_kwargs": dict, "agent": str, "agent_params": dict, "seed": int, "budget": dict,
+}
+_BUDGET_FIELDS = ("steps", "eval_every", "eval_episodes", "checkpoint_every")
+_EPISODE_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "phase": str, "env_steps": int, "success": bool, "return": (int, float),
+}
 
-    Raises UserError naming the run and what is wrong (used by show and leaderboard build).
+
+def _check_manifest(path: Path, manifest: Any) -> None:
+    """The manifest's schema: required fields, their types, and that its parts agree."""
+    from bench.spec import config_hash
+
+    if not isinstance(manifest, dict):
+        raise UserError(f"{path}: {MANIFEST} is not a JSON object")
+    if manifest.get("schema_version") != SCHEMA_VERSION:
+        raise UserError(
+            f"{path}: schema version {manifest.get('schema_version')!r}, expected {SCHEMA_VERSION}"
+        )
+    spec = manifest.get("spec")
+    if not isinstance(spec, dict):
+        raise UserError(f"{path}: {MANIFEST} has no spec (schema mismatch)")
+    for key, tp in _SPEC_FIELDS.items():
+        if not isinstance(spec.get(key), tp) or isinstance(spec.get(key), bool):
+            raise UserError(f"{path}: spec.{key} is missing or not {getattr(tp, '__name__', tp)} (schema mismatch)")
+    for key in _BUDGET_FIELDS:
+        value = spec["budget"].get(key)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise UserError(f"{path}: spec.budget.{key} is missing or not an integer (schema mismatch)")
+    if manifest.get("spec_hash") != config_hash(spec):
+        raise UserError(f"{path}: spec_hash does not match the manifest's spec (edited manifest)")
+    env, agent = manifest.get("env"), manifest.get("agent")
+    if not isinstance(env, dict) or env.get("id") != spec["env_id"]:
+        raise UserError(f"{path}: env.id does not match spec.env_id (edited manifest)")
+    if not isinstance(agent, dict) or agent.get("name") != spec["agent"]:
+        raise UserError(f"{path}: agent.name does not match spec.agent (edited manifest)")
+    if manifest.get("seed") != spec["seed"]:
+        raise UserError(f"{path}: seed does not match spec.seed (edited manifest)")
+    if not isinstance(manifest.get("packages"), dict):
+        raise UserError(f"{path}: {MANIFEST} has no package versions (schema mismatch)")
+
+
+def _check_episodes(path: Path, episodes: list[dict[str, Any]]) -> None:
+    for number, record in enumerate(episodes, start=1):
+        for key, tp in _EPISODE_FIELDS.items():
+            value = record.get(key)
+            if not isinstance(value, tp) or (isinstance(value, bool) and tp is not bool):
+                raise UserError(f"{path}: {EPISODES} line {number} has no valid {key!r} (schema mismatch)")
+        if record["phase"] == "eval" and not isinstance(record.get("eval_round"), int):
+            raise UserError(f"{path}: {EPISODES} line {number} is an eval episode without eval_round")
+    if not any(r["phase"] == "eval" for r in episodes):
+        raise UserError(f"{path}: {EPISODES} holds no evaluation episodes")
+
+
+def _check_row(path: Path, manifest: dict[str, Any], row: Sequence[Mapping[str, Any]]) -> None:
+    """Refuse a run whose leaderboard row mixes versions, configurations or repeats a seed."""
+    from bench.spec import config_hash
+
+    def packages(m: Mapping[str, Any]) -> Mapping[str, Any]:
+        p = m.get("packages")
+        return p if isinstance(p, Mapping) else {}
+
+    for name in ROW_CONSISTENT_PACKAGES:
+        seen = sorted({str(packages(m).get(name, "unknown")) for m in row})
+        if len(seen) > 1:
+            mine = packages(manifest).get(name, "unknown")
+            raise UserError(
+                f"{path}: mixed {name} versions in its leaderboard row ({', '.join(seen)}; "
+                f"this run: {mine}); re-run the row with one version"
+            )
+
+    def without_seed(m: Mapping[str, Any]) -> str:
+        spec = m.get("spec")
+        return config_hash({k: v for k, v in spec.items() if k != "seed"} if isinstance(spec, dict) else None)
+
+    configs = {without_seed(m) for m in row}
+    if len(configs) > 1:
+        raise UserError(
+            f"{path}: its leaderboard row mixes {len(configs)} configurations (env kwargs, agent "
+            "params or budget differ, not only the seed); keep one per runs folder"
+        )
+    seeds = [m.get("seed") for m in row]
+    if seeds.count(manifest.get("seed")) > 1:
+        raise UserError(
+            f"{path}: seed {manifest.get('seed')} appears {seeds.count(manifest.get('seed'))} "
+            "times in its leaderboard row (a copied run folder?); keep one"
+        )
+
+
+def verify_run(
+    path: Path, *, row: Sequence[Mapping[str, Any]] | None = None
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Load a finished run and check its schema and its episodes checksum; given the manifests
+    of every run in its leaderboard row (`row`, this run's included), also that the row is not
+    mixed: one version of each of ROW_CONSISTENT_PACKAGES, one configuration apart from the
+    seed, and each seed once.
+
+    Raises UserError naming the run and what is wrong (used by show, leaderboard build,
+    reproduce and the runner).
     """
     record = RunRecord(path)
     manifest = record.read_manifest()
     if manifest is None:
         raise UserError(f"{path}: no {MANIFEST}")
-    if manifest.get("schema_version") != SCHEMA_VERSION:
-        raise UserError(
-            f"{path}: schema version {manifest.get('schema_version')!r}, expected {SCHEMA_VERSION}"
-        )
+    _check_manifest(path, manifest)
     if manifest.get("status") != "complete":
         raise UserError(f"{path}: run status is {manifest.get('status')!r}, not 'complete'")
     if not record.episodes_path.exists():
@@ -241,7 +336,11 @@ def verify_run(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     actual = sha256_file(record.episodes_path)
     if actual != manifest.get("episodes_sha256"):
         raise UserError(f"{path}: {EPISODES} checksum does not match the manifest (edited or mixed)")
-    return manifest, read_episodes(record.episodes_path).records
+    episodes = read_episodes(record.episodes_path).records
+    _check_episodes(path, episodes)
+    if row is not None:
+        _check_row(path, manifest, row)
+    return manifest, episodes
 
 
 def find_runs(root: Path) -> list[Path]:

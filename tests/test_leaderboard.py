@@ -1,0 +1,284 @@
+"""The leaderboard: metrics on hand-made arrays, byte-identical rebuilds, golden files,
+integrity refusals, reproduce and cite.
+
+Golden files: tests/golden/records (real runs) → tests/golden/expected. After a deliberate
+change to the leaderboard's output, regenerate them with `python -m tests.golden.regenerate`
+(add `--runs` to re-create the records too) and review the diff.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench import leaderboard, metrics, records
+from bench.errors import UserError
+from bench.runner import RunJob, execute
+from bench.spec import Budget
+from tests.conftest import ROOT
+from tests.golden.regenerate import EXPECTED, RECORDS
+
+LAKE = "priorbench/FrozenLake-4x4-v0"
+
+
+# --- metrics on hand-made arrays -----------------------------------------------------------
+
+def _ep(phase: str, steps: int, success: bool, task: str = "t0", rnd: int | None = None,
+        ret: float | None = None, max_score: float = 1.0, **counters: float) -> dict:
+    record = {"phase": phase, "env_steps": steps, "success": success, "task": task,
+              "return": float(success) if ret is None else ret, "max_score": max_score,
+              "counters": counters}
+    if rnd is not None:
+        record["eval_round"] = rnd
+    return record
+
+
+def test_per_run_metrics_exact():
+    eps = [_ep("eval", 0, True, ret=2.0, max_score=4.0), _ep("eval", 0, False, ret=1.0, max_score=1.0),
+           _ep("eval", 0, True, ret=5.0, max_score=0.0)]
+    assert metrics.success_rate(eps) == 2 / 3
+    assert metrics.mean_return(eps) == 8 / 3
+    assert metrics.normalised_return(eps) == 0.75  # (2/4 + 1/1) / 2; max_score 0 is skipped
+    assert np.isnan(metrics.success_rate([])) and np.isnan(metrics.normalised_return([]))
+
+    assert metrics.steps_to_threshold([0, 100, 200, 300], [0.0, 0.5, 0.9, 1.0], 0.9) == 200
+    assert metrics.steps_to_threshold([0, 100], [0.2, 0.89], 0.9) is None
+    assert metrics.steps_to_threshold([0], [1.0]) == 0
+
+    assert metrics.sample_efficiency_auc([0, 100, 200], [0.0, 0.5, 1.0], 200) == 0.5
+    assert metrics.sample_efficiency_auc([0], [0.4], 3000) == 0.4  # does not train: flat
+    assert metrics.sample_efficiency_auc([0, 100], [0.0, 1.0], 300) == pytest.approx(250 / 300)
+    assert metrics.sample_efficiency_auc([0, 50, 100], [1.0, 1.0, 1.0], 100) == 1.0
+    assert metrics.sample_efficiency_auc([100, 200], [0.5, 1.0], 200) == pytest.approx(0.625)
+
+    assert metrics.carry_forward([0, 100, 200], [0.1, 0.2, 0.3], [0, 50, 100, 150, 250]).tolist() == \
+        [0.1, 0.1, 0.2, 0.2, 0.3]
+    assert metrics.mean_se([1.0, 2.0, 3.0, 4.0]) == pytest.approx((2.5, np.std([1, 2, 3, 4], ddof=1) / 2))
+    assert np.isnan(metrics.mean_se([1.0])[1])
+
+
+def test_run_summary_from_records():
+    run = [
+        _ep("eval", 0, False, "a", 0), _ep("eval", 0, False, "b", 0),
+        _ep("train", 50, False, llm_calls=3, llm_tokens=40),
+        _ep("eval", 100, True, "a", 1), _ep("eval", 100, False, "b", 1),
+        _ep("train", 200, True, llm_calls=2, llm_tokens=25),
+        _ep("eval", 200, True, "a", 2), _ep("eval", 200, True, "b", 2),
+    ]
+    manifest = {"env": {"id": LAKE, "version": "v0"}, "agent": {"name": "x"}, "seed": 4,
+                "spec": {"budget": {"steps": 200}}, "final_env_steps": 200, "timing": {"wall_s": 1.5}}
+    s = metrics.run_summary(manifest, run)
+    assert metrics.learning_curve(run) == [(0, 0.0, 0.0), (100, 0.5, 0.5), (200, 1.0, 1.0)]
+    assert metrics.task_curve(run)[1] == (100, {"a": 1.0, "b": 0.0})
+    assert s["success"] == 1.0 and s["task_success"] == {"a": 1.0, "b": 1.0}
+    assert s["auc"] == 0.5  # trapezoids: (0 + 0.5)/2 * 100 + (0.5 + 1)/2 * 100, over 200
+    assert s["steps_to_threshold"] == 200
+    assert (s["llm_calls"], s["llm_tokens"], s["wall_s"], s["env_steps"]) == (5.0, 65.0, 1.5, 200)
+
+
+def test_rliable_aggregates():
+    scores = np.arange(8.0).reshape(8, 1)
+    assert metrics.iqm(scores) == 3.5  # the mean of the middle half: 2, 3, 4, 5
+    point, lower, upper = metrics.iqm_ci(scores)
+    assert point == 3.5 and lower < point < upper
+    assert metrics.iqm_ci(scores) == (point, lower, upper)  # a fixed bootstrap seed
+    np.random.seed(123)  # whatever the global RNG was, the interval is the same
+    assert metrics.iqm_ci(scores) == (point, lower, upper)
+    assert metrics.iqm_ci(np.ones((3, 2))) == (1.0, 1.0, 1.0)
+    assert metrics.probability_of_improvement_ci(np.ones((3, 2)), np.zeros((4, 2))) == (1.0, 1.0, 1.0)
+    assert metrics.probability_of_improvement_ci(np.ones((3, 2)), np.ones((3, 2))) == (0.5, 0.5, 0.5)
+    p, lo, hi = metrics.probability_of_improvement_ci(np.array([[1.0], [0.0]]), np.array([[0.5], [0.5]]))
+    assert p == 0.5 and lo <= p <= hi
+    curve = np.stack([np.full((4, 1), 0.0), np.arange(4.0).reshape(4, 1)], axis=-1)
+    mid, low, high = metrics.iqm_curve_ci(curve)
+    assert mid.tolist() == [0.0, 1.5] and low[0] == high[0] == 0.0 and low[1] <= 1.5 <= high[1]
+
+
+def test_key_pairs():
+    assert leaderboard.key_pairs(["dqn", "dqn-prior", "llm", "random"]) == [
+        ("dqn-prior", "dqn"), ("dqn-prior", "llm")]
+    assert leaderboard.key_pairs(["vi", "twosome", "ppo"]) == [("vi", "twosome"), ("vi", "ppo")]
+    assert leaderboard.key_pairs(["expert", "random", "tabular-q"]) == [
+        ("expert", "random"), ("tabular-q", "random")]
+    assert leaderboard.key_pairs(["a", "b", "c"]) == [("a", "b"), ("a", "c"), ("b", "c")]
+
+
+# --- building --------------------------------------------------------------------------------
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def fresh_runs(tmp_path_factory) -> Path:
+    """Real small runs of the bundled agents, made now through the runner."""
+    out = tmp_path_factory.mktemp("runs")
+    budget = Budget(steps=300, eval_every=100)
+    for agent in ("random", "expert", "tabular-q"):
+        for seed in (0, 1):
+            execute(RunJob(LAKE, agent, seed, budget, out), progress=False)
+    return out
+
+
+def test_rebuild_is_byte_identical(fresh_runs, tmp_path, cli):
+    a, b = tmp_path / "a", tmp_path / "b"
+    rows, refused = leaderboard.build(fresh_runs, a)
+    assert len(rows) == 3 and refused == []
+    result = cli("leaderboard", "build", "--runs", str(fresh_runs), "--out", str(b))
+    assert result.returncode == 0, result.stderr
+    files_a, files_b = _files(a), _files(b)
+    assert files_a == files_b
+    expected = {"LEADERBOARD.md", "leaderboard.csv", "leaderboard_full.csv", "leaderboard.tex",
+                "site/index.html", "plots/RENDERER", "plots/final-iqm.png",
+                "plots/probability-of-improvement.png", f"plots/curves-{leaderboard.slug(LAKE)}.png"}
+    assert set(files_a) == expected
+    tex = files_a["leaderboard.tex"].decode()
+    assert "\\toprule" in tex and "\\midrule" in tex and "\\bottomrule" in tex
+    assert str(fresh_runs) not in files_a["LEADERBOARD.md"].decode()  # no machine paths
+    for png in (k for k in files_a if k.endswith(".png")):
+        assert files_a[png].startswith(b"\x89PNG") and b"Software" not in files_a[png]
+    site = files_a["site/index.html"].decode()
+    assert site.count("data:image/png;base64,") == 3 and "<script>" in site
+
+
+def test_golden_files():
+    """The committed records build to the committed expected outputs (regenerate:
+    `python -m tests.golden.regenerate`)."""
+    expected = {p.relative_to(EXPECTED).as_posix(): p.read_text()
+                for p in sorted(EXPECTED.rglob("*")) if p.is_file()}
+    from tests.golden.regenerate import expected_snapshot
+
+    actual = expected_snapshot(RECORDS)
+    assert leaderboard.snapshot_differences(expected, actual) == [], (
+        "the leaderboard built from tests/golden/records differs from tests/golden/expected; "
+        "if the change is intended run `python -m tests.golden.regenerate` and review the diff")
+    assert "## Refused runs" not in actual["LEADERBOARD.md"]
+    csv = actual["leaderboard.csv"].splitlines()
+    assert csv[0] == ",".join(leaderboard.TABLE_COLUMNS) and len(csv) == 7
+
+
+def test_committed_leaderboard_is_current(tmp_path):
+    """CI: the committed leaderboard/ equals a rebuild from its committed runs."""
+    runs = ROOT / "leaderboard" / "runs"
+    if not (runs.exists() and records.find_runs(runs)):
+        pytest.skip("no committed leaderboard runs yet (leaderboard/runs/)")
+    leaderboard.build(runs, tmp_path)
+    differences = leaderboard.snapshot_differences(leaderboard.snapshot(ROOT / "leaderboard"),
+                                                   leaderboard.snapshot(tmp_path))
+    assert differences == [], (
+        f"leaderboard/ is out of date in {differences}: run `priorbench leaderboard build "
+        "--runs leaderboard/runs --out leaderboard` and commit the result")
+
+
+# --- integrity -----------------------------------------------------------------------------
+
+def _edit_json(path: Path, change) -> None:
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def test_tampered_and_mixed_records_are_refused(tmp_path, cli):
+    runs = tmp_path / "runs"
+    shutil.copytree(RECORDS, runs)
+    lake = runs / LAKE
+    # 1. an episode edited after the run (the checksum no longer matches)
+    episodes = lake / "random" / "seed0" / "episodes.jsonl"
+    lines = episodes.read_text().splitlines()
+    first = json.loads(lines[0])
+    first["success"], first["return"] = True, 1.0
+    episodes.write_text("\n".join([json.dumps(first, sort_keys=True), *lines[1:]]) + "\n")
+    # 2. a manifest from another schema
+    _edit_json(lake / "expert" / "seed1" / "manifest.json", lambda m: m.update(schema_version=99))
+    # 3. an agent parameter edited in the manifest (its spec hash no longer matches)
+    _edit_json(lake / "tabular-q" / "seed2" / "manifest.json",
+               lambda m: m["spec"]["agent_params"].update(lr=0.9))
+    # 4. one seed of a row made by another priorbench version: the whole row is refused
+    _edit_json(runs / "priorbench/FrozenLake-4x4-Random-v0/random/seed1/manifest.json",
+               lambda m: m["packages"].update(priorbench="0.0.9"))
+
+    out = tmp_path / "lb"
+    result = cli("leaderboard", "build", "--runs", str(runs), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    md = (out / "LEADERBOARD.md").read_text()
+    refused_md = md.split("## Refused runs", 1)[1]
+    expected = {
+        f"{LAKE}/random/seed0": "episodes.jsonl checksum does not match",
+        f"{LAKE}/expert/seed1": "schema version 99, expected 1",
+        f"{LAKE}/tabular-q/seed2": "spec_hash does not match",
+        **{f"priorbench/FrozenLake-4x4-Random-v0/random/seed{k}": "mixed priorbench versions"
+           for k in (0, 1, 2)},
+    }
+    for path, why in expected.items():
+        assert f"- `{path}`: {why}" in refused_md, (path, refused_md)
+        assert f"refused {path}: {why}" in result.stderr
+    assert refused_md.count("\n- `") == len(expected)
+    table = md.split("## All envs", 1)[0]
+    assert "| priorbench/FrozenLake-4x4-Random-v0 | random" not in table  # the mixed row is gone
+    assert re.search(rf"\| {re.escape(LAKE)} +\| random +\| +2 \|", table)  # 2 seeds left
+    _, refused = leaderboard.collect(runs)
+    assert [p for p, _ in refused] == sorted(expected)
+
+
+def test_verify_run_checks_rows():
+    paths = records.find_runs(RECORDS / LAKE / "tabular-q")
+    manifests = [records.verify_run(p)[0] for p in paths]
+    records.verify_run(paths[0], row=manifests)  # a clean row passes
+    other_budget = json.loads(json.dumps(manifests[1]))
+    other_budget["spec"]["budget"]["steps"] = 999
+    with pytest.raises(UserError, match="mixes 2 configurations"):
+        records.verify_run(paths[0], row=[manifests[0], other_budget, manifests[2]])
+    with pytest.raises(UserError, match="seed 0 appears 2 times"):
+        records.verify_run(paths[0], row=[manifests[0], manifests[0]])
+
+
+# --- reproduce and cite ----------------------------------------------------------------------
+
+def test_reproduce_tiny_row(tmp_path, cli):
+    runs = tmp_path / "runs"
+    budget = Budget(steps=200, eval_every=100)
+    for seed in (0, 1):
+        execute(RunJob(LAKE, "tabular-q", seed, budget, runs), progress=False)
+    execute(RunJob(LAKE, "random", 0, budget, runs), progress=False)
+    result = cli("reproduce", f"{LAKE}:tabular-q", "--runs", str(runs))
+    assert result.returncode == 0, result.stderr
+    assert "row 1: priorbench/FrozenLake-4x4-v0 tabular-q (2 of 2 seeds re-run)" in result.stdout
+    assert "inside the stored CI" in result.stdout
+    assert "episode records identical (timing ignored): 2/2 seeds" in result.stdout
+
+    new = tmp_path / "again"
+    found = leaderboard.reproduce(runs, "1", out=new, seeds=[1])
+    assert found.inside and found.seeds == [(1, True, found.seeds[0][2], found.seeds[0][3])]
+    assert (records.run_dir(new, LAKE, "tabular-q", 1) / "manifest.json").exists()
+    assert not records.run_dir(new, LAKE, "tabular-q", 0).exists()
+
+    inside = cli("reproduce", "0", "--runs", str(runs), "--out", str(runs / "again"))
+    assert inside.returncode == 2 and "would replace the stored runs" in inside.stderr
+    missing = cli("reproduce", "7", "--runs", str(runs))
+    assert missing.returncode == 2 and "no row 7: the leaderboard has rows 0–1" in missing.stderr
+
+
+def test_cite(cli, tmp_path):
+    result = cli("cite", "--runs", str(RECORDS))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    for key in ("@software{priorbench", "@inproceedings{yan2025efficient", "@inproceedings{agarwal2021deep",
+                "@article{watkins1992q"):
+        assert key in out, key
+    assert "kumar2020conservative" not in out and "tan2024true" not in out
+    everything = cli("cite", "--runs", str(tmp_path / "none")).stdout
+    for key in leaderboard.BIBTEX:
+        assert "{" + key + "," in everything, key
+    assert everything.count("@") == len(leaderboard.BIBTEX)
+
+    keys, unknown = leaderboard.references(
+        ["dqn-prior", "cql", "twosome", "llm", "mystery", "random"], ["priorbench/ALFWorld-Pick-v0"])
+    assert keys == ["priorbench", "yan2025efficient", "agarwal2021deep", "kumar2020conservative",
+                    "he2016deep", "tan2024true", "schulman2017proximal", "shridhar2021alfworld",
+                    "cote2018textworld"]
+    assert unknown == ["mystery"]
