@@ -12,6 +12,7 @@ import gymnasium as gym
 from bench.errors import UserError
 from bench.registry import close_matches
 from envs.base import REQUIRED_INFO_KEYS, EnvCheckError, TextEnv, check_text_env
+from envs.textworld_env import FAMILIES as TEXTWORLD_FAMILIES  # a table; imports no textworld
 
 NAMESPACE = "priorbench"
 
@@ -82,6 +83,35 @@ _register(
     recipe="lettuce-tomato-salad",
     max_steps=51,
 )
+
+# TextWorld: generated families (levels: envs/textworld_env.py) and any user game file.
+for _family in TEXTWORLD_FAMILIES.values():
+    for _level, _blurb in _family.blurb.items():
+        _register(
+            f"TextWorld-{_family.name}-{_level}-v0",
+            "envs.textworld_env:TextWorldGenerated",
+            f"TextWorld {_family.name} level {_level} ({_blurb}), generated offline: "
+            "10 train / 5 test games (disjoint seeds), ≤100 steps",
+            family=_family.name,
+            level=_level,
+        )
+_register(
+    "TextWorld-v0",
+    "envs.textworld_env:TextWorldGames",
+    "any TextWorld game files: --set env.game_files=['a.z8', …] (made by tw-make, with .json)",
+)
+# TextWorldExpress (Java 17): the library's own train/test folds (parameters: envs/twx_env.py).
+for _game, _blurb in (
+    ("CookingWorld", "cooking (1 room, 2 ingredients, 5 distractors)"),
+    ("Coin", "coin collector (11 rooms with doors, 5 distractor items)"),
+    ("TWC", "TextWorld Commonsense (1 room, put 2 items away)"),
+):
+    _register(
+        f"TWX-{_game}-v0",
+        "envs.twx_env:TextWorldExpress",
+        f"TextWorldExpress {_blurb}: 100 train-fold / 20 test-fold games, ≤100 steps",
+        game=_game,
+    )
 
 
 def env_ids() -> list[str]:
