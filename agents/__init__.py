@@ -17,6 +17,14 @@ register("expert", target="agents.random_agent:ExpertAgent",
          description="follows the env's expert_action (shortest path, walkthrough or planner)")
 register("llm", target="agents.llm_only:LLMAgent",
          description="the frozen LLM prior acting zero-shot (argmax over admissible commands)")
+register("dqn", target="agents.dqn:DQN",
+         description="DRRN-style DQN over all admissible commands (MiniLM encoder + MLP); pure RL")
+register("dqn-prior", target="agents.posterior:DQNPrior",
+         description="DQN over k=5 LLM-prior proposals, softmax(10·Q) posterior sampling (Yan et al. 2025)")
+register("cql", target="agents.dqn:CQL",
+         description="offline CQL over all admissible commands (needs a dataset)")
+register("cql-prior", target="agents.posterior:CQLPrior",
+         description="offline CQL over k=5 LLM-prior proposals (Yan et al. 2025; needs a dataset)")
 register("tabular-q", target="agents.tabular:TabularQ",
          description="tabular Q-learning over (observation text, command); pure RL, no prior")
 

@@ -32,13 +32,16 @@ class Agent(ABC):
     """A text-game agent.
 
     Subclasses set `Config` (a frozen dataclass of their settings, one docstring line per
-    field) and `trains` (False for agents that only act: the runner then skips training and
-    evaluates them once). All randomness must come from `self.rng` (seeded from the run seed)
+    field), `trains` (False for agents that only act: the runner then skips training and
+    evaluates them once) and `offline` (True for agents trained from a dataset). All randomness must come from `self.rng` (seeded from the run seed)
     or from the global RNGs that `bench.seeding` seeds and checkpoints.
     """
 
     Config: ClassVar[type] = NoConfig
     trains: ClassVar[bool] = True
+    #: Offline agents learn from a dataset: the runner's budget counts their gradient steps and
+    #: the env is only used for evaluation.
+    offline: ClassVar[bool] = False
 
     def __init__(self, config: Any, *, seed: int, env_id: str) -> None:
         self.config = config

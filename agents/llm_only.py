@@ -9,6 +9,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from agents.base import Agent
+from agents.diagnostics import PriorDiagnostics
 from agents.priors import Normalization, make_prior
 from agents.priors.prompts import fit_prompt, template_for
 
@@ -27,24 +28,6 @@ class LLMConfig:
     """Recent (observation, action) pairs in the prompt (dropped first if the context is full)."""
     cache: bool = True
     """Use the persistent prior cache."""
-
-
-class PriorDiagnostics:
-    """Per-step prior diagnostics kept as cumulative counters (the runner records them per episode)."""
-
-    def __init__(self) -> None:
-        self.counts: dict[str, float] = {"decisions": 0, "prior_logprob_sum": 0.0,
-                                         "prior_entropy_sum": 0.0, "expert_known": 0,
-                                         "expert_covered": 0}
-
-    def record(self, logprobs: np.ndarray, chosen: int, covered: bool | None) -> None:
-        logp = logprobs - np.logaddexp.reduce(logprobs)
-        self.counts["decisions"] += 1
-        self.counts["prior_logprob_sum"] += float(logp[chosen])
-        self.counts["prior_entropy_sum"] += float(-(np.exp(logp) * logp).sum())
-        if covered is not None:
-            self.counts["expert_known"] += 1
-            self.counts["expert_covered"] += int(covered)
 
 
 class LLMAgent(Agent):

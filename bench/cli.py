@@ -41,6 +41,21 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("runs/demo"))
     p.add_argument("--no-progress", action="store_true")
 
+    p = sub.add_parser("dataset", help="offline datasets (Minari) for cql / cql-prior")
+    dsub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    c = dsub.add_parser("collect", help="play a data policy and store the transitions")
+    c.add_argument("--env", required=True, metavar="ID")
+    c.add_argument("--policy", default="expert", help="expert, random or mixture:P (expert with prob. P)")
+    c.add_argument("--episodes", type=int, required=True)
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--out", type=Path, default=Path("datasets"), help="datasets root (default datasets/)")
+    c.add_argument("--name", help="dataset name (default from env, policy, episodes, seed)")
+    c.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                   help="env keyword argument")
+    c.add_argument("--no-progress", action="store_true")
+    i = dsub.add_parser("info", help="provenance and statistics of a dataset folder")
+    i.add_argument("path", type=Path)
+
     p = sub.add_parser("serve-prior", help="serve a prior over an OpenAI-compatible completions API")
     p.add_argument("--prior", default="smollm2-135m", help="registered prior (default smollm2-135m)")
     p.add_argument("--host", default="127.0.0.1")
@@ -180,6 +195,34 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_dataset(args: argparse.Namespace) -> int:
+    from bench import datasets
+
+    if args.action == "info":
+        for key, value in datasets.describe(args.path).items():
+            print(f"{key:20s} {value}")
+        return 0
+    import envs
+    from bench.runner import collect_episodes
+    from bench.spec import parse_value
+
+    envs.check_env_id(args.env)
+    kwargs = {}
+    for item in args.overrides:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UserError(f"--set {item!r}: expected key=value")
+        kwargs[key.strip().removeprefix("env.")] = parse_value(value.strip())
+    episodes = collect_episodes(args.env, args.policy, args.episodes, args.seed, kwargs,
+                                progress=not args.no_progress)
+    folder = datasets.write_dataset(episodes, env_id=args.env, policy=args.policy, seed=args.seed,
+                                    out=args.out, name=args.name)
+    info = datasets.describe(folder)
+    print(f"wrote {folder}: {info['episodes']} episodes, {info['transitions']} transitions, "
+          f"mean return {info['mean_return']:.3f}")
+    return 0
+
+
 def _cmd_serve_prior(args: argparse.Namespace) -> int:
     from agents.priors import prior_config
     from agents.priors.hf import HFPrior
@@ -235,6 +278,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.spec is None and not args.env and not args.agent:
                 return _cmd_demo(Path("runs/demo"), not args.no_progress)
             return _cmd_run(args)
+        if args.command == "dataset":
+            return _cmd_dataset(args)
         if args.command == "serve-prior":
             return _cmd_serve_prior(args)
         if args.command == "show":

@@ -266,9 +266,14 @@ def _check_manifest(path: Path, manifest: Any) -> None:
         raise UserError(f"{path}: {MANIFEST} has no package versions (schema mismatch)")
 
 
+#: Offline agents' train records summarise a stretch of gradient steps: no episode outcome.
+_GRADIENT_STEP_FIELDS: dict[str, type | tuple[type, ...]] = {"phase": str, "env_steps": int, "length": int}
+
+
 def _check_episodes(path: Path, episodes: list[dict[str, Any]]) -> None:
     for number, record in enumerate(episodes, start=1):
-        for key, tp in _EPISODE_FIELDS.items():
+        fields = _GRADIENT_STEP_FIELDS if record.get("unit") == "gradient_steps" else _EPISODE_FIELDS
+        for key, tp in fields.items():
             value = record.get(key)
             if not isinstance(value, tp) or (isinstance(value, bool) and tp is not bool):
                 raise UserError(f"{path}: {EPISODES} line {number} has no valid {key!r} (schema mismatch)")

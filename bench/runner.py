@@ -175,6 +175,36 @@ class _Loop:
         self.state.eval_rounds += 1
         self.state.next_eval = steps + self.job.budget.eval_every
 
+    def _train_offline(self) -> None:
+        """Gradient steps on the agent's dataset; one train record per stretch between evaluations."""
+        budget = self.job.budget
+        if self.state.eval_rounds == 0:
+            self._evaluate()
+        while self.state.env_steps < budget.steps:
+            started = time.perf_counter()
+            stretch = min(self.state.next_eval, budget.steps) - self.state.env_steps
+            updates: dict[str, list[float]] = {}
+            for _ in range(stretch):
+                for key, value in self.agent.update().items():
+                    updates.setdefault(key, []).append(float(value))
+                self.state.env_steps += 1
+                if self.bar is not None:
+                    self.bar.update(1)
+            self.record.append_episode({
+                "phase": "train", "episode": self.state.train_episodes, "env_steps": self.state.env_steps,
+                "length": stretch, "unit": "gradient_steps",
+                "update": {k: sum(v) / len(v) for k, v in sorted(updates.items())},
+                records.TIMING_FIELD: {"wall_s": round(time.perf_counter() - started, 4)},
+            })
+            self.state.train_episodes += 1
+            if self.state.env_steps >= self.state.next_eval:
+                self._evaluate()
+            if (self.state.env_steps - self.state.last_checkpoint >= budget.checkpoint_every
+                    and self.state.env_steps < budget.steps):
+                self._checkpoint()
+        if self.state.next_eval - budget.eval_every < self.state.env_steps:
+            self._evaluate()
+
     # --- checkpoints -----------------------------------------------------------------------
     def _checkpoint(self) -> None:
         self.record.save_checkpoint({
@@ -222,6 +252,8 @@ class _Loop:
             if not self.agent.trains:
                 if self.state.eval_rounds == 0:
                     self._evaluate()
+            elif self.agent.offline:
+                self._train_offline()
             else:
                 if self.state.eval_rounds == 0:
                     self._evaluate()
@@ -265,6 +297,7 @@ def _new_manifest(job: RunJob, config: dict[str, Any], loop: _Loop) -> dict[str,
                 "train_tasks": list(loop.train_env.tasks), "test_tasks": list(loop.test_env.tasks),
                 **loop.train_env.provenance()},
         "agent": {"name": job.agent, "params": config["agent_params"]},
+        "budget_unit": "gradient_steps" if loop.agent.offline else "env_steps",
         "seed": job.seed,
         "seeding": "episode seeds = bench.seeding.derive_seed(seed, phase, index…)",
         "packages": records.package_versions(),
@@ -308,3 +341,52 @@ def execute_all(jobs: Iterable[RunJob], *, force: bool = False, progress: bool =
     from bench.executors import run_jobs
 
     return run_jobs(list(jobs), force=force, progress=progress, workers=workers)
+
+
+def collect_episodes(env_id: str, policy: str, episodes: int, seed: int,
+                     env_kwargs: dict[str, Any] | None = None, progress: bool = True) -> list[dict[str, Any]]:
+    """Play `episodes` train-split episodes with a data policy, for offline datasets.
+
+    policy: "expert", "random", or "mixture:P" (the expert's action with probability P, else a
+    uniformly random admissible command). Returns one dict per episode with T+1 observations
+    and infos (admissible commands, task, expert action) and T actions and rewards.
+    """
+    import numpy as np
+
+    if episodes <= 0:
+        raise UserError(f"--episodes must be positive, got {episodes}")
+    expert_prob = {"expert": 1.0, "random": 0.0}.get(policy)
+    if expert_prob is None:
+        name, _, value = policy.partition(":")
+        try:
+            expert_prob = float(value)
+        except ValueError:
+            expert_prob = -1.0
+        if name != "mixture" or not 0.0 <= expert_prob <= 1.0:
+            raise UserError(f"unknown data policy {policy!r}: use expert, random or mixture:P with 0 ≤ P ≤ 1")
+    env = envs.make(env_id, split="train", **(env_kwargs or {}))
+    rng = np.random.default_rng(seeding.derive_seed(seed, "dataset-policy"))
+    collected = []
+    from tqdm.auto import tqdm
+
+    for index in tqdm(range(episodes), desc=f"collect {policy}", disable=not progress, leave=False):
+        episode_seed = seeding.derive_seed(seed, "dataset", index)
+        obs, info = env.reset(seed=episode_seed)
+        episode: dict[str, Any] = {"seed": episode_seed, "task_id": info.get("task_id"),
+                                   "observations": [obs], "actions": [], "rewards": [],
+                                   "terminations": [], "truncations": [], "infos": [info]}
+        done = False
+        while not done:
+            commands = info["admissible_commands"]
+            use_expert = "expert_action" in info and rng.random() < expert_prob
+            if expert_prob > 0 and "expert_action" not in info and policy == "expert":
+                raise UserError(f"{env_id} gives no expert_action here, so the expert policy cannot act")
+            action = info["expert_action"] if use_expert else commands[int(rng.integers(len(commands)))]
+            obs, reward, terminated, truncated, info = env.step(action)
+            done = terminated or truncated
+            for key, value in (("observations", obs), ("actions", action), ("rewards", float(reward)),
+                               ("terminations", bool(terminated)), ("truncations", bool(truncated)),
+                               ("infos", info)):
+                episode[key].append(value)
+        collected.append(episode)
+    return collected

@@ -1,0 +1,166 @@
+"""Offline datasets of text-game transitions, stored as Minari datasets with provenance.
+
+Text observations and actions use gymnasium Text spaces with a wide charset; each step's
+admissible commands are stored as one JSON string in `infos` (Minari cannot store
+variable-length lists). A `priorbench.json` beside the data records the env, its version,
+the data policy, the seed, the counts and a checksum of the data files; loading verifies it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from agents.base import Transition
+from bench.errors import UserError
+
+PROVENANCE = "priorbench.json"
+
+
+@contextmanager
+def _minari_root(root: Path) -> Iterator[None]:
+    old = os.environ.get("MINARI_DATASETS_PATH")
+    os.environ["MINARI_DATASETS_PATH"] = str(root)
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("MINARI_DATASETS_PATH", None)
+        else:
+            os.environ["MINARI_DATASETS_PATH"] = old
+
+
+def _data_checksum(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted((folder / "data").rglob("*")):
+        if path.is_file() and path.name != "metadata.json":
+            digest.update(path.relative_to(folder).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def dataset_name(env_id: str, policy: str, episodes: int, seed: int) -> str:
+    env = env_id.split("/")[-1].rsplit("-v", 1)[0]
+    return f"{env}-{policy.replace(':', '').replace('.', 'p')}-{episodes}ep-s{seed}-v0".lower()
+
+
+def write_dataset(episodes: list[dict[str, Any]], *, env_id: str, policy: str, seed: int,
+                  out: Path, name: str | None = None) -> Path:
+    """Store collected episodes under `out`/priorbench/<name>; returns the dataset folder."""
+    import minari
+    import numpy as np
+    from minari.data_collector import EpisodeBuffer
+
+    from envs.base import text_space
+
+    name = name or dataset_name(env_id, policy, len(episodes), seed)
+    folder = Path(out) / "priorbench" / name
+    if folder.exists():
+        raise UserError(f"dataset {folder} already exists; choose another --out or --name, or delete it")
+    buffers = []
+    for i, ep in enumerate(episodes):
+        infos = {  # bytes: hdf5 has no numpy unicode type
+            "admissible_commands": np.array([json.dumps(x["admissible_commands"]).encode() for x in ep["infos"]]),
+            "task": np.array([x["task"].encode() for x in ep["infos"]]),
+            "expert_action": np.array([(x.get("expert_action") or "").encode() for x in ep["infos"]]),
+            "won": np.array([bool(x["won"]) for x in ep["infos"]]),
+        }
+        buffers.append(EpisodeBuffer(id=i, seed=ep["seed"], observations=list(ep["observations"]),
+                                     actions=list(ep["actions"]), rewards=list(ep["rewards"]),
+                                     terminations=list(ep["terminations"]),
+                                     truncations=list(ep["truncations"]), infos=infos))
+    provenance = {"env_id": env_id, "env_version": env_id.rsplit("-", 1)[-1], "policy": policy,
+                  "seed": seed, "episodes": len(episodes),
+                  "transitions": sum(len(ep["actions"]) for ep in episodes)}
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".staging-"))
+    try:  # build the whole dataset aside, then move it in: never a half-written dataset
+        with _minari_root(staging), warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # minari's nags about optional metadata
+            minari.create_dataset_from_buffers(
+                f"priorbench/{name}", buffers, observation_space=text_space(),
+                action_space=text_space(256), algorithm_name=policy, author="priorbench",
+                description=json.dumps(provenance), data_format="hdf5",
+            )
+        built = staging / "priorbench" / name
+        provenance["sha256"] = _data_checksum(built)
+        (built / PROVENANCE).write_text(json.dumps(provenance, indent=2, sort_keys=True) + "\n")
+        os.replace(built, folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return folder
+
+
+def read_provenance(folder: Path) -> dict[str, Any]:
+    folder = Path(folder)
+    if not (folder / PROVENANCE).exists():
+        raise UserError(f"{folder} is not a priorbench dataset (no {PROVENANCE}); "
+                        "make one with `priorbench dataset collect`")
+    provenance = json.loads((folder / PROVENANCE).read_text())
+    if _data_checksum(folder) != provenance["sha256"]:
+        raise UserError(f"dataset {folder}: data files do not match their checksum (edited or incomplete)")
+    return provenance
+
+
+def load_episodes(folder: Path) -> list[dict[str, Any]]:
+    """The stored episodes, verified against the checksum."""
+    import minari
+
+    folder = Path(folder)
+    read_provenance(folder)
+    with _minari_root(folder.parent.parent):
+        dataset = minari.load_dataset(f"{folder.parent.name}/{folder.name}")
+        episodes = []
+        for ep in dataset.iterate_episodes():
+            infos = ep.infos
+            episodes.append({
+                "observations": [str(o) for o in ep.observations],
+                "actions": [str(a) for a in ep.actions],
+                "rewards": [float(r) for r in ep.rewards],
+                "terminations": [bool(t) for t in ep.terminations],
+                "truncations": [bool(t) for t in ep.truncations],
+                "admissible_commands": [json.loads(_text(x)) for x in infos["admissible_commands"]],
+                "task": [_text(x) for x in infos["task"]],
+                "expert_action": [_text(x) for x in infos["expert_action"]],
+            })
+    return episodes
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def load_transitions(folder: str | Path, *, expected_env: str | None = None) -> list[Transition]:
+    """The dataset as a list of Transitions (in episode order), checking it was made on `expected_env`."""
+    folder = Path(folder)
+    if not folder.exists():
+        raise UserError(f"dataset {folder} does not exist; make one with `priorbench dataset collect`")
+    provenance = read_provenance(folder)
+    if expected_env and provenance["env_id"] != expected_env:
+        raise UserError(f"dataset {folder} was collected on {provenance['env_id']}, not {expected_env}")
+    out = []
+    for ep in load_episodes(folder):
+        for t, action in enumerate(ep["actions"]):
+            info = {"admissible_commands": ep["admissible_commands"][t], "task": ep["task"][t]}
+            nxt = {"admissible_commands": ep["admissible_commands"][t + 1], "task": ep["task"][t + 1]}
+            out.append(Transition(ep["observations"][t], info, action, ep["rewards"][t],
+                                  ep["observations"][t + 1], nxt, ep["terminations"][t], ep["truncations"][t]))
+    return out
+
+
+def describe(folder: Path) -> dict[str, Any]:
+    """Provenance plus statistics: episodes, transitions, mean return, success rate."""
+    provenance = read_provenance(folder)
+    episodes = load_episodes(folder)
+    returns = [sum(ep["rewards"]) for ep in episodes]
+    return {**provenance, "path": str(folder),
+            "mean_return": sum(returns) / len(returns) if returns else float("nan"),
+            "terminated_episodes": sum(any(ep["terminations"]) for ep in episodes)}

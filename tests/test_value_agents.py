@@ -1,0 +1,179 @@
+"""DQN, DQN-Prior, CQL, CQL-Prior: update rules, embedding cache, datasets, learning, resume."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from agents.dqn import conservative_penalty, td_target
+from bench import datasets, records
+from bench.errors import UserError
+from bench.runner import RunJob, collect_episodes, execute
+from bench.spec import Budget
+from tests.conftest import ROOT
+
+ENV = "priorbench/FrozenLake-4x4-v0"
+FAST = {"lr": 0.003, "gamma": 0.9}  # the Frozen Lake preset (experiments/frozenlake-value.toml)
+
+
+def test_td_target_over_k_proposals_by_hand():
+    reward = torch.tensor([1.0, 0.0, 0.5])
+    done = torch.tensor([0.0, 1.0, 0.0])
+    # Row 0: k = 5 proposals with duplicates, one padded slot; row 2: no valid candidate.
+    next_q = torch.tensor([[0.2, 0.7, 0.7, -1.0, 9.0], [3.0, 1.0, 0.0, 0.0, 0.0], [5.0, 5.0, 5.0, 5.0, 5.0]])
+    valid = torch.tensor([[True, True, True, True, False], [True, True, False, False, False], [False] * 5])
+    y = td_target(reward, done, next_q, valid, gamma=0.9)
+    torch.testing.assert_close(y, torch.tensor([1.0 + 0.9 * 0.7, 0.0, 0.5]))
+    chooser = torch.tensor([[0.0, 0.0, 0.0, 2.0, 0.0], [0.0] * 5, [0.0] * 5])  # Double DQN picks a' = 3
+    y2 = td_target(reward, done, next_q, valid, gamma=0.9, chooser=chooser)
+    torch.testing.assert_close(y2, torch.tensor([1.0 + 0.9 * -1.0, 0.0, 0.5]))
+
+
+def test_cql_term_by_hand():
+    q = torch.tensor([[1.0, 2.0, 3.0], [0.0, 0.0, 5.0]])
+    valid = torch.tensor([[True, True, True], [True, True, False]])
+    q_data = torch.tensor([2.0, 0.0])
+    got = conservative_penalty(q, valid, q_data, alpha=5.0)
+    lse0 = np.log(np.exp(1) + np.exp(2) + np.exp(3))
+    lse1 = np.log(2.0)
+    assert float(got) == pytest.approx(5.0 * ((lse0 - 2.0) + (lse1 - 0.0)) / 2, rel=1e-6)
+
+
+def _job(agent, out, steps=3000, seed=0, **params):
+    return RunJob(ENV, agent, seed, Budget(steps=steps, eval_every=steps // 2, checkpoint_every=500),
+                  out, agent_params=params)
+
+
+def _episodes(path):
+    return records.strip_timing(records.read_episodes(path / "episodes.jsonl").records)
+
+
+def _final_success(path):
+    evals = [e for e in records.read_episodes(path / "episodes.jsonl").records if e["phase"] == "eval"]
+    last = max(e["eval_round"] for e in evals)
+    return np.mean([e["success"] for e in evals if e["eval_round"] == last])
+
+
+@pytest.mark.slow
+def test_dqn_learns_frozenlake_and_is_deterministic(tmp_path):
+    a = execute(_job("dqn", tmp_path / "a", **FAST), progress=False)
+    assert _final_success(a) >= 0.9
+    b = execute(_job("dqn", tmp_path / "b", **FAST), progress=False)
+    assert _episodes(a) == _episodes(b)
+    counters = [e["counters"] for e in _episodes(a) if e["phase"] == "train"]
+    hits = sum(c["embedding_hits"] for c in counters)
+    misses = sum(c["embedding_misses"] for c in counters)
+    assert misses <= 30 and hits > 100 * misses  # 15 cells + 4 commands: each text encoded once
+
+
+@pytest.fixture(scope="module")
+def mixture_dataset(tmp_path_factory):
+    out = tmp_path_factory.mktemp("datasets")
+    episodes = collect_episodes(ENV, "mixture:0.5", 100, seed=0, progress=False)
+    return datasets.write_dataset(episodes, env_id=ENV, policy="mixture:0.5", seed=0, out=out), episodes
+
+
+def test_dataset_round_trip(mixture_dataset, tmp_path):
+    folder, episodes = mixture_dataset
+    stored = datasets.load_episodes(folder)
+    assert len(stored) == len(episodes) == 100
+    for got, want in zip(stored, episodes, strict=True):
+        assert got["observations"] == want["observations"]
+        assert got["actions"] == want["actions"]
+        assert got["rewards"] == want["rewards"]
+        assert got["admissible_commands"] == [i["admissible_commands"] for i in want["infos"]]
+    info = datasets.describe(folder)
+    assert info["env_id"] == ENV and info["policy"] == "mixture:0.5" and info["seed"] == 0
+    assert info["transitions"] == sum(len(e["actions"]) for e in episodes)
+    again = datasets.write_dataset(collect_episodes(ENV, "mixture:0.5", 100, seed=0, progress=False),
+                                   env_id=ENV, policy="mixture:0.5", seed=0, out=tmp_path)
+    assert json.loads((again / "priorbench.json").read_text())["sha256"] == info["sha256"]
+    transitions = datasets.load_transitions(folder, expected_env=ENV)
+    assert len(transitions) == info["transitions"]
+    with pytest.raises(UserError, match="collected on"):
+        datasets.load_transitions(folder, expected_env="priorbench/FrozenLake-8x8-v0")
+
+
+def test_dataset_tamper_and_bad_inputs(mixture_dataset, tmp_path):
+    import shutil
+
+    folder, _ = mixture_dataset
+    copy = tmp_path / "priorbench" / folder.name
+    shutil.copytree(folder, copy)
+    data = next(p for p in (copy / "data").rglob("*") if p.is_file() and p.suffix == ".hdf5")
+    data.write_bytes(data.read_bytes()[:-10] + b"0123456789")
+    with pytest.raises(UserError, match="do not match their checksum"):
+        datasets.load_transitions(copy)
+    with pytest.raises(UserError, match="does not exist"):
+        datasets.load_transitions(tmp_path / "missing")
+    with pytest.raises(UserError, match="unknown data policy"):
+        collect_episodes(ENV, "mixture:1.5", 3, seed=0, progress=False)
+    with pytest.raises(UserError, match="already exists"):
+        datasets.write_dataset([], env_id=ENV, policy="expert", seed=0, out=folder.parent.parent, name=folder.name)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("agent", ["cql", "cql-prior"])
+def test_offline_agents_learn_from_a_dataset(agent, mixture_dataset, tmp_path):
+    folder, _ = mixture_dataset
+    params = {**FAST, "dataset": str(folder)}
+    if agent == "cql-prior":
+        params["prior"] = "tiny-gpt2"
+    path = execute(_job(agent, tmp_path, steps=1500, **params), progress=False)
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert manifest["budget_unit"] == "gradient_steps"
+    assert manifest["agent_provenance"]["dataset_transitions"] > 500
+    assert _final_success(path) >= 0.9
+    train = [e for e in _episodes(path) if e["phase"] == "train"]
+    assert sum(e["length"] for e in train) == 1500 and "cql_term" in train[0]["update"]
+
+
+@pytest.mark.slow
+def test_dqn_prior_runs_end_to_end_with_the_tiny_lm(tmp_path):
+    params = {**FAST, "prior": "tiny-gpt2", "cache": False}
+    a = execute(_job("dqn-prior", tmp_path / "a", steps=600, **params), progress=False)
+    b = execute(_job("dqn-prior", tmp_path / "b", steps=600, **params), progress=False)
+    ea = _episodes(a)
+    assert ea == _episodes(b)
+    train = [e for e in ea if e["phase"] == "train"]
+    totals = {k: sum(e["counters"].get(k, 0) for e in train) for k in train[0]["counters"]}
+    steps = sum(e["length"] for e in train)
+    assert totals["decisions"] == steps
+    assert totals["llm_calls"] <= 0.1 * steps  # one prior call per new state, then the cache
+    assert totals["expert_known"] == steps and 0 < totals["expert_covered"] <= steps
+    assert totals["prior_logprob_sum"] < 0
+    manifest = json.loads((a / "manifest.json").read_text())
+    assert manifest["agent_provenance"]["prior"]["model_id"] == "tiny-gpt2-v1"
+    assert manifest["agent_provenance"]["template"] == "frozenlake-v1"
+
+
+@pytest.mark.slow
+def test_dqn_checkpoint_resume_gives_the_same_records(tmp_path):
+    args = ["run", "--env", ENV, "--agent", "dqn", "--steps", "1500", "--set", "budget.checkpoint_every=100",
+            "--set", "budget.eval_every=500", "--no-progress"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cut = tmp_path / "cut"
+    proc = subprocess.Popen([sys.executable, "-m", "bench", *args, "--out", str(cut)], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    run = records.run_dir(cut, ENV, "dqn", 0)
+    deadline = time.time() + 600
+    while time.time() < deadline and proc.poll() is None:
+        ckpt = run / "checkpoint" / "state.pt"
+        if ckpt.exists() and torch.load(ckpt, weights_only=False)["progress"]["env_steps"] >= 300:
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, "the run ended before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    resumed = subprocess.run([sys.executable, "-m", "bench", *args, "--out", str(cut)], cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=900)
+    assert resumed.returncode == 0, resumed.stderr
+    whole = execute(RunJob(ENV, "dqn", 0, Budget(steps=1500, eval_every=500, checkpoint_every=100),
+                           tmp_path / "whole"), progress=False)
+    assert _episodes(run) == _episodes(whole)
