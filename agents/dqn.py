@@ -239,9 +239,10 @@ class CQL(ValueAgent):
         if not config.dataset:
             raise UserError(f"{type(self).__name__.lower()} needs a dataset: --set agent.<name>.dataset=PATH "
                             "(make one with `priorbench dataset collect`)")
-        from bench.datasets import load_transitions
+        from bench.datasets import load_transitions, read_provenance
 
         transitions = load_transitions(config.dataset, expected_env=env_id)
+        self.dataset_sha256 = read_provenance(config.dataset)["sha256"]
         if config.max_transitions:
             transitions = transitions[:config.max_transitions]
         self.replay = deque(maxlen=None)  # the whole dataset, whatever replay_size says
@@ -260,4 +261,5 @@ class CQL(ValueAgent):
         return self.gradient_step()
 
     def provenance(self) -> dict[str, Any]:
-        return {"dataset": self.config.dataset, "dataset_transitions": self.dataset_size}
+        return {"dataset": self.config.dataset, "dataset_transitions": self.dataset_size,
+                "dataset_sha256": self.dataset_sha256}

@@ -9,8 +9,10 @@ from pathlib import Path
 from bench.errors import UserError
 
 DEMO_ENVS = ("priorbench/FrozenLake-4x4-v0",)
-DEMO_AGENTS = ("random", "expert", "tabular-q")
+DEMO_AGENTS = ("random", "expert", "llm", "tabular-q", "dqn", "dqn-prior")
 DEMO_SEEDS = (0, 1, 2)
+#: The Frozen Lake preset of the value agents (experiments/frozenlake-value.toml).
+DEMO_AGENT_PARAMS = {"dqn": {"lr": 0.003, "gamma": 0.9}, "dqn-prior": {"lr": 0.003, "gamma": 0.9}}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -21,11 +23,12 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("list", help="list registered envs, agents or priors")
-    p.add_argument("what", choices=["envs", "agents", "priors"])
+    p.add_argument("what", choices=["envs", "agents", "priors", "suites"])
 
     p = sub.add_parser("run", help="run envs × agents × seeds (no arguments: the demo)")
     p.add_argument("spec", nargs="?", type=Path, help="a TOML spec file")
     p.add_argument("--env", action="append", default=[], metavar="ID", help="env id (repeatable)")
+    p.add_argument("--suite", metavar="NAME", help="run every env of a suite (priorbench list suites)")
     p.add_argument("--agent", action="append", default=[], metavar="NAME", help="agent (repeatable)")
     p.add_argument("--seeds", type=int, nargs="+", metavar="K")
     p.add_argument("--steps", type=int, metavar="N", help="training budget in env steps")
@@ -68,8 +71,12 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("leaderboard", help="leaderboard tables from stored runs")
     lsub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    r = lsub.add_parser("run", help="make the missing datasets and runs of leaderboard/spec.toml")
+    r.add_argument("--spec", type=Path, default=Path("leaderboard/spec.toml"))
+    r.add_argument("--workers", type=int, default=1)
+    r.add_argument("--no-progress", action="store_true")
     b = lsub.add_parser("build", help="write LEADERBOARD.md, leaderboard.csv/.tex, plots/ and site/")
-    b.add_argument("--runs", type=Path, default=Path("runs"))
+    b.add_argument("--runs", type=Path, default=Path("leaderboard/runs"))
     b.add_argument("--out", type=Path, default=Path("leaderboard"))
 
     p = sub.add_parser("reproduce", help="re-run a leaderboard row's seeds and check the stored CI")
@@ -84,6 +91,16 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_list(what: str) -> int:
+    if what == "suites":
+        from envs.suite import load_suite, suite_names
+
+        for name in suite_names():
+            suite = load_suite(name)
+            print(f"{name:16s} {suite.description}")
+            for entry in suite.envs:
+                settings = ", ".join(f"{k}={v}" for k, v in entry.kwargs.items())
+                print(f"    {entry.id}" + (f"  ({settings})" if settings else ""))
+        return 0
     if what == "envs":
         import envs
 
@@ -109,10 +126,12 @@ def _spec_from_args(args: argparse.Namespace):
         overrides.append(f"budget.eval_every={args.eval_every}")
     if args.seeds is not None:
         overrides.append(f"seeds={args.seeds}")
+    if args.suite:
+        overrides.append(f'suite="{args.suite}"')
     if args.spec is not None:
         spec = load_spec_file(args.spec, overrides)
-        if args.env or args.agent:
-            raise UserError("give either a spec file or --env/--agent, not both")
+        if args.env or args.agent or args.suite:
+            raise UserError("give either a spec file or --env/--suite/--agent, not both")
         return spec
     data = Spec(envs=tuple(args.env), agents=tuple(args.agent)).to_dict()
     return spec_from_dict(apply_overrides(data, overrides, where="command line"), where="command line")
@@ -152,7 +171,8 @@ def _cmd_demo(out: Path, progress: bool) -> int:
     from bench.spec import Budget, Spec
 
     spec = Spec(envs=DEMO_ENVS, agents=DEMO_AGENTS, seeds=DEMO_SEEDS, name="demo",
-                budget=Budget(steps=3000, eval_every=500, checkpoint_every=500))
+                budget=Budget(steps=2000, eval_every=500, checkpoint_every=1000),
+                agent={k: dict(v) for k, v in DEMO_AGENT_PARAMS.items()})
     started = time.perf_counter()
     paths = execute_all(jobs_from_spec(spec, out), progress=progress)
     _print_table(paths)
@@ -186,6 +206,19 @@ def _cmd_show(paths: list[Path]) -> int:
 
 def _cmd_leaderboard(args: argparse.Namespace) -> int:
     from bench.leaderboard import build
+
+    if args.action == "run":
+        import time
+
+        from bench import leaderboard_spec
+
+        if args.workers <= 0:
+            raise UserError(f"--workers must be positive, got {args.workers}")
+        started = time.perf_counter()
+        paths = leaderboard_spec.run(args.spec, progress=not args.no_progress, workers=args.workers)
+        print(f"{len(paths)} runs complete under {leaderboard_spec.load(args.spec).runs}/ "
+              f"({time.perf_counter() - started:.0f} s); next: priorbench leaderboard build")
+        return 0
 
     rows, refused = build(args.runs, args.out)
     print(f"wrote {args.out}/LEADERBOARD.md, leaderboard.csv, leaderboard_full.csv, "
@@ -275,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
             out = getattr(args, "out", Path("runs/demo"))
             return _cmd_demo(out, not getattr(args, "no_progress", False))
         if args.command == "run":
-            if args.spec is None and not args.env and not args.agent:
+            if args.spec is None and not args.env and not args.agent and not args.suite:
                 return _cmd_demo(Path("runs/demo"), not args.no_progress)
             return _cmd_run(args)
         if args.command == "dataset":

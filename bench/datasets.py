@@ -62,7 +62,7 @@ def write_dataset(episodes: list[dict[str, Any]], *, env_id: str, policy: str, s
     from envs.base import text_space
 
     name = name or dataset_name(env_id, policy, len(episodes), seed)
-    folder = Path(out) / "priorbench" / name
+    folder = Path(out).resolve() / "priorbench" / name
     if folder.exists():
         raise UserError(f"dataset {folder} already exists; choose another --out or --name, or delete it")
     buffers = []

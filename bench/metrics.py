@@ -129,8 +129,10 @@ def carry_forward(steps: Sequence[int], values: Sequence[float], grid: Sequence[
 
 
 def totals(records: Sequence[dict[str, Any]], key: str) -> float:
-    """Sum of a per-episode counter (llm_calls, cache_hits, …) over all episodes of a run."""
-    return float(sum(r.get("counters", {}).get(key, 0) for r in records))
+    """Sum of a per-episode counter (llm_calls, cache_hits, …) over all episodes of a run
+    (volatile ones — see records.VOLATILE_COUNTERS — are stored under the timing field)."""
+    return float(sum(r.get("counters", {}).get(key, r.get("timing", {}).get("counters", {}).get(key, 0))
+                     for r in records))
 
 
 def run_summary(manifest: dict[str, Any], records: Sequence[dict[str, Any]]) -> dict[str, Any]:

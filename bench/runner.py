@@ -35,6 +35,7 @@ class RunJob:
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     agent_params: dict[str, Any] = field(default_factory=dict)
     spec_name: str = "run"
+    suite: str = ""
 
     @property
     def path(self) -> Path:
@@ -54,7 +55,13 @@ class RunJob:
 
 def jobs_from_spec(spec: Spec, out: Path) -> list[RunJob]:
     """Expand a spec into runs, validating every env and agent name first."""
-    for env_id in spec.envs:
+    env_list: list[tuple[str, dict[str, Any]]] = []
+    if spec.suite:
+        from envs.suite import load_suite
+
+        env_list += [(e.id, e.kwargs) for e in load_suite(spec.suite).envs]
+    env_list += [(env_id, {}) for env_id in spec.envs if env_id not in {e for e, _ in env_list}]
+    for env_id, _ in env_list:
         envs.check_env_id(env_id)
     for name in spec.agents:
         agent_registry.AGENTS.entry(name)
@@ -64,9 +71,9 @@ def jobs_from_spec(spec: Spec, out: Path) -> list[RunJob]:
             f"agent settings given for {unused}, which this spec does not run (agents: {list(spec.agents)})"
         )
     jobs = [
-        RunJob(env_id, name, seed, spec.budget, Path(out), dict(spec.env),
-               dict(spec.agent.get(name, {})), spec.name)
-        for env_id in spec.envs
+        RunJob(env_id, name, seed, spec.budget, Path(out), {**suite_kwargs, **spec.env},
+               dict(spec.agent.get(name, {})), spec.name, spec.suite)
+        for env_id, suite_kwargs in env_list
         for name in spec.agents
         for seed in spec.seeds
     ]
@@ -151,11 +158,17 @@ class _Loop:
             "max_score": info["max_score"],
             "invalid_actions": invalid,
             "truncated": bool(truncated),
-            "counters": {k: after[k] - counters_before.get(k, 0) - eval_share.get(k, 0) for k in after},
-            records.TIMING_FIELD: {"wall_s": round(time.perf_counter() - started, 4)},
         }
+        deltas = {k: after[k] - counters_before.get(k, 0) - eval_share.get(k, 0) for k in after}
+        record["counters"] = {k: v for k, v in deltas.items() if k not in records.VOLATILE_COUNTERS}
+        record[records.TIMING_FIELD] = {"wall_s": round(time.perf_counter() - started, 4)}
+        volatile = {k: v for k, v in deltas.items() if k in records.VOLATILE_COUNTERS}
+        if volatile:
+            record[records.TIMING_FIELD]["counters"] = volatile
         if cut:
             record["cut_by_budget"] = True
+        if info.get("error"):  # e.g. a step timeout: the episode ended as an error, the run goes on
+            record["error"] = str(info["error"])
         if updates:
             record["update"] = {k: sum(v) / len(v) for k, v in sorted(updates.items())}
         return record
@@ -274,6 +287,8 @@ class _Loop:
         finally:
             if self.bar is not None:
                 self.bar.close()
+            self.train_env.close()
+            self.test_env.close()
         self.state.wall_s = wall_before + time.perf_counter() - started
         manifest.update(
             status="complete",
@@ -295,7 +310,8 @@ def _new_manifest(job: RunJob, config: dict[str, Any], loop: _Loop) -> dict[str,
         "spec_name": job.spec_name,
         "env": {"id": job.env_id, "version": version, "kwargs": config["env_kwargs"],
                 "train_tasks": list(loop.train_env.tasks), "test_tasks": list(loop.test_env.tasks),
-                **loop.train_env.provenance()},
+                **loop.train_env.provenance(), "test_provenance": loop.test_env.provenance()},
+        "suite": job.suite or None,
         "agent": {"name": job.agent, "params": config["agent_params"]},
         "budget_unit": "gradient_steps" if loop.agent.offline else "env_steps",
         "seed": job.seed,

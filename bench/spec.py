@@ -35,6 +35,8 @@ class Spec:
 
     envs: tuple[str, ...] = ()
     """Env ids, e.g. "priorbench/FrozenLake-4x4-v0"."""
+    suite: str = ""
+    """A suite from envs/suites/ (its envs and their settings are run too), e.g. "core-v0"."""
     agents: tuple[str, ...] = ()
     """Agent names from the registry."""
     seeds: tuple[int, ...] = (0,)
@@ -184,8 +186,8 @@ def spec_from_dict(data: dict[str, Any], *, where: str) -> Spec:
     for name in ("steps", "eval_every", "eval_episodes", "checkpoint_every"):
         if getattr(budget, name) <= 0:
             raise UserError(f"{where}: budget.{name} must be a positive integer, got {getattr(budget, name)}")
-    if not spec.envs:
-        raise UserError(f"{where}: no envs given (envs = [...] in the spec, or --env ID)")
+    if not spec.envs and not spec.suite:
+        raise UserError(f"{where}: no envs given (envs = [...] or suite = \"core-v0\" in the spec, or --env ID / --suite NAME)")
     if not spec.agents:
         raise UserError(f"{where}: no agents given (agents = [...] in the spec, or --agent NAME)")
     if not spec.seeds:

@@ -64,9 +64,22 @@ def test_run_spec_file(cli, tmp_path):
     assert (records.run_dir(tmp_path / "r", "priorbench/FrozenLake-4x4-v0", "expert", 3) / "manifest.json").exists()
 
 
+@pytest.mark.slow
 def test_demo(cli, tmp_path):
+    from bench.cli import DEMO_AGENTS
+
     out = _ok(cli("demo", "--out", str(tmp_path / "demo"), "--no-progress"))
-    assert "expert" in out and "tabular-q" in out and "demo finished in" in out
+    assert "demo finished in" in out
+    for agent in DEMO_AGENTS:
+        assert f"| priorbench/FrozenLake-4x4-v0 | {agent} " in out
+    assert "| priorbench/FrozenLake-4x4-v0 | expert    |     3 |        1.000 |" in out
+
+
+def test_suites_listed_and_run(cli, tmp_path):
+    out = _ok(cli("list", "suites"))
+    assert out.startswith("core-v0") and "priorbench/Overcooked-TomatoSalad-v0" in out
+    _fails(cli("run", "--suite", "core-v9", "--agent", "random", "--out", str(tmp_path)),
+           "unknown suite 'core-v9'", "Did you mean: core-v0")
 
 
 def test_module_and_script_entry(cli):

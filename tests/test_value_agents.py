@@ -143,6 +143,9 @@ def test_dqn_prior_runs_end_to_end_with_the_tiny_lm(tmp_path):
     assert ea == _episodes(b)
     train = [e for e in ea if e["phase"] == "train"]
     totals = {k: sum(e["counters"].get(k, 0) for e in train) for k in train[0]["counters"]}
+    raw = records.read_episodes(a / "episodes.jsonl").records
+    totals["llm_calls"] = sum(e["timing"].get("counters", {}).get("llm_calls", 0) for e in raw
+                              if e["phase"] == "train")
     steps = sum(e["length"] for e in train)
     assert totals["decisions"] == steps
     assert totals["llm_calls"] <= 0.1 * steps  # one prior call per new state, then the cache
