@@ -40,6 +40,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1, help="parallel runs (process pool)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
+    p = sub.add_parser("sweep", help="run a spec over a grid of --set values, one folder per point")
+    p.add_argument("spec", type=Path, help="a TOML spec file")
+    p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,…", required=True,
+                   help="a spec key and its values (repeatable: the product is swept)")
+    p.add_argument("--out", type=Path, default=Path("runs/sweep"))
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides")
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--no-progress", action="store_true")
+
     p = sub.add_parser("demo", help="the embedded default comparison (a few minutes on CPU)")
     p.add_argument("--out", type=Path, default=Path("runs/demo"))
     p.add_argument("--no-progress", action="store_true")
@@ -161,6 +170,31 @@ def _cmd_run(args: argparse.Namespace) -> int:
     paths = execute_all(jobs, force=args.force, progress=not args.no_progress, workers=args.workers)
     _print_table(paths)
     print(f"\nrun records: {args.out}/")
+    return 0
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    import itertools
+
+    from bench.runner import execute_all, jobs_from_spec
+    from bench.spec import load_spec_file
+
+    if args.workers <= 0:
+        raise UserError(f"--workers must be positive, got {args.workers}")
+    axes = []
+    for item in args.grid:
+        key, sep, values = item.partition("=")
+        if not sep or not values:
+            raise UserError(f"--grid {item!r}: expected KEY=V1,V2,… e.g. agent.cql.max_transitions=100,400")
+        axes.append([f"{key}={v}" for v in values.split(",")])
+    jobs = []
+    for point in itertools.product(*axes):
+        folder = args.out / "__".join(p.replace("/", "-") for p in point)
+        spec = load_spec_file(args.spec, [*args.overrides, *point])
+        jobs += jobs_from_spec(spec, folder)
+    paths = execute_all(jobs, progress=not args.no_progress, workers=args.workers)
+    print(f"{len(paths)} runs under {args.out}/ (one folder per grid point); "
+          f"tabulate with: priorbench leaderboard build --runs FOLDER")
     return 0
 
 
@@ -315,6 +349,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_dataset(args)
         if args.command == "serve-prior":
             return _cmd_serve_prior(args)
+        if args.command == "sweep":
+            return _cmd_sweep(args)
         if args.command == "show":
             return _cmd_show(args.runs)
         if args.command == "leaderboard":

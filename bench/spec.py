@@ -171,7 +171,9 @@ def apply_overrides(data: dict[str, Any], overrides: list[str], *, where: str) -
         elif head == "agent":
             if len(parts) != 3:
                 raise UserError(f"--set {key}: agent settings look like agent.<name>.<param>=value")
-            data.setdefault("agent", {}).setdefault(parts[1], {})[parts[2]] = value
+            names = list(data.get("agents", [])) if parts[1] == "*" else [parts[1]]
+            for name in names:  # agent.*.<param> sets it for every agent of the spec
+                data.setdefault("agent", {}).setdefault(name, {})[parts[2]] = value
         else:
             if len(parts) != 1:
                 raise UserError(f"--set {key}: {head} has no sub-keys")

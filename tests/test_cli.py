@@ -150,3 +150,16 @@ def test_show_bad_path(cli, tmp_path):
 def test_bad_workers(cli, tmp_path, workers):
     _fails(cli("run", "--env", "priorbench/FrozenLake-4x4-v0", "--agent", "random",
                "--workers", workers, "--out", str(tmp_path)), "--workers must be positive")
+
+
+def test_sweep_runs_one_folder_per_grid_point(cli, tmp_path):
+    spec = tmp_path / "s.toml"
+    spec.write_text('envs = ["priorbench/FrozenLake-4x4-v0"]\nagents = ["tabular-q"]\n[budget]\nsteps = 100\n')
+    _ok(cli("sweep", str(spec), "--grid", "agent.*.epsilon=0.1,0.3", "--out", str(tmp_path / "sw"),
+            "--no-progress"))
+    for eps in ("0.1", "0.3"):
+        run = records.run_dir(tmp_path / "sw" / f"agent.*.epsilon={eps}", "priorbench/FrozenLake-4x4-v0",
+                              "tabular-q", 0)
+        manifest = json.loads((run / "manifest.json").read_text())
+        assert manifest["agent"]["params"]["epsilon"] == float(eps)
+    _fails(cli("sweep", str(spec), "--grid", "agent.*.epsilon", "--out", str(tmp_path)), "--grid")
