@@ -10,6 +10,16 @@ if TYPE_CHECKING:
     from bench.runner import RunJob
 
 
+def _share_cores(workers: int) -> None:
+    """Give each pool worker its share of the cores: torch's default (all cores per process)
+    oversubscribes the machine and slows small-model steps by an order of magnitude."""
+    import os
+
+    import torch
+
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+
+
 def _run_quiet(job: RunJob, force: bool) -> Path:
     from bench.runner import execute
 
@@ -24,6 +34,6 @@ def run_jobs(jobs: list[RunJob], *, force: bool, progress: bool, workers: int) -
 
     if workers <= 1:
         return [execute(job, force=force, progress=progress) for job in jobs]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with ProcessPoolExecutor(max_workers=workers, initializer=_share_cores, initargs=(workers,)) as pool:
         futures = [pool.submit(_run_quiet, job, force) for job in jobs]
         return [f.result() for f in tqdm(futures, desc="runs", disable=not progress)]
