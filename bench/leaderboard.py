@@ -488,7 +488,7 @@ def _main_cells(row: Row) -> list[Any]:
 
 def _md(rows: Sequence[Row], envs: Sequence[str], overall_rows: Sequence[dict[str, Any]],
         pairs: Sequence[dict[str, Any]], plots: Sequence[tuple[str, str]],
-        refused: Sequence[tuple[str, str]]) -> str:
+        refused: Sequence[tuple[str, str]], notes: str = "") -> str:
     reps, seed = metrics.BOOTSTRAP_REPS, metrics.BOOTSTRAP_SEED
     md = [
         "# priorbench leaderboard", "",
@@ -505,6 +505,8 @@ def _md(rows: Sequence[Row], envs: Sequence[str], overall_rows: Sequence[dict[st
         "stored run records alone; `priorbench reproduce ROW` re-runs a row.", "",
         markdown_table(MAIN_HEADERS, [_main_cells(r) for r in rows], MAIN_FORMATS), "",
     ]
+    if notes.strip():  # the hand-written reading of the numbers (NOTES.md beside the outputs)
+        md += [notes.strip(), ""]
     if overall_rows:
         md += ["## All envs", "",
                f"Per agent over the {len(envs)} envs every agent ran ({', '.join(envs)}); each "
@@ -807,7 +809,9 @@ def build(runs_root: Path, out_dir: Path) -> tuple[list[dict[str, Any]], list[tu
                                             colours)))
 
     (plots_dir / "RENDERER").write_text(f"matplotlib {_matplotlib_version()}\n")
-    md = _md(rows, envs, overall_rows, pairs, [(n, t) for n, t, _ in images], refused)
+    notes_file = out_dir / NOTES
+    notes = notes_file.read_text() if notes_file.exists() else ""
+    md = _md(rows, envs, overall_rows, pairs, [(n, t) for n, t, _ in images], refused, notes)
     (out_dir / "LEADERBOARD.md").write_text(md)
     legend = md.split("\n")[2]
     (out_dir / "leaderboard.csv").write_text(_csv(TABLE_COLUMNS, [
@@ -831,6 +835,8 @@ def _plain(markdown: str) -> str:
     return markdown.replace("**", "").replace("`", "")
 
 
+#: A hand-written reading of the numbers, kept beside the outputs and copied into LEADERBOARD.md.
+NOTES = "NOTES.md"
 TEXT_OUTPUTS = ("LEADERBOARD.md", "leaderboard.csv", "leaderboard_full.csv", "leaderboard.tex")
 _IMAGE = re.compile(r"data:image/png;base64,([A-Za-z0-9+/=]+)")
 _IMAGE_HASH = re.compile(r"data:image/png;sha256=[0-9a-f]{64}")
