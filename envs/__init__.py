@@ -113,6 +113,34 @@ for _game, _blurb in (
         game=_game,
     )
 
+# ALFWorld (envs/alfworld_env.py): the official games from $ALFWORLD_DATA, and GENERATED
+# ALFWorld-format games (not the official task set; splits in envs/suites/alfworldgen-*.toml).
+for _task, _what in (
+    ("Pick", "pick & place"),
+    ("Look", "look at an object under a lamp"),
+    ("Clean", "clean & place"),
+    ("Heat", "heat & place"),
+    ("Cool", "cool & place"),
+    ("PickTwo", "pick two & place"),
+):
+    _register(
+        f"ALFWorld-{_task}-v0",
+        "envs.alfworld_env:ALFWorld",
+        f"ALFWorld {_what}, the OFFICIAL games (needs $ALFWORLD_DATA, see alfworld-download): "
+        "splits train / valid_seen / valid_unseen (test = valid_unseen), ≤50 steps",
+        task_type=_task,
+    )
+    _register(
+        f"ALFWorldGen-{_task}-v0",
+        "envs.alfworld_env:ALFWorldGen",
+        f"ALFWorld {_what}, GENERATED offline games (NOT the official ALFWorld task set; never "
+        "compare with published ALFWorld numbers): "
+        + ("the paper's 28 train / 26 unseen test tasks" if _task == "Pick"
+           else "28 train / 26 unseen test tasks")
+        + " (unseen scenes and goals), ≤60 steps",
+        task_type=_task,
+    )
+
 
 def env_ids() -> list[str]:
     """All registered priorbench env ids, sorted."""
