@@ -65,10 +65,11 @@ def test_run_spec_file(cli, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_demo(cli, tmp_path):
     from bench.cli import DEMO_AGENTS
 
-    out = _ok(cli("demo", "--out", str(tmp_path / "demo"), "--no-progress"))
+    out = _ok(cli("demo", "--out", str(tmp_path / "demo"), "--no-progress", timeout=1700))
     assert "demo finished in" in out
     for agent in DEMO_AGENTS:
         assert f"| priorbench/FrozenLake-4x4-v0 | {agent} " in out
