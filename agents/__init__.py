@@ -27,6 +27,12 @@ register("cql-prior", target="agents.posterior:CQLPrior",
          description="offline CQL over k=5 LLM-prior proposals (Yan et al. 2025; needs a dataset)")
 register("tabular-q", target="agents.tabular:TabularQ",
          description="tabular Q-learning over (observation text, command); pure RL, no prior")
+register("vi", target="agents.vi:VI",
+         description="LoRA-tuned LLM policy, PPO + α·exact KL to the frozen prior (Yan et al. 2025, §1)")
+register("twosome", target="agents.vi:VI", params={"alpha": 0.0, "normalization": "token"},
+         description="TWOSOME (Tan et al. 2024): vi with α = 0, token-normalised command log-probs")
+register("ppo", target="agents.ppo:PPO",
+         description="PPO over all admissible commands (MiniLM embeddings + MLP); pure RL, no prior")
 
 
 def make(name: str, *, seed: int, env_id: str, params: dict[str, Any] | None = None) -> Agent:

@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -23,6 +23,9 @@ from agents.priors.base import Normalization, Prior, Proposals
 from agents.priors.matching import match_command
 from bench.errors import UserError
 from bench.seeding import derive_seed
+
+if TYPE_CHECKING:
+    import torch
 
 #: Models that ship inside PyPI packages: alias → (import name of the package, install hint).
 PACKAGED_MODELS: dict[str, tuple[str, str]] = {
@@ -247,8 +250,9 @@ class HFPrior(Prior):
         return dict(self._counts)
 
     # --- the shared prefix ---------------------------------------------------------------
-    def _prefill(self, prompts: Sequence[str]):
-        """Run the prompts once (left-padded batch): last-position logits, KV cache, mask, lengths."""
+    def _prefill(self, prompts: Sequence[str], *, hidden: bool = False):
+        """Run the prompts once (left-padded batch): last-position logits, KV cache, mask,
+        lengths, and (with `hidden`) the last layer's hidden state at each prompt's final token."""
         import torch
 
         ids = [self.encode_prompt(p) for p in prompts]
@@ -263,11 +267,15 @@ class HFPrior(Prior):
         input_ids = torch.tensor([[pad] * (width - len(i)) + i for i in ids], device=self.device)
         mask = torch.tensor([[0] * (width - len(i)) + [1] * len(i) for i in ids], device=self.device)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True)
+        # Only the last position's logits are used: skipping the others saves the LM head's
+        # work and, when training, the memory of a [batch, length, vocab] tensor.
+        out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True,
+                         logits_to_keep=1, output_hidden_states=hidden)
         self._counts["llm_calls"] += len(prompts)
         self._counts["llm_tokens"] += sum(len(i) for i in ids)
         lengths = torch.tensor([len(i) for i in ids], device=self.device)
-        return out.logits[:, -1].float(), out.cache, mask, lengths
+        last_hidden = out.hidden_states[-1][:, -1] if hidden else None  # left padding: -1 is the prompt's end
+        return out.logits[:, -1].float(), out.cache, mask, lengths, last_hidden
 
     # --- exact scoring -------------------------------------------------------------------
     def score(
@@ -287,12 +295,34 @@ class HFPrior(Prior):
         if not prompts:
             return []
         with torch.inference_mode():
-            return self._score(prompts, candidates, normalization)
+            total, _ = self.score_tensors(prompts, candidates, normalization=normalization)
+        values = total.cpu().numpy()
+        out_arrays, start = [], 0
+        for cands in candidates:
+            out_arrays.append(values[start:start + len(cands)])
+            start += len(cands)
+        return out_arrays
 
-    def _score(self, prompts, candidates, normalization):
+    def score_tensors(
+        self,
+        prompts: Sequence[str],
+        candidates: Sequence[Sequence[str]],
+        *,
+        normalization: Normalization = "sum",
+        prompt_hidden: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The one scoring path: every prompt once, every candidate on its prompt's KV cache.
+
+        Returns the (normalised) log-prob of each candidate, flattened in prompt order, as a
+        float64 tensor on the model's device, and with `prompt_hidden` the last layer's hidden
+        state at each prompt's final token ([prompts, hidden]; None otherwise). It runs under
+        whatever autograd mode the caller sets: `score` calls it in inference mode; the LoRA
+        policy of `agents.vi` calls it with gradients on, and with the adapter disabled for
+        the frozen prior.
+        """
         import torch
 
-        last_logits, cache, mask, lengths = self._prefill(prompts)
+        last_logits, cache, mask, lengths, hidden = self._prefill(prompts, hidden=prompt_hidden)
         rows = [b for b, cands in enumerate(candidates) for _ in cands]
         flat = [c for cands in candidates for c in cands]
         cand_ids = [self._encode_candidate(c) for c in flat]
@@ -313,18 +343,14 @@ class HFPrior(Prior):
             rest = torch.log_softmax(out.logits.float(), -1).gather(2, tokens[:, 1:, None]).squeeze(2)
             total = first + (rest * valid[:, 1:]).sum(1)
         self._counts["llm_tokens"] += int(valid.sum())
-        total = total.double().cpu().numpy()
-        if normalization == "token":
-            total = total / np.array([len(i) for i in cand_ids])
-        elif normalization == "word":
-            total = total / np.array([max(1, len(c.split())) for c in flat])
+        total = total.double()
+        if normalization in ("token", "word"):
+            counts = ([len(i) for i in cand_ids] if normalization == "token"
+                      else [max(1, len(c.split())) for c in flat])
+            total = total / torch.tensor(counts, dtype=torch.float64, device=total.device)
         elif normalization != "sum":
             raise ValueError(f"normalization must be sum, token or word, not {normalization!r}")
-        out_arrays, start = [], 0
-        for cands in candidates:
-            out_arrays.append(total[start:start + len(cands)])
-            start += len(cands)
-        return out_arrays
+        return total, hidden
 
     def text_logprobs(self, texts: Sequence[str]) -> list[tuple[list[str], list[float | None], list[int]]]:
         """Per-token log-probs of whole texts (the server's echo): tokens, log-probs, char offsets."""
@@ -409,7 +435,7 @@ class HFPrior(Prior):
         """
         import torch
 
-        last_logits, cache, mask, lengths = self._prefill(prompts)
+        last_logits, cache, mask, lengths, _ = self._prefill(prompts)
         rows = torch.tensor([b for b in range(len(prompts)) for _ in range(k)], device=self.device)
         cache.batch_select_indices(rows)
         logits = last_logits[rows]

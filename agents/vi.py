@@ -1,0 +1,281 @@
+"""VI (PAPER.md §1): the prior LLM with a LoRA adapter is the policy, trained by PPO with an exact
+KL to the frozen prior; α = 0 with token normalisation is TWOSOME (Tan et al., ICLR 2024).
+
+π_θ(a|s) = softmax over the admissible commands of their normalised log-probs under the adapted
+LM, scored by the prior layer's shared-prefix path (`HFPrior.score_tensors`, with gradients).
+p_LLM(a|s) is the same softmax with the adapter disabled: the same weights, no second copy (as
+TRL's `use_adapter`). Loss = clipped surrogate + c_v·value loss − c_H·entropy
++ α·KL[π_θ(·|s) ‖ p_LLM(·|s)], the KL summed exactly over the admissible set. The critic is an
+MLP on the adapted LM's last hidden state at the prompt's final token, read detached: the value
+loss trains the head only, so the adapter moves for the policy and the KL alone.
+
+The prior's log-probs are computed once per (prompt, commands) — in the update, batched over
+the rollout's new states — and kept in the checkpoint with the adapter (safetensors bytes),
+value head, optimizer, rollout buffer and RNG.
+
+Compute: every env step costs one prompt forward (acting, no gradients); every update costs
+`epochs` × `rollout_steps` prompt forward+backward passes plus one prior forward per new state.
+SmolLM2-135M on 2 shared CPU cores: see benchmarks/README.md ("vi wall time"). On a GPU set
+`prior_params = {device = "cuda", dtype = "bfloat16"}` and raise `minibatch_size`.
+
+Presets (spec snippets; budgets are examples, α = 0.1 matches the paper's inverse temperature
+10 and weighs the KL against standardised advantages):
+
+    # Overcooked tomato salad (5 macro-actions, ≤31 steps)
+    envs = ["priorbench/Overcooked-TomatoSalad-v0"]
+    agents = ["vi", "twosome"]
+    [budget]
+    steps = 5000
+    eval_every = 500
+    [agent.vi]              # the registered defaults
+    rollout_steps = 64
+    epochs = 2
+    minibatch_size = 8
+
+    # Overcooked lettuce-tomato salad (8 macro-actions, ≤51 steps: longer rollouts)
+    envs = ["priorbench/Overcooked-LettuceTomatoSalad-v0"]
+    [agent.vi]
+    rollout_steps = 128
+    entropy_coef = 0.02
+
+    # Frozen Lake 4×4 (≤20 steps, reward 1 at the goal and 0 everywhere else: rollouts
+    # without a success hold only value noise, which standardising would blow up into
+    # random policy steps, so advantages stay raw here)
+    envs = ["priorbench/FrozenLake-4x4-v0"]
+    [agent.vi]
+    rollout_steps = 64
+    epochs = 4
+    normalize_advantages = false
+    entropy_coef = 0.0
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from agents.ppo import PolicyState, PPOAgent, PPOConfig, pad_scores
+from agents.priors import Normalization
+from agents.priors.prompts import fit_prompt, template_for
+from bench.errors import UserError
+
+if TYPE_CHECKING:
+    import torch
+
+#: LoRA target modules by `config.model_type` (attention projections, as TWOSOME).
+LORA_TARGETS: dict[str, tuple[str, ...]] = {
+    "gpt2": ("c_attn",),
+    "llama": ("q_proj", "v_proj"),
+    "qwen2": ("q_proj", "v_proj"),
+    "mistral": ("q_proj", "v_proj"),
+    "gemma3_text": ("q_proj", "v_proj"),
+    "gemma3": ("q_proj", "v_proj"),
+}
+
+
+@dataclass(frozen=True)
+class VIConfig(PPOConfig):
+    prior: str = "smollm2-135m"
+    """Registered transformers prior (`priorbench list priors`); its weights carry the adapter."""
+    prior_params: dict[str, Any] = field(default_factory=dict)
+    """Settings of the prior backend (model path, device, dtype)."""
+    alpha: float = 0.1
+    """Weight α of KL[π_θ ‖ p_LLM] in the loss (0: TWOSOME)."""
+    normalization: Normalization = "token"
+    """Command log-prob before the softmax: token sum, or per token or per word (TWOSOME)."""
+    history: int = 0
+    """Recent (observation, action) pairs in the prompt (0–1 keeps CPU prompts short)."""
+    lora_r: int = 8
+    """LoRA rank."""
+    lora_alpha: int = 16
+    """LoRA scaling numerator (scale = lora_alpha / lora_r)."""
+    lora_target_modules: tuple[str, ...] = ()
+    """Modules that get the adapter; empty: by model type (GPT-2 c_attn, Llama q_proj+v_proj)."""
+    value_hidden: int = 64
+    """Width of the value head's hidden layer."""
+    value_lr: float = 1e-3
+    """Adam learning rate of the value head."""
+    score_batch_size: int = 16
+    """Prompts per forward pass when scoring with the frozen prior."""
+    prior_cache: bool = True
+    """Keep the frozen prior's log-probs per (prompt, commands); off: rescore every rollout state."""
+    rollout_steps: int = 64
+    """Env steps collected per update (CPU-sized; TWOSOME used 4 envs × 128 on GPUs)."""
+    epochs: int = 2
+    """Passes over the rollout per update (each costs a forward+backward per stored prompt)."""
+    minibatch_size: int = 8
+    """Prompts per gradient step (raise it on a GPU)."""
+    lr: float = 1e-4
+    """Adam learning rate of the LoRA weights."""
+
+
+def lora_targets(model: Any, requested: Sequence[str]) -> list[str]:
+    """The adapter's target modules: as requested, else by model type (an error names the fix)."""
+    if requested:
+        return list(requested)
+    model_type = str(getattr(model.config, "model_type", ""))
+    if model_type in LORA_TARGETS:
+        return list(LORA_TARGETS[model_type])
+    names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
+    if {"q_proj", "v_proj"} <= names:
+        return ["q_proj", "v_proj"]
+    raise UserError(f"no default LoRA target modules for model type {model_type!r}; set "
+                    "agent.<name>.lora_target_modules = [...] to its attention projections")
+
+
+class VI(PPOAgent):
+    """PPO on a LoRA-adapted LLM policy over the admissible commands, KL-regularised to the prior."""
+
+    Config: ClassVar[type] = VIConfig
+    config: VIConfig
+
+    def __init__(self, config: VIConfig, *, seed: int, env_id: str) -> None:
+        import torch
+        from peft import LoraConfig, get_peft_model
+
+        from agents.priors import PRIORS, prior_config
+        from agents.priors.hf import HFPrior
+
+        super().__init__(config, seed=seed, env_id=env_id)
+        if config.alpha < 0:
+            raise UserError(f"alpha must be ≥ 0, got {config.alpha}")
+        backend = PRIORS.load(config.prior)
+        if not issubclass(backend, HFPrior):
+            raise UserError(f"{type(self).__name__.lower()} trains a LoRA adapter on the prior's weights, "
+                            f"so it needs a transformers prior; {config.prior!r} is not one")
+        # A private model, not make_prior's shared one: the adapter is injected into its layers.
+        self.prior: HFPrior = backend(prior_config(config.prior, config.prior_params))
+        self.template = template_for(env_id)
+        model = self.prior.model
+        lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=0.0,
+                          target_modules=lora_targets(model, config.lora_target_modules),
+                          fan_in_fan_out=model.config.model_type == "gpt2")  # GPT-2 uses Conv1D
+        self.policy = get_peft_model(model, lora)  # LoRA A drawn from torch's seeded global RNG
+        self.policy.eval()  # no dropout anywhere: π_old and π_θ agree at the first step
+        width = int(model.get_input_embeddings().embedding_dim)
+        self.value_head = torch.nn.Sequential(
+            torch.nn.Linear(width, config.value_hidden), torch.nn.Tanh(),
+            torch.nn.Linear(config.value_hidden, 1),
+        ).to(self.prior.device)
+        self.kl_coef = config.alpha
+        self.history: dict[bool, deque[tuple[str, str]]] = {
+            mode: deque(maxlen=max(config.history, 0) or None) for mode in (True, False)}
+        self.prior_logprobs: dict[str, list[float]] = {}
+        self._counts = {"prior_cache_hits": 0, "prior_cache_misses": 0}
+        self._make_optimizer()
+
+    @property
+    def device(self) -> Any:
+        return self.prior.device
+
+    # --- the policy ------------------------------------------------------------------------
+    def policy_state(self, obs: str, info: dict[str, Any], *, explore: bool) -> PolicyState:
+        commands = tuple(info["admissible_commands"])
+        history = list(self.history[explore]) if self.config.history > 0 else []
+        prompt = fit_prompt(self.template, self.prior.count_tokens, self.prior.context_length,
+                            info["task"], obs, commands, history)
+        return PolicyState(prompt, commands)
+
+    def remember_action(self, obs: str, command: str, *, explore: bool) -> None:
+        if self.config.history > 0:
+            self.history[explore].append((obs, command))
+
+    def reset_episode(self, *, explore: bool) -> None:
+        super().reset_episode(explore=explore)
+        self.history[explore].clear()  # training and evaluation episodes interleave: two histories
+
+    def evaluate(self, states: Sequence[PolicyState]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        flat, hidden = self.prior.score_tensors([s.text for s in states], [s.commands for s in states],
+                                                normalization=self.config.normalization,
+                                                prompt_hidden=True)
+        scores, valid = pad_scores(flat.float(), [len(s.commands) for s in states])
+        values = self.value_head(hidden.detach().float()).squeeze(-1)
+        return scores, valid, values
+
+    def param_groups(self) -> list[dict[str, Any]]:
+        lora = [p for _, p in self.policy.named_parameters() if p.requires_grad]
+        return [{"params": lora, "lr": self.config.lr},
+                {"params": list(self.value_head.parameters()), "lr": self.config.value_lr}]
+
+    # --- the prior -------------------------------------------------------------------------
+    @staticmethod
+    def prior_key(state: PolicyState) -> str:
+        return state.text + "\x00" + "\x1f".join(state.commands)
+
+    def frozen_prior_logprobs(self, states: Sequence[PolicyState]) -> list[np.ndarray]:
+        """log p_LLM(·|s), normalised over each state's commands: the adapter disabled, batched."""
+        import torch
+
+        out: list[np.ndarray] = []
+        with torch.inference_mode(), self.policy.disable_adapter():
+            for start in range(0, len(states), self.config.score_batch_size):
+                chunk = states[start:start + self.config.score_batch_size]
+                flat, _ = self.prior.score_tensors([s.text for s in chunk], [s.commands for s in chunk],
+                                                   normalization=self.config.normalization)
+                values = flat.cpu().numpy()
+                offset = 0
+                for s in chunk:
+                    raw = values[offset:offset + len(s.commands)]
+                    out.append(raw - np.logaddexp.reduce(raw))
+                    offset += len(s.commands)
+        return out
+
+    def reference_logprobs(self, states: Sequence[PolicyState]) -> list[np.ndarray]:
+        if not self.config.prior_cache:
+            self._counts["prior_cache_misses"] += len(states)
+            return self.frozen_prior_logprobs(states)
+        keys = [self.prior_key(s) for s in states]
+        todo = {k: s for k, s in zip(keys, states, strict=True) if k not in self.prior_logprobs}
+        self._counts["prior_cache_misses"] += len(todo)
+        self._counts["prior_cache_hits"] += len(keys) - len(todo)
+        for key, logp in zip(todo, self.frozen_prior_logprobs(list(todo.values())), strict=True):
+            self.prior_logprobs[key] = logp.tolist()
+        return [np.array(self.prior_logprobs[k]) for k in keys]
+
+    # --- records and checkpoints -----------------------------------------------------------
+    def counters(self) -> dict[str, float]:
+        return {**self.prior.counters(), **self._counts}
+
+    def provenance(self) -> dict[str, Any]:
+        return {"prior": self.prior.provenance(), "template": self.template.id,
+                "lora_target_modules": sorted(self.policy.peft_config["default"].target_modules),
+                "trainable_parameters": sum(p.numel() for g in self.param_groups() for p in g["params"])}
+
+    def adapter_bytes(self) -> bytes:
+        """The LoRA weights as a safetensors file (portable: peft's adapter key names)."""
+        from peft import get_peft_model_state_dict
+        from safetensors.torch import save
+
+        # LoRA weights only: never base weights, even with an adapter on a (tied) embedding or lm_head
+        weights = get_peft_model_state_dict(self.policy, save_embedding_layers=False)
+        return save({k: v.detach().cpu().contiguous() for k, v in weights.items()})
+
+    def load_adapter_bytes(self, data: bytes) -> None:
+        from peft import set_peft_model_state_dict
+        from safetensors.torch import load
+
+        result = set_peft_model_state_dict(self.policy, load(data))
+        unexpected = getattr(result, "unexpected_keys", [])
+        if unexpected:
+            raise UserError(f"the checkpoint's adapter does not fit this model (unexpected keys "
+                            f"{unexpected[:3]}…); was it made with other LoRA settings?")
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "lora_safetensors": self.adapter_bytes(),
+                "value_head": self.value_head.state_dict(), "prior_logprobs": dict(self.prior_logprobs),
+                "history": {mode: list(h) for mode, h in self.history.items()},
+                "counts": dict(self._counts)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.load_adapter_bytes(state["lora_safetensors"])
+        self.value_head.load_state_dict(state["value_head"])
+        super().load_state_dict(state)  # the optimizer, after its parameters hold their values
+        self.prior_logprobs = dict(state["prior_logprobs"])
+        for mode, pairs in state["history"].items():
+            self.history[mode].clear()
+            self.history[mode].extend(pairs)
+        self._counts = dict(state["counts"])
