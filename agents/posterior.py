@@ -74,10 +74,15 @@ class ProposalMixin:
         self.proposal_counts = {"proposals_unmatched": 0, "proposal_fallbacks": 0}
         self._last: dict[str, tuple[list[str], np.ndarray, bool]] = {}
 
+    @staticmethod
+    def _state_key(obs: str, info: dict[str, Any]) -> str:
+        """Everything the state's prompt is built from (task, observation, commands)."""
+        return "\x00".join([info["task"], obs, "\x1f".join(info["admissible_commands"])])
+
     def _state_prior(self, obs: str, info: dict[str, Any]) -> tuple[list[str], np.ndarray]:
         """Per state, once: the actions to draw from and their weights (log-probs)."""
         commands = info["admissible_commands"]
-        key = obs + "\x00" + "\x1f".join(commands)
+        key = self._state_key(obs, info)
         if key in self._last:
             return self._last[key][:2]
         prompt = fit_prompt(self.template, self.prior.count_tokens, self.prior.context_length,
@@ -101,7 +106,7 @@ class ProposalMixin:
     def proposals(self, obs: str, info: dict[str, Any]) -> tuple[list[str], list[float]]:
         """k actions for this visit, drawn with the agent's RNG, and their prior log-probs."""
         actions, logp = self._state_prior(obs, info)
-        uniform = self._last[obs + "\x00" + "\x1f".join(info["admissible_commands"])][2]
+        uniform = self._last[self._state_key(obs, info)][2]
         if uniform:
             picks = self.rng.integers(len(actions), size=self.config.k)
         else:

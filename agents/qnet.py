@@ -80,7 +80,7 @@ class TextEncoder:
                     chunks.append(torch.nn.functional.normalize(pooled, dim=-1))
                     self.counts["encoder_calls"] += 1
             base = len(self.table)
-            self.table = torch.cat([self.table, *chunks]).clone()
+            self.table = torch.cat([self.table, *chunks])
             for i, text in enumerate(new):
                 self.index[text] = base + i
         return [self.index[t] for t in texts]

@@ -334,6 +334,11 @@ def _cmd_cite(runs: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import os
+
+    # Before torch is imported: idle OpenMP threads sleep instead of spinning. On a busy
+    # 2-core machine spinning made a DQN update 100× slower (benchmarks/README.md).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     args = _parser().parse_args(argv)
     try:
         if args.command == "list":
