@@ -79,6 +79,15 @@ def task_sentence(intro: str) -> str:
     return intro[at + len(_TASK_MARK):].strip() if at >= 0 else ""
 
 
+def _check_settings(task_type: str, n_tasks: int | None) -> None:
+    """The settings both ALFWorld families share: a known task type, a positive task count."""
+    if task_type not in gen.TASK_TYPES:
+        raise UserError(f"unknown ALFWorld task type {task_type!r}; choose from "
+                        f"{sorted(gen.TASK_TYPES)}")
+    if n_tasks is not None and n_tasks <= 0:
+        raise ValueError(f"n_tasks must be positive or None, got {n_tasks}")
+
+
 # --- the goal-directed expert -------------------------------------------------------------------
 @dataclass(frozen=True)
 class Goal:
@@ -427,13 +436,9 @@ class ALFWorldGen(_ALFWorldBase):
         n_tasks: int | None = None,
         max_open: int = 32,
     ) -> None:
-        if task_type not in gen.TASK_TYPES:
-            raise UserError(f"unknown ALFWorld task type {task_type!r}; choose from "
-                            f"{sorted(gen.TASK_TYPES)}")
+        _check_settings(task_type, n_tasks)
         if split not in ("train", "test"):
             raise ValueError(f"split must be 'train' or 'test', not {split!r}")
-        if n_tasks is not None and n_tasks <= 0:
-            raise ValueError(f"n_tasks must be positive or None, got {n_tasks}")
         gen.require_alfworld()
         self.task_type = task_type
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else gen.default_cache_dir()
@@ -507,13 +512,9 @@ class ALFWorld(_ALFWorldBase):
         n_tasks: int | None = None,
         max_open: int = 32,
     ) -> None:
-        if task_type not in gen.TASK_TYPES:
-            raise UserError(f"unknown ALFWorld task type {task_type!r}; choose from "
-                            f"{sorted(gen.TASK_TYPES)}")
+        _check_settings(task_type, n_tasks)
         if split not in OFFICIAL_SPLITS:
             raise ValueError(f"split must be one of {sorted(OFFICIAL_SPLITS)}, not {split!r}")
-        if n_tasks is not None and n_tasks <= 0:
-            raise ValueError(f"n_tasks must be positive or None, got {n_tasks}")
         root = _data_root(data_dir)
         folder = root / OFFICIAL_SPLITS[split]
         if not folder.is_dir():
