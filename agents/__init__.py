@@ -4,34 +4,34 @@ from __future__ import annotations
 
 from typing import Any
 
-from agents.base import Agent, Transition
-from bench.registry import Registry
-from bench.spec import build_config
+from priorbench.agents.base import Agent, Transition
+from priorbench.core.config import build_config
+from priorbench.core.registry import Registry
 
 AGENTS: Registry[type[Agent]] = Registry("agent")
 register = AGENTS.register
 
-register("random", target="agents.random_agent:RandomAgent",
+register("random", target="priorbench.agents.random_agent:RandomAgent",
          description="uniform over the admissible commands")
-register("expert", target="agents.random_agent:ExpertAgent",
+register("expert", target="priorbench.agents.random_agent:ExpertAgent",
          description="follows the env's expert_action (shortest path, walkthrough or planner)")
-register("llm", target="agents.llm_only:LLMAgent",
+register("llm", target="priorbench.agents.llm_only:LLMAgent",
          description="the frozen LLM prior acting zero-shot (argmax over admissible commands)")
-register("dqn", target="agents.dqn:DQN",
+register("dqn", target="priorbench.agents.dqn:DQN",
          description="DRRN-style DQN over all admissible commands (MiniLM encoder + MLP); pure RL")
-register("dqn-prior", target="agents.posterior:DQNPrior",
+register("dqn-prior", target="priorbench.agents.posterior:DQNPrior",
          description="DQN over k=5 LLM-prior proposals, softmax(10·Q) posterior sampling (Yan et al. 2025)")
-register("cql", target="agents.dqn:CQL",
+register("cql", target="priorbench.agents.dqn:CQL",
          description="offline CQL over all admissible commands (needs a dataset)")
-register("cql-prior", target="agents.posterior:CQLPrior",
+register("cql-prior", target="priorbench.agents.posterior:CQLPrior",
          description="offline CQL over k=5 LLM-prior proposals (Yan et al. 2025; needs a dataset)")
-register("tabular-q", target="agents.tabular:TabularQ",
+register("tabular-q", target="priorbench.agents.tabular:TabularQ",
          description="tabular Q-learning over (observation text, command); pure RL, no prior")
-register("vi", target="agents.vi:VI",
+register("vi", target="priorbench.agents.vi:VI",
          description="LoRA-tuned LLM policy, PPO + α·exact KL to the frozen prior (Yan et al. 2025, §1)")
-register("twosome", target="agents.vi:VI", params={"alpha": 0.0, "normalization": "token"},
+register("twosome", target="priorbench.agents.vi:VI", params={"alpha": 0.0, "normalization": "token"},
          description="TWOSOME (Tan et al. 2024): vi with α = 0, token-normalised command log-probs")
-register("ppo", target="agents.ppo:PPO",
+register("ppo", target="priorbench.agents.ppo:PPO",
          description="PPO over all admissible commands (MiniLM embeddings + MLP); pure RL, no prior")
 
 

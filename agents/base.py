@@ -34,7 +34,7 @@ class Agent(ABC):
     Subclasses set `Config` (a frozen dataclass of their settings, one docstring line per
     field), `trains` (False for agents that only act: the runner then skips training and
     evaluates them once) and `offline` (True for agents trained from a dataset). All randomness must come from `self.rng` (seeded from the run seed)
-    or from the global RNGs that `bench.seeding` seeds and checkpoints.
+    or from the global RNGs that `core.seeding` seeds and checkpoints.
     """
 
     Config: ClassVar[type] = NoConfig

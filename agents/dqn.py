@@ -15,9 +15,9 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from agents.base import Agent, Transition
-from agents.qnet import TextEncoder, q_head, stack_candidates, state_text
-from bench.errors import UserError
+from priorbench.agents.base import Agent, Transition
+from priorbench.agents.qnet import TextEncoder, q_head, stack_candidates, state_text
+from priorbench.core.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -239,7 +239,7 @@ class CQL(ValueAgent):
         if not config.dataset:
             raise UserError(f"{type(self).__name__.lower()} needs a dataset: --set agent.<name>.dataset=PATH "
                             "(make one with `priorbench dataset collect`)")
-        from bench.datasets import load_transitions, read_provenance
+        from priorbench.bench.datasets import load_transitions, read_provenance
 
         transitions = load_transitions(config.dataset, expected_env=env_id)
         self.dataset_sha256 = read_provenance(config.dataset)["sha256"]

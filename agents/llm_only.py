@@ -8,10 +8,10 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from agents.base import Agent
-from agents.diagnostics import PriorDiagnostics
-from agents.priors import Normalization, make_prior
-from agents.priors.prompts import fit_prompt, template_for
+from priorbench.agents.base import Agent
+from priorbench.agents.diagnostics import PriorDiagnostics
+from priorbench.agents.priors import Normalization, make_prior
+from priorbench.agents.priors.prompts import fit_prompt, template_for
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,10 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from agents.diagnostics import PriorDiagnostics
-from agents.dqn import CQL, DQN, CQLConfig, DQNConfig
-from agents.priors import make_prior
-from agents.priors.prompts import fit_prompt, template_for
+from priorbench.agents.diagnostics import PriorDiagnostics
+from priorbench.agents.dqn import CQL, DQN, CQLConfig, DQNConfig
+from priorbench.agents.priors import make_prior
+from priorbench.agents.priors.prompts import fit_prompt, template_for
 
 
 @dataclass(frozen=True)

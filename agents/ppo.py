@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from agents.base import Agent, Transition
-from agents.qnet import TextEncoder, q_head, state_text
+from priorbench.agents.base import Agent, Transition
+from priorbench.agents.qnet import TextEncoder, q_head, state_text
 
 if TYPE_CHECKING:
     import torch

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.errors import UserError
+from priorbench.core.errors import UserError
 
 
 def minilm_path() -> Path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from agents.base import Agent
+from priorbench.agents.base import Agent
 
 
 class RandomAgent(Agent):

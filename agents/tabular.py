@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from agents.base import Agent, Transition
+from priorbench.agents.base import Agent, Transition
 
 
 @dataclass(frozen=True)

@@ -58,10 +58,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from agents.ppo import PolicyState, PPOAgent, PPOConfig, pad_scores
-from agents.priors import Normalization
-from agents.priors.prompts import fit_prompt, template_for
-from bench.errors import UserError
+from priorbench.agents.ppo import PolicyState, PPOAgent, PPOConfig, pad_scores
+from priorbench.agents.priors import Normalization
+from priorbench.agents.priors.prompts import fit_prompt, template_for
+from priorbench.core.errors import UserError
 
 if TYPE_CHECKING:
     import torch
@@ -137,8 +137,8 @@ class VI(PPOAgent):
         import torch
         from peft import LoraConfig, get_peft_model
 
-        from agents.priors import PRIORS, prior_config
-        from agents.priors.hf import HFPrior
+        from priorbench.agents.priors import PRIORS, prior_config
+        from priorbench.agents.priors.hf import HFPrior
 
         super().__init__(config, seed=seed, env_id=env_id)
         if config.alpha < 0:

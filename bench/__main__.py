@@ -1,5 +1,5 @@
-"""`python -m bench` is the same as the `priorbench` console script."""
+"""`python -m priorbench.bench` is the same as the `priorbench` console script."""
 
-from bench.cli import main
+from priorbench.bench.cli import main
 
 raise SystemExit(main())

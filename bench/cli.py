@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from bench.errors import UserError
+from priorbench.core.errors import UserError
 
 DEMO_ENVS = ("priorbench/FrozenLake-4x4-v0",)
 DEMO_AGENTS = ("random", "expert", "llm", "tabular-q", "dqn", "dqn-prior")
@@ -101,7 +101,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _cmd_list(what: str) -> int:
     if what == "suites":
-        from envs.suite import load_suite, suite_names
+        from priorbench.envs.suite import load_suite, suite_names
 
         for name in suite_names():
             suite = load_suite(name)
@@ -111,22 +111,22 @@ def _cmd_list(what: str) -> int:
                 print(f"    {entry.id}" + (f"  ({settings})" if settings else ""))
         return 0
     if what == "envs":
-        import envs
+        from priorbench import envs
 
         for env_id in envs.env_ids():
             print(f"{env_id:40s} {envs.DESCRIPTIONS.get(env_id, '')}")
     else:
         if what == "agents":
-            from agents import AGENTS as registry
+            from priorbench.agents import AGENTS as registry
         else:
-            from agents.priors import PRIORS as registry
+            from priorbench.agents.priors import PRIORS as registry
         for entry in registry:
             print(f"{entry.name:16s} {entry.description}")
     return 0
 
 
 def _spec_from_args(args: argparse.Namespace):
-    from bench.spec import Spec, apply_overrides, load_spec_file, spec_from_dict
+    from priorbench.bench.spec import Spec, apply_overrides, load_spec_file, spec_from_dict
 
     overrides = list(args.overrides)
     if args.steps is not None:
@@ -147,9 +147,9 @@ def _spec_from_args(args: argparse.Namespace):
 
 
 def _print_table(paths: list[Path]) -> None:
-    from bench.leaderboard import aggregate, markdown_table
-    from bench.metrics import run_summary
-    from bench.records import verify_run
+    from priorbench.bench.leaderboard import aggregate, markdown_table
+    from priorbench.bench.metrics import run_summary
+    from priorbench.bench.records import verify_run
 
     summaries = [run_summary(*verify_run(p)) for p in paths]
     rows = aggregate(summaries)
@@ -161,7 +161,7 @@ def _print_table(paths: list[Path]) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from bench.runner import execute_all, jobs_from_spec
+    from priorbench.bench.runner import execute_all, jobs_from_spec
 
     if args.workers <= 0:
         raise UserError(f"--workers must be positive, got {args.workers}")
@@ -176,8 +176,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_sweep(args: argparse.Namespace) -> int:
     import itertools
 
-    from bench.runner import execute_all, jobs_from_spec
-    from bench.spec import load_spec_file
+    from priorbench.bench.runner import execute_all, jobs_from_spec
+    from priorbench.bench.spec import load_spec_file
 
     if args.workers <= 0:
         raise UserError(f"--workers must be positive, got {args.workers}")
@@ -201,8 +201,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 def _cmd_demo(out: Path, progress: bool) -> int:
     import time
 
-    from bench.runner import execute_all, jobs_from_spec
-    from bench.spec import Budget, Spec
+    from priorbench.bench.runner import execute_all, jobs_from_spec
+    from priorbench.bench.spec import Budget, Spec
 
     spec = Spec(envs=DEMO_ENVS, agents=DEMO_AGENTS, seeds=DEMO_SEEDS, name="demo",
                 budget=Budget(steps=2000, eval_every=500, checkpoint_every=1000),
@@ -215,9 +215,9 @@ def _cmd_demo(out: Path, progress: bool) -> int:
 
 
 def _cmd_show(paths: list[Path]) -> int:
-    from bench.leaderboard import markdown_table
-    from bench.metrics import run_summary
-    from bench.records import find_runs, verify_run
+    from priorbench.bench.leaderboard import markdown_table
+    from priorbench.bench.metrics import run_summary
+    from priorbench.bench.records import find_runs, verify_run
 
     rows = []
     for root in paths:
@@ -239,12 +239,12 @@ def _cmd_show(paths: list[Path]) -> int:
 
 
 def _cmd_leaderboard(args: argparse.Namespace) -> int:
-    from bench.leaderboard import build
+    from priorbench.bench.leaderboard import build
 
     if args.action == "run":
         import time
 
-        from bench import leaderboard_spec
+        from priorbench.bench import leaderboard_spec
 
         if args.workers <= 0:
             raise UserError(f"--workers must be positive, got {args.workers}")
@@ -263,15 +263,15 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
 
 
 def _cmd_dataset(args: argparse.Namespace) -> int:
-    from bench import datasets
+    from priorbench.bench import datasets
 
     if args.action == "info":
         for key, value in datasets.describe(args.path).items():
             print(f"{key:20s} {value}")
         return 0
-    import envs
-    from bench.runner import collect_episodes
-    from bench.spec import parse_value
+    from priorbench import envs
+    from priorbench.bench.runner import collect_episodes
+    from priorbench.core.config import parse_value
 
     envs.check_env_id(args.env)
     kwargs = {}
@@ -291,10 +291,10 @@ def _cmd_dataset(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve_prior(args: argparse.Namespace) -> int:
-    from agents.priors import prior_config
-    from agents.priors.hf import HFPrior
-    from agents.priors.server import make_server
-    from bench.spec import parse_value
+    from priorbench.agents.priors import prior_config
+    from priorbench.agents.priors.hf import HFPrior
+    from priorbench.agents.priors.server import make_server
+    from priorbench.core.config import parse_value
 
     params = {}
     for item in args.overrides:
@@ -316,7 +316,7 @@ def _cmd_serve_prior(args: argparse.Namespace) -> int:
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
-    from bench.leaderboard import reproduce
+    from priorbench.bench.leaderboard import reproduce
 
     result = reproduce(args.runs, args.row, out=args.out, seeds=args.seeds,
                        progress=lambda line: print(line, file=sys.stderr))
@@ -327,7 +327,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
 
 
 def _cmd_cite(runs: Path) -> int:
-    from bench.leaderboard import cite
+    from priorbench.bench.leaderboard import cite
 
     print(cite(runs), end="")
     return 0

@@ -11,31 +11,20 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from agents.base import Transition
-from bench.errors import UserError
+from priorbench.agents.base import Transition
+from priorbench.core.errors import UserError
+from priorbench.core.paths import staging_folder, temporary_env
 
 PROVENANCE = "priorbench.json"
 
 
-@contextmanager
-def _minari_root(root: Path) -> Iterator[None]:
-    old = os.environ.get("MINARI_DATASETS_PATH")
-    os.environ["MINARI_DATASETS_PATH"] = str(root)
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop("MINARI_DATASETS_PATH", None)
-        else:
-            os.environ["MINARI_DATASETS_PATH"] = old
+def _minari_root(root: Path) -> AbstractContextManager[None]:
+    return temporary_env("MINARI_DATASETS_PATH", str(root))
 
 
 def _data_checksum(folder: Path) -> str:
@@ -59,7 +48,7 @@ def write_dataset(episodes: list[dict[str, Any]], *, env_id: str, policy: str, s
     import numpy as np
     from minari.data_collector import EpisodeBuffer
 
-    from envs.base import text_space
+    from priorbench.envs.base import text_space
 
     name = name or dataset_name(env_id, policy, len(episodes), seed)
     folder = Path(out).resolve() / "priorbench" / name
@@ -80,9 +69,8 @@ def write_dataset(episodes: list[dict[str, Any]], *, env_id: str, policy: str, s
     provenance = {"env_id": env_id, "env_version": env_id.rsplit("-", 1)[-1], "policy": policy,
                   "seed": seed, "episodes": len(episodes),
                   "transitions": sum(len(ep["actions"]) for ep in episodes)}
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".staging-"))
-    try:  # build the whole dataset aside, then move it in: never a half-written dataset
+    # build the whole dataset aside, then move it in: never a half-written dataset
+    with staging_folder(folder.parent, prefix=".staging-") as staging:
         with _minari_root(staging), warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # minari's nags about optional metadata
             minari.create_dataset_from_buffers(
@@ -94,8 +82,6 @@ def write_dataset(episodes: list[dict[str, Any]], *, env_id: str, policy: str, s
         provenance["sha256"] = _data_checksum(built)
         (built / PROVENANCE).write_text(json.dumps(provenance, indent=2, sort_keys=True) + "\n")
         os.replace(built, folder)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return folder
 
 

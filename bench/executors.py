@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from bench.runner import RunJob
+    from priorbench.bench.runner import RunJob
 
 
 def _share_cores(workers: int) -> None:
@@ -21,7 +21,7 @@ def _share_cores(workers: int) -> None:
 
 
 def _run_quiet(job: RunJob, force: bool) -> Path:
-    from bench.runner import execute
+    from priorbench.bench.runner import execute
 
     return execute(job, force=force, progress=False)
 
@@ -30,7 +30,7 @@ def run_jobs(jobs: list[RunJob], *, force: bool, progress: bool, workers: int) -
     """Run every job; `workers` > 1 uses a process pool (each run stays deterministic)."""
     from tqdm.auto import tqdm
 
-    from bench.runner import execute
+    from priorbench.bench.runner import execute
 
     if workers <= 1:
         return [execute(job, force=force, progress=progress) for job in jobs]

@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from bench import metrics, records
-from bench.errors import UserError
+from priorbench.bench import metrics, records
+from priorbench.core.errors import UserError
 
 # --- Markdown ------------------------------------------------------------------------------
 
@@ -922,7 +922,7 @@ def find_row(rows: Sequence[Row], ref: str) -> Row:
     for row in rows:
         if sep and row.env == env and row.agent == agent:
             return row
-    from bench.registry import close_matches
+    from priorbench.core.registry import close_matches
 
     names = [f"{r.env}:{r.agent}" for r in rows]
     raise UserError(f"no row {ref!r}.{close_matches(ref, names)} Rows: give an index or one of "
@@ -934,8 +934,8 @@ def reproduce(runs_root: Path, ref: str, *, out: Path | None = None,
               progress: Callable[[str], None] | None = None) -> Reproduction:
     """Re-run a row's seeds from their manifests' specs into `out` (a temporary folder when None)
     and compare: the new IQM against the stored 95% CI, and each seed's episode records."""
-    from bench.runner import RunJob, execute
-    from bench.spec import Budget
+    from priorbench.bench.runner import RunJob, execute
+    from priorbench.bench.spec import Budget
 
     if out is not None and (Path(out).resolve() == Path(runs_root).resolve()
                             or Path(runs_root).resolve() in Path(out).resolve().parents):

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.errors import UserError
-from bench.spec import Spec, spec_from_dict
+from priorbench.bench.spec import Spec, spec_from_dict
+from priorbench.core.errors import UserError
 
 MIN_SEEDS = 5
 
@@ -72,8 +72,8 @@ def load(path: Path) -> LeaderboardSpec:
 
 def run(path: Path, *, progress: bool = True, workers: int = 1) -> list[Path]:
     """Make the missing datasets and runs; returns every run folder of the spec."""
-    from bench import datasets
-    from bench.runner import collect_episodes, execute_all, jobs_from_spec
+    from priorbench.bench import datasets
+    from priorbench.bench.runner import collect_episodes, execute_all, jobs_from_spec
 
     spec = load(path)
     for decl in spec.dataset_decls:

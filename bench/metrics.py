@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from priorbench.core.seeding import fixed_numpy_rng
+
 #: numpy's global seed before every rliable call (reproducible intervals).
 BOOTSTRAP_SEED = 20240917
 #: Bootstrap replications for final-score intervals and for learning curves / improvement.
@@ -191,9 +193,9 @@ def _interval(scores: np.ndarray | list[np.ndarray], func: Callable[..., Any], r
         return point, np.stack([point, point])
     from rliable import library as rly
 
-    np.random.seed(seed)  # rliable ignores random_state: seed the global RNG it draws from
-    point, interval = rly.get_interval_estimates(
-        {"x": scores}, func, reps=reps, confidence_interval_size=CI_SIZE)
+    with fixed_numpy_rng(seed):  # rliable ignores random_state: it draws from the global RNG
+        point, interval = rly.get_interval_estimates(
+            {"x": scores}, func, reps=reps, confidence_interval_size=CI_SIZE)
     return np.asarray(point["x"], dtype=float), np.asarray(interval["x"], dtype=float)
 
 

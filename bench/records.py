@@ -7,20 +7,19 @@ killed process leaves at most one partial last line, which `read_episodes` repai
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench.errors import UserError
+from priorbench.core.errors import UserError
+from priorbench.core.paths import atomic_write_bytes, sha256_file
 
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
@@ -43,31 +42,9 @@ def run_dir(out: Path, env_id: str, agent: str, seed: int) -> Path:
     return Path(out) / env_id / agent / f"seed{seed}"
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_json(path: Path, data: dict[str, Any]) -> None:
     """Atomically write a JSON file (sorted keys, stable bytes)."""
-    _atomic_write_bytes(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    atomic_write_bytes(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
 
 
 def package_versions() -> dict[str, str]:
@@ -200,7 +177,7 @@ class RunRecord:
 
         buffer = io.BytesIO()
         torch.save(payload, buffer)
-        _atomic_write_bytes(self.checkpoint_path, buffer.getvalue())
+        atomic_write_bytes(self.checkpoint_path, buffer.getvalue())
 
     def load_checkpoint(self) -> dict[str, Any] | None:
         if not self.checkpoint_path.exists():
@@ -238,7 +215,7 @@ _EPISODE_FIELDS: dict[str, type | tuple[type, ...]] = {
 
 def _check_manifest(path: Path, manifest: Any) -> None:
     """The manifest's schema: required fields, their types, and that its parts agree."""
-    from bench.spec import config_hash
+    from priorbench.core.config import config_hash
 
     if not isinstance(manifest, dict):
         raise UserError(f"{path}: {MANIFEST} is not a JSON object")
@@ -288,7 +265,7 @@ def _check_episodes(path: Path, episodes: list[dict[str, Any]]) -> None:
 
 def _check_row(path: Path, manifest: dict[str, Any], row: Sequence[Mapping[str, Any]]) -> None:
     """Refuse a run whose leaderboard row mixes versions, configurations or repeats a seed."""
-    from bench.spec import config_hash
+    from priorbench.core.config import config_hash
 
     def packages(m: Mapping[str, Any]) -> Mapping[str, Any]:
         p = m.get("packages")

@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import agents as agent_registry
-import envs
-from agents.base import Agent, Transition
-from bench import records, seeding
-from bench.errors import UserError
-from bench.spec import Budget, Spec, config_hash
+from priorbench import agents as agent_registry
+from priorbench import envs
+from priorbench.agents.base import Agent, Transition
+from priorbench.bench import records
+from priorbench.bench.spec import Budget, Spec
+from priorbench.core import seeding
+from priorbench.core.config import config_hash
+from priorbench.core.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ def jobs_from_spec(spec: Spec, out: Path) -> list[RunJob]:
     """Expand a spec into runs, validating every env and agent name first."""
     env_list: list[tuple[str, dict[str, Any]]] = []
     if spec.suite:
-        from envs.suite import load_suite
+        from priorbench.envs.suite import load_suite
 
         env_list += [(e.id, e.kwargs) for e in load_suite(spec.suite).envs]
     env_list += [(env_id, {}) for env_id in spec.envs if env_id not in {e for e, _ in env_list}]
@@ -315,7 +317,7 @@ def _new_manifest(job: RunJob, config: dict[str, Any], loop: _Loop) -> dict[str,
         "agent": {"name": job.agent, "params": config["agent_params"]},
         "budget_unit": "gradient_steps" if loop.agent.offline else "env_steps",
         "seed": job.seed,
-        "seeding": "episode seeds = bench.seeding.derive_seed(seed, phase, index…)",
+        "seeding": "episode seeds = core.seeding.derive_seed(seed, phase, index…)",
         "packages": records.package_versions(),
         "git_commit": records.git_commit(),
         "machine": records.machine(),
@@ -354,7 +356,7 @@ def execute(job: RunJob, *, force: bool = False, progress: bool = True) -> Path:
 def execute_all(jobs: Iterable[RunJob], *, force: bool = False, progress: bool = True,
                 workers: int = 1) -> list[Path]:
     """Run jobs serially or in a process pool (see bench.executors)."""
-    from bench.executors import run_jobs
+    from priorbench.bench.executors import run_jobs
 
     return run_jobs(list(jobs), force=force, progress=progress, workers=workers)
 

@@ -45,12 +45,14 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import agents  # noqa: E402
-import envs  # noqa: E402
-from agents.priors.hf import cache_root  # noqa: E402
-from bench import records  # noqa: E402
-from bench.runner import RunJob, execute  # noqa: E402
-from bench.spec import Budget  # noqa: E402
+from priorbench import (
+    agents,  # noqa: E402
+    envs,  # noqa: E402
+)
+from priorbench.bench import records  # noqa: E402
+from priorbench.bench.runner import RunJob, execute  # noqa: E402
+from priorbench.bench.spec import Budget  # noqa: E402
+from priorbench.core.paths import cache_root  # noqa: E402
 
 ENV_ID = "priorbench/Overcooked-TomatoSalad-v0"
 CATEGORIES = ("env", "prior: LLM", "prior: cache", "prior: other", "encoder", "Q forward",

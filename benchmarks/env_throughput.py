@@ -30,8 +30,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import envs  # noqa: E402
-from envs import textworld_env as tw  # noqa: E402
+from priorbench import envs  # noqa: E402
+from priorbench.envs import textworld_env as tw  # noqa: E402
 
 MAX_STEPS = 100
 INFO_SETS: dict[str, dict[str, bool]] = {
@@ -130,7 +130,7 @@ class RawTWX:
     def __init__(self, game: str, n_games: int) -> None:
         from textworld_express import TextWorldExpressEnv
 
-        from envs.twx_env import GAMES
+        from priorbench.envs.twx_env import GAMES
 
         name, params = GAMES[game]
         self.gold = game != "Coin"  # the wrapper's Coin expert needs no gold path

@@ -51,8 +51,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from agents.priors.hf import HFPrior, cache_root  # noqa: E402
-from agents.priors.prompts import TEMPLATES  # noqa: E402
+from priorbench.agents.priors.hf import HFPrior  # noqa: E402
+from priorbench.agents.priors.prompts import TEMPLATES  # noqa: E402
+from priorbench.core.paths import cache_root  # noqa: E402
 
 COMMANDS = (
     "go north", "go south", "go east", "go west", "open fridge", "close fridge",
@@ -273,9 +274,9 @@ def build_qwen2(folder: Path, tokenizer_source: str) -> None:
 
 def cache_run(workdir: Path) -> list[dict[str, Any]]:
     """The llm agent twice on Frozen Lake 4×4 through the runner, one fresh prior cache."""
-    from bench import records
-    from bench.runner import RunJob, execute
-    from bench.spec import Budget
+    from priorbench.bench import records
+    from priorbench.bench.runner import RunJob, execute
+    from priorbench.bench.spec import Budget
 
     cache = workdir / "prior-cache"
     cache.mkdir()

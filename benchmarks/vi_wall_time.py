@@ -32,10 +32,11 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from agents import vi as vi_module  # noqa: E402
-from bench import records  # noqa: E402
-from bench.runner import RunJob, execute  # noqa: E402
-from bench.spec import Budget, parse_value  # noqa: E402
+from priorbench.agents import vi as vi_module  # noqa: E402
+from priorbench.bench import records  # noqa: E402
+from priorbench.bench.runner import RunJob, execute  # noqa: E402
+from priorbench.bench.spec import Budget  # noqa: E402
+from priorbench.core.config import parse_value
 
 ENV_ID = "priorbench/Overcooked-TomatoSalad-v0"
 CONFIGS: dict[str, dict[str, Any]] = {"cache": {"prior_cache": True}, "nocache": {"prior_cache": False}}

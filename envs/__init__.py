@@ -9,10 +9,12 @@ from typing import Any
 
 import gymnasium as gym
 
-from bench.errors import UserError
-from bench.registry import close_matches
-from envs.base import REQUIRED_INFO_KEYS, EnvCheckError, TextEnv, check_text_env
-from envs.textworld_env import FAMILIES as TEXTWORLD_FAMILIES  # a table; imports no textworld
+from priorbench.core.errors import UserError
+from priorbench.core.registry import close_matches
+from priorbench.envs.base import REQUIRED_INFO_KEYS, EnvCheckError, TextEnv, check_text_env
+from priorbench.envs.textworld_env import (
+    FAMILIES as TEXTWORLD_FAMILIES,  # a table; imports no textworld
+)
 
 NAMESPACE = "priorbench"
 
@@ -29,21 +31,21 @@ def _register(name: str, entry_point: str, description: str, **kwargs: Any) -> N
 
 _register(
     "FrozenLake-4x4-v0",
-    "envs.frozenlake:FrozenLakeText",
+    "priorbench.envs.frozenlake:FrozenLakeText",
     "Frozen Lake, standard 4×4 map, not slippery, ≤20 steps (the paper's setting)",
     map_name="4x4",
     max_steps=20,
 )
 _register(
     "FrozenLake-8x8-v0",
-    "envs.frozenlake:FrozenLakeText",
+    "priorbench.envs.frozenlake:FrozenLakeText",
     "Frozen Lake, standard 8×8 map, not slippery, ≤100 steps",
     map_name="8x8",
     max_steps=100,
 )
 _register(
     "FrozenLake-4x4-Slippery-v0",
-    "envs.frozenlake:FrozenLakeText",
+    "priorbench.envs.frozenlake:FrozenLakeText",
     "Frozen Lake, standard 4×4 map, slippery (moves may slide sideways), ≤100 steps",
     map_name="4x4",
     is_slippery=True,
@@ -51,7 +53,7 @@ _register(
 )
 _register(
     "FrozenLake-4x4-Random-v0",
-    "envs.frozenlake:FrozenLakeText",
+    "priorbench.envs.frozenlake:FrozenLakeText",
     "Frozen Lake, random 4×4 maps by seed: 100 train maps, 20 disjoint test maps, ≤20 steps",
     random_maps=True,
     size=4,
@@ -59,7 +61,7 @@ _register(
 )
 _register(
     "FrozenLake-8x8-Random-v0",
-    "envs.frozenlake:FrozenLakeText",
+    "priorbench.envs.frozenlake:FrozenLakeText",
     "Frozen Lake, random 8×8 maps by seed: 100 train maps, 20 disjoint test maps, ≤100 steps",
     random_maps=True,
     size=8,
@@ -69,7 +71,7 @@ _register(
 # Text Overcooked (TWOSOME's single-agent map A); limits count macro-actions (envs/overcooked.py).
 _register(
     "Overcooked-TomatoSalad-v0",
-    "envs.overcooked:OvercookedText",
+    "priorbench.envs.overcooked:OvercookedText",
     "text Overcooked (TWOSOME's 7×7 map A), tomato salad: 5 macro-actions, ≤31 per episode "
     "(the paper's setting); one fixed task in both splits",
     recipe="tomato-salad",
@@ -77,7 +79,7 @@ _register(
 )
 _register(
     "Overcooked-LettuceTomatoSalad-v0",
-    "envs.overcooked:OvercookedText",
+    "priorbench.envs.overcooked:OvercookedText",
     "text Overcooked (TWOSOME's 7×7 map A), lettuce-tomato salad: 8 macro-actions, ≤51 per "
     "episode (the paper's setting); one fixed task in both splits",
     recipe="lettuce-tomato-salad",
@@ -89,7 +91,7 @@ for _family in TEXTWORLD_FAMILIES.values():
     for _level, _blurb in _family.blurb.items():
         _register(
             f"TextWorld-{_family.name}-{_level}-v0",
-            "envs.textworld_env:TextWorldGenerated",
+            "priorbench.envs.textworld_env:TextWorldGenerated",
             f"TextWorld {_family.name} level {_level} ({_blurb}), generated offline: "
             "10 train / 5 test games (disjoint seeds), ≤100 steps",
             family=_family.name,
@@ -97,7 +99,7 @@ for _family in TEXTWORLD_FAMILIES.values():
         )
 _register(
     "TextWorld-v0",
-    "envs.textworld_env:TextWorldGames",
+    "priorbench.envs.textworld_env:TextWorldGames",
     "any TextWorld game files: --set env.game_files=['a.z8', …] (made by tw-make, with .json)",
 )
 # TextWorldExpress (Java 17): the library's own train/test folds (parameters: envs/twx_env.py).
@@ -108,7 +110,7 @@ for _game, _blurb in (
 ):
     _register(
         f"TWX-{_game}-v0",
-        "envs.twx_env:TextWorldExpress",
+        "priorbench.envs.twx_env:TextWorldExpress",
         f"TextWorldExpress {_blurb}: 100 train-fold / 20 test-fold games, ≤100 steps",
         game=_game,
     )
@@ -125,14 +127,14 @@ for _task, _what in (
 ):
     _register(
         f"ALFWorld-{_task}-v0",
-        "envs.alfworld_env:ALFWorld",
+        "priorbench.envs.alfworld_env:ALFWorld",
         f"ALFWorld {_what}, the OFFICIAL games (needs $ALFWORLD_DATA, see alfworld-download): "
         "splits train / valid_seen / valid_unseen (test = valid_unseen), ≤50 steps",
         task_type=_task,
     )
     _register(
         f"ALFWorldGen-{_task}-v0",
-        "envs.alfworld_env:ALFWorldGen",
+        "priorbench.envs.alfworld_env:ALFWorldGen",
         f"ALFWorld {_what}, GENERATED offline games (NOT the official ALFWorld task set; never "
         "compare with published ALFWorld numbers): "
         + ("the paper's 28 train / 26 unseen test tasks" if _task == "Pick"

@@ -55,9 +55,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from bench.errors import UserError
-from envs import alfworld_gen as gen
-from envs.base import TextEnv, text_space
+from priorbench.core.errors import UserError
+from priorbench.envs import alfworld_gen as gen
+from priorbench.envs.base import TextEnv, text_space
 
 #: Verbs whose commands never change the game state (they only mark things "checked").
 PASSIVE_VERBS = frozenset({"look", "inventory", "examine", "help"})

@@ -29,7 +29,7 @@ pure function of the task (type, scene, object, receptacle, lamp) and its seed: 
 gives a byte-identical `game.tw-pddl` (same sha256).
 
 The task splits are data (`envs/suites/alfworldgen-<type>-v0.toml`), written once by
-`python -m envs.alfworld_gen splits`: train tasks come from ALFRED's training scenes, test tasks
+`python -m priorbench.envs.alfworld_gen splits`: train tasks come from ALFRED's training scenes, test tasks
 from ALFRED's held-out scenes (`constants.TEST_SCENE_NUMBERS`), and no (object, receptacle)
 goal of the test split occurs in the train split — test tasks are unseen scenes *and* unseen
 goals. Pick & Place has the paper's sizes: 28 train tasks, 26 test tasks.
@@ -56,7 +56,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.errors import UserError
+from priorbench.core.errors import UserError
+from priorbench.core.paths import cache_root, staging_folder, temporary_env
 
 #: Bump when the games a task produces, or the cache layout, change (it is in the cache path and
 #: in the split files; the env ids' version suffix must be bumped with it).
@@ -104,7 +105,6 @@ _LAMP_HOSTS: dict[str, tuple[str, ...]] = {
 DEFAULT_SPLIT_SIZES = (28, 26)
 TEST_SEED_OFFSET = 1000
 SUITES_DIR = Path(__file__).resolve().parent / "suites"
-CACHE_ENV_VAR = "PRIORBENCH_CACHE"
 _GRID = 0.25  # ALFRED's navigation grid (metres per step), as in its `loc|x|z|rot|horizon` names
 
 
@@ -113,15 +113,8 @@ _GRID = 0.25  # ALFRED's navigation grid (metres per step), as in its `loc|x|z|r
 def _quiet_alfworld_import() -> Iterator[None]:
     """`import alfworld` creates ALFWORLD_DATA (default ~/.cache/alfworld) and sets the env var
     when it is unset; point it at an existing folder for the import and put the variable back."""
-    before = os.environ.get("ALFWORLD_DATA")
-    os.environ["ALFWORLD_DATA"] = tempfile.gettempdir()
-    try:
+    with temporary_env("ALFWORLD_DATA", tempfile.gettempdir()):
         yield
-    finally:
-        if before is None:
-            os.environ.pop("ALFWORLD_DATA", None)
-        else:
-            os.environ["ALFWORLD_DATA"] = before
 
 
 def require_alfworld() -> None:
@@ -165,17 +158,7 @@ def _constants() -> Any:
 
 def default_cache_dir() -> Path:
     """`$PRIORBENCH_CACHE/alfworld`, else `~/.cache/priorbench/alfworld`."""
-    root = os.environ.get(CACHE_ENV_VAR)
-    base = Path(root).expanduser() if root else Path.home() / ".cache" / "priorbench"
-    return base / "alfworld"
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return cache_root() / "alfworld"
 
 
 # --- textworld speed-ups ------------------------------------------------------------------
@@ -648,9 +631,7 @@ def ensure_game(task: GenTask, cache_dir: Path) -> Path:
         "solvable": None,
         "walkthrough": None,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=".tmp-", dir=path.parent))
-    try:
+    with staging_folder(path.parent) as work:
         draft = work / "game.tw-pddl"
         draft.write_text(_dump(game))
         (work / "traj_data.json").write_text(json.dumps(task.traj_data(), indent=2))
@@ -666,8 +647,6 @@ def ensure_game(task: GenTask, cache_dir: Path) -> Path:
         draft.write_text(_dump(game))
         os.replace(work / "traj_data.json", path.parent / "traj_data.json")
         os.replace(draft, path)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     return path
 
 
@@ -739,7 +718,7 @@ def write_split(path: Path, task_type: str, train: Sequence[GenTask],
                 test: Sequence[GenTask]) -> None:
     lines = [
         f"# {LABEL}.",
-        "# Written by `python -m envs.alfworld_gen splits`; read by envs/alfworld_env.py",
+        "# Written by `python -m priorbench.envs.alfworld_gen splits`; read by envs/alfworld_env.py",
         f"# (priorbench/ALFWorldGen-{task_type}-v{GENERATOR_VERSION}). Train tasks: ALFRED training",
         "# scenes; test tasks: ALFRED held-out scenes (constants.TEST_SCENE_NUMBERS) and goals",
         "# ((object, receptacle) pairs) that no train task has. Each task is generated from its",
@@ -776,7 +755,7 @@ def load_split(task_type: str, split: str, path: Path | None = None) -> list[Gen
     except FileNotFoundError:
         raise UserError(
             f"the ALFWorldGen split file {str(path)!r} is missing; restore it from git "
-            "(or write it with `python -m envs.alfworld_gen splits`)."
+            "(or write it with `python -m priorbench.envs.alfworld_gen splits`)."
         ) from None
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise UserError(f"the ALFWorldGen split file {str(path)!r} is corrupt: {exc}") from None
@@ -794,7 +773,7 @@ def load_split(task_type: str, split: str, path: Path | None = None) -> list[Gen
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m envs.alfworld_gen", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m priorbench.envs.alfworld_gen", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     sp = sub.add_parser("splits", help="write envs/suites/alfworldgen-<type>-v*.toml")

@@ -12,7 +12,7 @@ from typing import Any
 
 from gymnasium.envs.toy_text.frozen_lake import MAPS, FrozenLakeEnv, generate_random_map
 
-from envs.base import TextEnv, text_space
+from priorbench.envs.base import TextEnv, text_space
 
 # gymnasium's action ids: 0 left, 1 down, 2 right, 3 up.
 MOVES: dict[str, tuple[int, int, int]] = {

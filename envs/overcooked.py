@@ -133,7 +133,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from envs.base import TextEnv, text_space
+from priorbench.envs.base import TextEnv, text_space
 
 Pos = tuple[int, int]
 

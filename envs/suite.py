@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.errors import UserError
-from bench.registry import close_matches
+from priorbench.core.errors import UserError
+from priorbench.core.registry import close_matches
 
 SUITES_DIR = Path(__file__).resolve().parent / "suites"
 
@@ -48,7 +48,7 @@ def suite_names() -> list[str]:
 
 def load_suite(name: str) -> Suite:
     """A suite by name, its env ids checked against the registry."""
-    import envs
+    from priorbench import envs
 
     files = _suite_files()
     if name not in files:

@@ -53,14 +53,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from bench.errors import UserError
-from envs.base import TextEnv, text_space
+from priorbench.core.errors import UserError
+from priorbench.core.paths import cache_root, sha256_file
+from priorbench.envs.base import TextEnv, text_space
 
 #: Test games come from generator seeds at and above this offset; train games from seeds below it.
 TEST_SEED_OFFSET = 1_000_000
 #: Bump when the cache layout or the way games are generated changes (it is part of the cache key).
 CACHE_FORMAT = 1
-CACHE_ENV_VAR = "PRIORBENCH_CACHE"
 
 #: Commands that act on the interpreter rather than the story (they would desynchronise
 #: TextWorld's state tracking, or wait for a yes/no answer). They never reach the game.
@@ -127,9 +127,7 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (COOKING, COIN_COLLECTOR, TREA
 # --- cache and generation -------------------------------------------------------------------
 def default_cache_dir() -> Path:
     """`$PRIORBENCH_CACHE/textworld`, else `~/.cache/priorbench/textworld`."""
-    root = os.environ.get(CACHE_ENV_VAR)
-    base = Path(root).expanduser() if root else Path.home() / ".cache" / "priorbench"
-    return base / "textworld"
+    return cache_root() / "textworld"
 
 
 def generator_settings(family: Family, level: int, split: str) -> dict[str, Any]:
@@ -192,14 +190,6 @@ def generate_game(generator: str, settings: dict[str, Any], seed: int, cache_dir
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return target
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 _ZCODE_SCALE = {1: 2, 2: 2, 3: 2, 4: 4, 5: 4, 6: 8, 7: 8, 8: 8}

@@ -34,8 +34,8 @@ import re
 from collections import deque
 from typing import Any, ClassVar
 
-from bench.errors import UserError
-from envs.base import TextEnv, text_space
+from priorbench.core.errors import UserError
+from priorbench.envs.base import TextEnv, text_space
 
 try:  # what textworld_express itself parses its JSON with, when installed
     from orjson import loads as _loads

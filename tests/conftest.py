@@ -16,10 +16,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
-    """Run `python -m bench ARGS` in a subprocess, as a user would."""
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+    """Run `python -m priorbench.bench ARGS` in a subprocess, as a user would."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     return subprocess.run(
-        [sys.executable, "-m", "bench", *args], capture_output=True, text=True,
+        [sys.executable, "-m", "priorbench.bench", *args], capture_output=True, text=True,
         cwd=cwd or ROOT, env=env, timeout=timeout,
     )
 

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import envs
-from bench.errors import UserError
-from envs import alfworld_gen as gen
-from envs.alfworld_env import ALFWorldGen
+from priorbench import envs
+from priorbench.core.errors import UserError
+from priorbench.envs import alfworld_gen as gen
+from priorbench.envs.alfworld_env import ALFWorldGen
 
 pytestmark = pytest.mark.skipif(
     any(find_spec(m) is None for m in ("alfworld", "textworld", "fast_downward")),
@@ -65,7 +65,7 @@ def _play_expert(env: envs.TextEnv, task: int, deviate: int = 0, seed: int = 0) 
 
 
 def test_importing_envs_loads_no_engine() -> None:
-    code = ("import sys, envs; bad = [m for m in ('alfworld', 'textworld', 'fast_downward') "
+    code = ("import sys; from priorbench import envs; bad = [m for m in ('alfworld', 'textworld', 'fast_downward') "
             "if m in sys.modules]; assert not bad, bad")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                             text=True, timeout=120)

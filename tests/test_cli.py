@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from bench import records
+from priorbench.bench import records
 from tests.conftest import ROOT
 
 
@@ -36,7 +36,7 @@ def test_list_is_fast_and_imports_nothing_heavy(cli):
     import subprocess
     import sys
 
-    code = ("import sys, bench.cli; bench.cli.main(['list','agents']); bench.cli.main(['list','envs']);"
+    code = ("import sys, priorbench.bench.cli as cli; cli.main(['list','agents']); cli.main(['list','envs']);"
             "heavy={'torch','transformers','textworld','alfworld','ray'} & set(sys.modules);"
             "assert not heavy, heavy")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True)
@@ -67,7 +67,7 @@ def test_run_spec_file(cli, tmp_path):
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
 def test_demo(cli, tmp_path):
-    from bench.cli import DEMO_AGENTS
+    from priorbench.bench.cli import DEMO_AGENTS
 
     out = _ok(cli("demo", "--out", str(tmp_path / "demo"), "--no-progress", timeout=1700))
     assert "demo finished in" in out

@@ -1,8 +1,8 @@
 import gymnasium as gym
 import pytest
 
-import envs
-from envs.frozenlake import TEST_SEED_OFFSET, FrozenLakeText
+from priorbench import envs
+from priorbench.envs.frozenlake import TEST_SEED_OFFSET, FrozenLakeText
 
 FROZEN_IDS = [e for e in envs.env_ids() if "FrozenLake" in e]
 
@@ -97,7 +97,7 @@ def test_registered_with_string_entry_points():
 
 
 def test_bad_kwargs_named():
-    from bench.errors import UserError
+    from priorbench.core.errors import UserError
 
     with pytest.raises(UserError, match="rejected its settings"):
         envs.make("priorbench/FrozenLake-4x4-v0", no_such_option=1)

@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import leaderboard, metrics, records
-from bench.errors import UserError
-from bench.runner import RunJob, execute
-from bench.spec import Budget
+from priorbench.bench import leaderboard, metrics, records
+from priorbench.bench.runner import RunJob, execute
+from priorbench.bench.spec import Budget
+from priorbench.core.errors import UserError
 from tests.conftest import ROOT
 from tests.golden.regenerate import EXPECTED, RECORDS
 

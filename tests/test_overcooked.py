@@ -7,8 +7,8 @@ import copy
 import gymnasium as gym
 import pytest
 
-import envs
-from envs.overcooked import OvercookedText
+from priorbench import envs
+from priorbench.envs.overcooked import OvercookedText
 
 TOMATO = "priorbench/Overcooked-TomatoSalad-v0"
 LETTUCE = "priorbench/Overcooked-LettuceTomatoSalad-v0"
@@ -67,7 +67,7 @@ def test_registered_with_string_entry_points_and_limits():
     assert set(IDS) <= set(envs.env_ids())
     for env_id, steps, recipe in ((TOMATO, 31, "tomato-salad"), (LETTUCE, 51, "lettuce-tomato-salad")):
         spec = gym.registry[env_id]
-        assert spec.entry_point == "envs.overcooked:OvercookedText"
+        assert spec.entry_point == "priorbench.envs.overcooked:OvercookedText"
         assert spec.kwargs == {"recipe": recipe, "max_steps": steps}
         assert env_id in envs.DESCRIPTIONS
 
@@ -82,7 +82,7 @@ def test_one_fixed_task_in_both_splits(env_id):
 
 
 def test_bad_settings_are_refused():
-    from bench.errors import UserError
+    from priorbench.core.errors import UserError
 
     with pytest.raises(ValueError, match="unknown recipe"):
         OvercookedText("onion-soup")

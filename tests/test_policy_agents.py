@@ -16,17 +16,17 @@ import numpy as np
 import pytest
 import torch
 
-import agents
-import envs
-from agents.base import Agent, Transition
-from agents.ppo import exact_kl, gae, masked_log_softmax, pad_scores, policy_entropy
-from agents.priors.hf import HFPrior
-from agents.priors.prompts import template_for
-from agents.priors.tiny import build_tiny_lm
-from agents.vi import VI
-from bench import records, seeding
-from bench.runner import RunJob, execute
-from bench.spec import Budget
+from priorbench import agents, envs
+from priorbench.agents.base import Agent, Transition
+from priorbench.agents.ppo import exact_kl, gae, masked_log_softmax, pad_scores, policy_entropy
+from priorbench.agents.priors.hf import HFPrior
+from priorbench.agents.priors.prompts import template_for
+from priorbench.agents.priors.tiny import build_tiny_lm
+from priorbench.agents.vi import VI
+from priorbench.bench import records
+from priorbench.bench.runner import RunJob, execute
+from priorbench.bench.spec import Budget
+from priorbench.core import seeding
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = "priorbench/FrozenLake-4x4-v0"
@@ -309,9 +309,9 @@ def test_sigkill_then_resume_equals_uninterrupted(tiny_lm, tmp_path):
             "--set", "agent.vi.minibatch_size=12", "--set", "agent.vi.history=1"]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     whole_dir, cut_dir = tmp_path / "whole", tmp_path / "cut"
-    whole = subprocess.Popen([sys.executable, "-m", "bench", *args, "--out", str(whole_dir)], cwd=ROOT,
+    whole = subprocess.Popen([sys.executable, "-m", "priorbench.bench", *args, "--out", str(whole_dir)], cwd=ROOT,
                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    cut = subprocess.Popen([sys.executable, "-m", "bench", *args, "--out", str(cut_dir)], cwd=ROOT, env=env,
+    cut = subprocess.Popen([sys.executable, "-m", "priorbench.bench", *args, "--out", str(cut_dir)], cwd=ROOT, env=env,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     run = records.run_dir(cut_dir, ENV, "vi", 0)
     checkpoint = run / "checkpoint" / "state.pt"
@@ -326,7 +326,7 @@ def test_sigkill_then_resume_equals_uninterrupted(tiny_lm, tmp_path):
     cut.send_signal(signal.SIGKILL)
     cut.wait()
     assert json.loads((run / "manifest.json").read_text())["status"] == "running"
-    resumed = subprocess.run([sys.executable, "-m", "bench", *args, "--out", str(cut_dir)], cwd=ROOT, env=env,
+    resumed = subprocess.run([sys.executable, "-m", "priorbench.bench", *args, "--out", str(cut_dir)], cwd=ROOT, env=env,
                              capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr
     _, err = whole.communicate(timeout=600)

@@ -6,12 +6,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agents.priors.cache import CachedPrior, PriorCache
-from agents.priors.hf import HFPrior
-from agents.priors.matching import match_command
-from agents.priors.prompts import TEMPLATES, fit_prompt, template_for
-from agents.priors.tiny import build_tiny_lm
-from bench.errors import UserError
+from priorbench.agents.priors.cache import CachedPrior, PriorCache
+from priorbench.agents.priors.hf import HFPrior
+from priorbench.agents.priors.matching import match_command
+from priorbench.agents.priors.prompts import TEMPLATES, fit_prompt, template_for
+from priorbench.agents.priors.tiny import build_tiny_lm
+from priorbench.core.errors import UserError
 
 PROMPTS = [
     "Task: cross the lake\nObservation: You are at row 1, column 1. South: frozen ice.",
@@ -178,7 +178,7 @@ def server(tmp_path_factory):
 
     folder = build_tiny_lm(tmp_path_factory.mktemp("served") / "lm")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bench", "serve-prior", "--prior", "hf", "--set", f"model={folder}",
+        [sys.executable, "-m", "priorbench.bench", "serve-prior", "--prior", "hf", "--set", f"model={folder}",
          "--port", "0"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = proc.stdout.readline()
     assert line.startswith("serving"), proc.stderr.read()
@@ -189,7 +189,7 @@ def server(tmp_path_factory):
 
 
 def test_openai_backend_against_local_server(server):
-    from agents.priors.openai_compat import OpenAIPrior
+    from priorbench.agents.priors.openai_compat import OpenAIPrior
 
     url, folder = server
     remote = OpenAIPrior(base_url=url, retries=0)
@@ -208,7 +208,7 @@ def test_openai_backend_against_local_server(server):
 def test_openai_backend_server_down():
     import socket
 
-    from agents.priors.openai_compat import OpenAIPrior
+    from priorbench.agents.priors.openai_compat import OpenAIPrior
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

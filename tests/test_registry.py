@@ -1,8 +1,8 @@
 import pytest
 
-from agents import AGENTS
-from bench.errors import UserError
-from bench.registry import Registry
+from priorbench.agents import AGENTS
+from priorbench.core.errors import UserError
+from priorbench.core.registry import Registry
 
 
 def test_lazy_load_and_close_matches():

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bench import records
-from bench.errors import UserError
-from bench.runner import RunJob, execute
-from bench.spec import Budget
+from priorbench.bench import records
+from priorbench.bench.runner import RunJob, execute
+from priorbench.bench.spec import Budget
+from priorbench.core.errors import UserError
 from tests.conftest import ROOT
 
 ENV = "priorbench/FrozenLake-4x4-Random-v0"
@@ -124,7 +124,7 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
             "--set", "budget.checkpoint_every=300", "--set", "budget.eval_every=5000", "--no-progress"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     cut = tmp_path / "cut"
-    proc = subprocess.Popen([sys.executable, "-m", "bench", *args, "--out", str(cut)],
+    proc = subprocess.Popen([sys.executable, "-m", "priorbench.bench", *args, "--out", str(cut)],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     run = records.run_dir(cut, ENV, "tabular-q", 0)
     checkpoint = run / "checkpoint" / "state.pt"
@@ -139,11 +139,11 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert json.loads((run / "manifest.json").read_text())["status"] == "running"
-    resumed = subprocess.run([sys.executable, "-m", "bench", *args, "--out", str(cut)],
+    resumed = subprocess.run([sys.executable, "-m", "priorbench.bench", *args, "--out", str(cut)],
                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr
     whole = tmp_path / "whole"
-    full = subprocess.run([sys.executable, "-m", "bench", *args, "--out", str(whole)],
+    full = subprocess.run([sys.executable, "-m", "priorbench.bench", *args, "--out", str(whole)],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert full.returncode == 0, full.stderr
     a = _episodes(run)

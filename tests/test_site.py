@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import leaderboard
+from priorbench.bench import leaderboard
 from tests.conftest import ROOT
 from tests.golden.regenerate import RECORDS
 

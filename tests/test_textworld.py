@@ -18,13 +18,12 @@ from pathlib import Path
 import gymnasium as gym
 import pytest
 
-import agents
-import envs
-from bench.errors import UserError
+from priorbench import agents, envs
+from priorbench.core.errors import UserError
 
 textworld = pytest.importorskip("textworld")
 
-from envs import textworld_env as tw  # noqa: E402  (after the importorskip)
+from priorbench.envs import textworld_env as tw  # noqa: E402  (after the importorskip)
 
 ROOT = Path(__file__).resolve().parent.parent
 N_TRAIN, N_TEST = 1, 2
@@ -113,7 +112,7 @@ def test_registered_lazily():
             "priorbench/TWX-TWC-v0"} <= ids
     for env_id in TW_IDS + TWX_IDS + ["priorbench/TextWorld-v0"]:
         assert isinstance(gym.registry[env_id].entry_point, str)
-    code = "import sys, envs; print('textworld' in sys.modules, 'textworld_express' in sys.modules)"
+    code = "import sys; from priorbench import envs; print('textworld' in sys.modules, 'textworld_express' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                          env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True).stdout
     assert out.split() == ["False", "False"]
@@ -189,7 +188,7 @@ def test_same_seed_same_game_bytes(cache, tmp_path):
     settings = tw.generator_settings(fam, 1, "train")
     mine = tw.generate_game(fam.generator, settings, 0, cache)
     code = (
-        "import sys; from pathlib import Path; from envs import textworld_env as tw; "
+        "import sys; from pathlib import Path; from priorbench.envs import textworld_env as tw; "
         "fam = tw.FAMILIES['CoinCollector']; "
         "print(tw.generate_game(fam.generator, tw.generator_settings(fam, 1, 'train'), 0, Path(sys.argv[1])))"
     )

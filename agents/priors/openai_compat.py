@@ -23,10 +23,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-from agents.priors.base import Normalization, Prior, Proposals
-from agents.priors.matching import match_command
-from bench.errors import UserError
-from bench.seeding import derive_seed
+from priorbench.agents.priors.base import Normalization, Prior, Proposals
+from priorbench.agents.priors.matching import match_command
+from priorbench.core.errors import UserError
+from priorbench.core.seeding import derive_seed
 
 
 @dataclass(frozen=True)

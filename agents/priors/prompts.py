@@ -71,7 +71,7 @@ def fit_prompt(
     reserve: int = 32,
 ) -> str:
     """Render a prompt that fits the context: drop the oldest history first, then give up clearly."""
-    from bench.errors import UserError
+    from priorbench.core.errors import UserError
 
     history = list(history)
     while True:

@@ -12,7 +12,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from agents.priors.hf import HFPrior
+from priorbench.agents.priors.hf import HFPrior
 
 
 def _completion(prior: HFPrior, request: dict[str, Any]) -> dict[str, Any]:

@@ -7,9 +7,10 @@ through the same `HFPrior` as any model.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
+
+from priorbench.core.paths import atomic_folder, cache_root
+from priorbench.core.seeding import fixed_rng
 
 CORPUS = [
     "You are at row 1, column 1 of a 4×4 frozen lake. North: the edge of the lake.",
@@ -27,7 +28,6 @@ def build_tiny_lm(folder: Path, *, seed: int = 0, n_layer: int = 2, n_embd: int 
     folder = Path(folder)
     if (folder / "config.json").exists():
         return folder
-    import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
@@ -39,20 +39,16 @@ def build_tiny_lm(folder: Path, *, seed: int = 0, n_layer: int = 2, n_embd: int 
     bpe.train_from_iterator(CORPUS * 4, trainer=trainer)
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|endoftext|>",
                                         bos_token="<|endoftext|>", pad_token="<|endoftext|>")
-    torch.manual_seed(seed)
     config = GPT2Config(vocab_size=len(tokenizer), n_positions=1024, n_embd=n_embd, n_layer=n_layer,
                         n_head=4, bos_token_id=tokenizer.eos_token_id, eos_token_id=tokenizer.eos_token_id)
-    model = GPT2LMHeadModel(config)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".tiny-"))
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    os.replace(tmp, folder)
+    with fixed_rng(seed):
+        model = GPT2LMHeadModel(config)
+    with atomic_folder(folder, prefix=".tiny-") as tmp:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
     return folder
 
 
 def tiny_lm_path() -> Path:
     """The shared tiny model folder under priorbench's cache (built on first use)."""
-    from agents.priors.hf import cache_root
-
     return build_tiny_lm(cache_root() / "models" / "tiny-gpt2-v1")

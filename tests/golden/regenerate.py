@@ -28,8 +28,8 @@ STEPS, EVAL_EVERY = 600, 200
 
 def make_records(out: Path) -> None:
     """The golden runs: real runs of the bundled agents through bench.runner."""
-    from bench.runner import RunJob, execute
-    from bench.spec import Budget
+    from priorbench.bench.runner import RunJob, execute
+    from priorbench.bench.spec import Budget
 
     budget = Budget(steps=STEPS, eval_every=EVAL_EVERY)
     for env in ENVS:
@@ -40,7 +40,7 @@ def make_records(out: Path) -> None:
 
 def expected_snapshot(records_dir: Path = RECORDS) -> dict[str, str]:
     """Build the leaderboard of `records_dir` into a temporary folder and snapshot it."""
-    from bench.leaderboard import build, snapshot
+    from priorbench.bench.leaderboard import build, snapshot
 
     with tempfile.TemporaryDirectory() as tmp:
         build(records_dir, Path(tmp))

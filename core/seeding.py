@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -49,3 +51,29 @@ def set_rng_state(state: dict[str, Any]) -> None:
         import torch
 
         torch.set_rng_state(state["torch"])
+
+
+@contextmanager
+def fixed_rng(seed: int) -> Iterator[None]:
+    """Seed the global RNGs for a block and put their previous states back afterwards.
+
+    For library code that draws from global RNGs (rliable's bootstrap, torch's weight init):
+    its numbers depend only on `seed`, and the caller's random streams are left untouched.
+    """
+    before = rng_state()
+    seed_everything(seed)
+    try:
+        yield
+    finally:
+        set_rng_state(before)
+
+
+@contextmanager
+def fixed_numpy_rng(seed: int) -> Iterator[None]:
+    """`fixed_rng` for numpy's global RNG alone (does not import torch)."""
+    before = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(before)

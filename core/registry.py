@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from bench.errors import UserError
+from priorbench.core.errors import UserError
 
 T = TypeVar("T")
 

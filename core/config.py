@@ -1,0 +1,115 @@
+"""Config building from plain data, canonical JSON, hashing and TOML reading (with clear errors)."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import tomllib
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+from priorbench.core.errors import UserError
+from priorbench.core.registry import close_matches
+
+# --- typed construction of dataclasses from plain data -------------------------------------
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _coerce(value: Any, tp: Any, key: str, where: str) -> Any:
+    """Check `value` against the annotation `tp`, converting lists to tuples and ints to floats."""
+    origin = typing.get_origin(tp)
+    bad = UserError(
+        f"{where}: {key} must be {_type_name(tp)}, got {type(value).__name__} {value!r}"
+    )
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        for option in typing.get_args(tp):
+            if option is type(None) and value is None:
+                return None
+            if option is type(None):
+                continue
+            try:
+                return _coerce(value, option, key, where)
+            except UserError:
+                continue
+        raise bad
+    if origin is typing.Literal:
+        if value not in typing.get_args(tp):
+            raise UserError(f"{where}: {key} must be one of {list(typing.get_args(tp))}, got {value!r}")
+        return value
+    if origin in (tuple, list):
+        if not isinstance(value, list | tuple):
+            raise bad
+        args = [a for a in typing.get_args(tp) if a is not Ellipsis]
+        items = [_coerce(v, args[0], key, where) if args else v for v in value]
+        return tuple(items) if origin is tuple else items
+    if origin is dict or tp is dict:
+        if not isinstance(value, dict):
+            raise bad
+        return dict(value)
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise bad
+        return float(value)
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise bad
+        return value
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise bad
+        return build_config(tp, value, where=where, prefix=f"{key}.")
+    if isinstance(tp, type) and not isinstance(value, tp):
+        raise bad
+    return value
+
+
+def build_config(cls: type, params: dict[str, Any], *, where: str, prefix: str = "") -> Any:
+    """Instantiate dataclass `cls` from `params`, refusing unknown keys and wrong types."""
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(params) - names)
+    if unknown:
+        key = unknown[0]
+        raise UserError(
+            f"{where}: unknown setting {prefix}{key!r}.{close_matches(key, sorted(names))} "
+            f"Known settings: {', '.join(sorted(names)) or '(none)'}."
+        )
+    values = {k: _coerce(v, hints[k], prefix + k, where) for k, v in params.items()}
+    return cls(**values)
+
+
+def parse_value(text: str) -> Any:
+    """A --set value: TOML syntax if it parses (numbers, booleans, lists), else a string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def read_toml(path: Path, *, what: str) -> dict[str, Any]:
+    """A TOML file as plain data; a missing, unreadable or invalid file is a UserError naming `what`."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{what} {path} does not exist")
+    try:
+        return tomllib.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise UserError(f"{what} {path} is not UTF-8 text; save it as UTF-8 TOML") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"{what} {path} is not valid TOML: {exc}") from None
+
+
+def canonical_json(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def config_hash(data: Any) -> str:
+    """sha256 of the canonical JSON form: the identity of a run's configuration."""
+    return hashlib.sha256(canonical_json(data).encode()).hexdigest()

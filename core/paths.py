@@ -1,0 +1,98 @@
+"""Files and folders: the cache root, file hashing, atomic writes and folders, temporary env vars."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+#: The environment variable that moves priorbench's cache (models, games, the prior cache).
+CACHE_ENV_VAR = "PRIORBENCH_CACHE"
+
+
+def cache_root() -> Path:
+    """priorbench's cache folder: `$PRIORBENCH_CACHE` (with `~` expanded), else ~/.cache/priorbench."""
+    root = os.environ.get(CACHE_ENV_VAR)
+    return Path(root).expanduser() if root else Path.home() / ".cache" / "priorbench"
+
+
+def sha256_file(path: Path, *, chunk: int = 1 << 20) -> str:
+    """sha256 of one file's bytes, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sha256_files(paths: Sequence[Path]) -> str:
+    """One sha256 over several files (each file's name, then its bytes; sorted by path)."""
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        digest.update(path.name.encode())
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 22), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` through a temporary file in the same folder and one rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def staging_folder(parent: Path, *, prefix: str = ".tmp-") -> Iterator[Path]:
+    """A private temporary folder inside `parent`, removed (with whatever is left in it) at exit."""
+    parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    try:
+        yield work
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+@contextmanager
+def atomic_folder(target: Path, *, prefix: str = ".tmp-") -> Iterator[Path]:
+    """Build a folder aside and move it to `target` in one rename: never a half-written folder.
+
+    Yields the staging folder (in `target`'s parent). If another process moved a folder to
+    `target` first, theirs is kept and ours discarded, so concurrent builders do not fail.
+    """
+    with staging_folder(target.parent, prefix=prefix) as work:
+        yield work
+        try:
+            os.replace(work, target)
+        except OSError:
+            if not target.is_dir():
+                raise
+        else:
+            os.chmod(target, 0o755)  # mkdtemp makes 0700 folders; a cache is shared by its users
+
+
+@contextmanager
+def temporary_env(name: str, value: str) -> Iterator[None]:
+    """Set the environment variable `name` to `value` for a while, then restore it."""
+    old = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = old
