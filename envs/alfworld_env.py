@@ -49,7 +49,7 @@ import contextlib
 import io
 import json
 import os
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,7 +57,7 @@ from typing import Any, ClassVar
 
 from priorbench.core.errors import UserError
 from priorbench.envs import alfworld_gen as gen
-from priorbench.envs.base import TextEnv, text_space
+from priorbench.envs.base import StartedGames, TextEnv, text_space
 
 #: Verbs whose commands never change the game state (they only mark things "checked").
 PASSIVE_VERBS = frozenset({"look", "inventory", "examine", "help"})
@@ -250,8 +250,7 @@ class _Engine:
 
         self.infos = textworld.EnvInfos(admissible_commands=True, won=True, score=True,
                                         facts=facts, extras=["gamefile"])
-        self.max_open = max_open
-        self._games: OrderedDict[str, Any] = OrderedDict()
+        self._games: StartedGames[Any] = StartedGames(self._start, max_open)
         self._current: Any = None
 
     def _start(self, path: str) -> Any:
@@ -273,14 +272,7 @@ class _Engine:
         return env
 
     def reset(self, path: str) -> tuple[str, dict[str, Any]]:
-        game = self._games.pop(path, None)
-        if game is None:
-            game = self._start(path)
-            while len(self._games) >= self.max_open:
-                _, old = self._games.popitem(last=False)
-                old.close()
-        self._games[path] = game
-        self._current = game
+        game = self._current = self._games.get(path)
         obs, state = game.reset()
         return obs, state
 
@@ -289,9 +281,7 @@ class _Engine:
         return obs, state
 
     def close(self) -> None:
-        for game in self._games.values():
-            game.close()
-        self._games.clear()
+        self._games.close()
         self._current = None
 
 
@@ -348,15 +338,9 @@ class _ALFWorldBase(TextEnv):
     def _info(self, state: dict[str, Any], **extra: Any) -> dict[str, Any]:
         won = bool(state.get("won"))
         admissible = [] if won else list(state.get("admissible_commands") or [])
-        info: dict[str, Any] = {
-            "admissible_commands": admissible,
-            "task": self._goal_text or "Solve the household task.",
-            "won": won,
-            "lost": False,
-            "score": 1.0 if won else 0.0,
-            "max_score": 1.0,
-            "task_id": self.tasks[self._task],
-        }
+        info = self._base_info(self._task, admissible=admissible,
+                               task=self._goal_text or "Solve the household task.", won=won,
+                               lost=False, score=1.0 if won else 0.0, max_score=1.0)
         if self.expert and not won:
             action = self._expert_action(state, admissible)
             if action is not None:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import string
-from collections.abc import Sequence
-from typing import Any, ClassVar
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, Generic, TypeVar
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+
+G = TypeVar("G")
 
 #: Keys every TextEnv puts in `info` after reset and after every step.
 REQUIRED_INFO_KEYS: tuple[str, ...] = (
@@ -56,6 +59,22 @@ class TextEnv(gym.Env[str, str]):
                 raise ValueError(f"task index {index} out of range: this split has {n} tasks")
             return index
         return int(self.np_random.integers(n))
+
+    def _base_info(self, task_index: int, *, admissible: Sequence[str], task: str, won: bool,
+                   lost: bool, score: float, max_score: float) -> dict[str, Any]:
+        """The REQUIRED_INFO_KEYS and `task_id`, in the one order every env writes them.
+
+        Once the game is over (won or lost) no command is admissible.
+        """
+        return {
+            "admissible_commands": [] if (won or lost) else list(admissible),
+            "task": task,
+            "won": won,
+            "lost": lost,
+            "score": score,
+            "max_score": max_score,
+            "task_id": self.tasks[task_index],
+        }
 
 
 class EnvCheckError(AssertionError):
@@ -148,3 +167,32 @@ def check_text_env(env: gym.Env, *, seed: int = 0, n_steps: int = 60) -> None:
                 break
         if inner.expert_always_wins and not info["won"]:
             raise EnvCheckError(f"task {task} ({inner.tasks[task]}): following expert_action did not win")
+
+
+class StartedGames(Generic[G]):
+    """Started games by file path, the least recently reset closed first beyond `max_open`.
+
+    Starting a game file (parsing, compiling grammars) costs far more than a reset, so engines
+    keep games open; `close()` of the game object is called when it is evicted.
+    """
+
+    def __init__(self, start: Callable[[str], G], max_open: int) -> None:
+        self._start = start
+        self.max_open = max_open
+        self._games: OrderedDict[str, G] = OrderedDict()
+
+    def get(self, path: str) -> G:
+        """The game for `path`, started on first use, now the most recently used."""
+        game = self._games.pop(path, None)
+        if game is None:
+            game = self._start(path)
+            while len(self._games) >= self.max_open:
+                _, old = self._games.popitem(last=False)
+                old.close()  # type: ignore[attr-defined]
+        self._games[path] = game
+        return game
+
+    def close(self) -> None:
+        for game in self._games.values():
+            game.close()  # type: ignore[attr-defined]
+        self._games.clear()

@@ -162,15 +162,9 @@ class FrozenLakeText(TextEnv):
     def _info(self, **extra: Any) -> dict[str, Any]:
         cell = self._desc[self._pos[0]][self._pos[1]]
         won, lost = cell == "G", cell == "H"
-        info: dict[str, Any] = {
-            "admissible_commands": [] if (won or lost) else self._admissible(),
-            "task": TASK_TEXT,
-            "won": won,
-            "lost": lost,
-            "score": 1.0 if won else 0.0,
-            "max_score": 1.0,
-            "task_id": self.tasks[self._task],
-        }
+        info = self._base_info(self._task, admissible=[] if (won or lost) else self._admissible(),
+                               task=TASK_TEXT, won=won, lost=lost, score=1.0 if won else 0.0,
+                               max_score=1.0)
         expert = None if (won or lost) else self._expert_action()
         if expert is not None:
             info["expert_action"] = expert

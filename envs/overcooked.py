@@ -657,16 +657,11 @@ class OvercookedText(TextEnv):
         s = self._s
         won = s.delivered
         commands = self._commands()
-        info: dict[str, Any] = {
-            "admissible_commands": [] if won else list(commands),
-            "task": self.recipe.task_text,
-            "won": won,
-            "lost": False,
-            "score": round(self._points, 10),
-            "max_score": round(DELIVERY_REWARD + CHOP_REWARD * len(self.recipe.needed), 10),
-            "task_id": self.tasks[self._task],
-            "total_primitive_steps": self._primitive_total,
-        }
+        info = self._base_info(
+            self._task, admissible=commands, task=self.recipe.task_text, won=won, lost=False,
+            score=round(self._points, 10),
+            max_score=round(DELIVERY_REWARD + CHOP_REWARD * len(self.recipe.needed), 10))
+        info["total_primitive_steps"] = self._primitive_total
         if not won:
             info["expert_action"] = self._phrase(self._expert_macro())
         info.update(extra)

@@ -47,7 +47,6 @@ import re
 import shutil
 import tempfile
 import warnings
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,7 +54,7 @@ from typing import Any, ClassVar
 
 from priorbench.core.errors import UserError
 from priorbench.core.paths import cache_root, sha256_file
-from priorbench.envs.base import TextEnv, text_space
+from priorbench.envs.base import StartedGames, TextEnv, text_space
 
 #: Test games come from generator seeds at and above this offset; train games from seeds below it.
 TEST_SEED_OFFSET = 1_000_000
@@ -280,38 +279,31 @@ class _Engine:
 
     def __init__(self, flags: dict[str, bool], max_open: int = 32) -> None:
         self.infos = env_infos(**flags)
-        self.max_open = max_open
-        self._games: OrderedDict[str, Any] = OrderedDict()
+        self._games: StartedGames[Any] = StartedGames(self._start, max_open)
         self._current: Any = None
 
     @staticmethod
     def _pack(state: Any) -> dict[str, Any]:
         return {k: state.get(k) for k in _STATE_KEYS}
 
-    def reset(self, path: str) -> dict[str, Any]:
+    def _start(self, path: str) -> Any:
         import textworld
 
-        game = self._games.pop(path, None)
-        if game is None:
-            with warnings.catch_warnings():
-                # jericho does not know TextWorld's games; TextWorld tracks their score itself.
-                warnings.filterwarnings("ignore", message=".*is not fully supported")
-                game = textworld.start(path, self.infos)
-            while len(self._games) >= self.max_open:
-                _, old = self._games.popitem(last=False)
-                old.close()
-        self._games[path] = game
-        self._current = game
-        return self._pack(game.reset())
+        with warnings.catch_warnings():
+            # jericho does not know TextWorld's games; TextWorld tracks their score itself.
+            warnings.filterwarnings("ignore", message=".*is not fully supported")
+            return textworld.start(path, self.infos)
+
+    def reset(self, path: str) -> dict[str, Any]:
+        self._current = self._games.get(path)
+        return self._pack(self._current.reset())
 
     def step(self, command: str) -> dict[str, Any]:
         state, _, _ = self._current.step(command)
         return self._pack(state)
 
     def close(self) -> None:
-        for game in self._games.values():
-            game.close()
-        self._games.clear()
+        self._games.close()
         self._current = None
 
 
@@ -531,15 +523,10 @@ class TextWorldGames(TextEnv):
     def _info(self, state: dict[str, Any], **extra: Any) -> dict[str, Any]:
         won, lost = bool(state.get("won")), bool(state.get("lost"))
         over = won or lost
-        info: dict[str, Any] = {
-            "admissible_commands": [] if over else list(state.get("admissible_commands") or []),
-            "task": state.get("objective") or "Play the game to its end.",
-            "won": won,
-            "lost": lost,
-            "score": float(state.get("score") or 0),
-            "max_score": float(state.get("max_score") or 0),
-            "task_id": self.tasks[self._task],
-        }
+        info = self._base_info(
+            self._task, admissible=state.get("admissible_commands") or [],
+            task=state.get("objective") or "Play the game to its end.", won=won, lost=lost,
+            score=float(state.get("score") or 0), max_score=float(state.get("max_score") or 0))
         if self.expert and not over:
             policy = state.get("policy_commands") or []
             if policy and policy[0] in info["admissible_commands"]:

@@ -177,15 +177,9 @@ class TextWorldExpress(TextEnv):
     def _info(self, raw: dict[str, Any], **extra: Any) -> dict[str, Any]:
         won, lost = bool(raw.get("tasksuccess")), bool(raw.get("taskfailure"))
         over = won or lost
-        info: dict[str, Any] = {
-            "admissible_commands": [] if over else self._admissible,
-            "task": self._task_text,
-            "won": won,
-            "lost": lost,
-            "score": float(raw.get("score", 0.0)),
-            "max_score": 1.0,
-            "task_id": self.tasks[self._task],
-        }
+        info = self._base_info(self._task, admissible=self._admissible, task=self._task_text,
+                               won=won, lost=lost, score=float(raw.get("score", 0.0)),
+                               max_score=1.0)
         if over or not self.expert:
             pass
         elif self.game_name == "coin":
