@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -67,6 +68,14 @@ class Agent(ABC):
         """Cumulative counts the runner records per episode as deltas (llm_calls, cache_hits, …)."""
         return {}
 
+    def dataset_path(self) -> str:
+        """Offline agents: the dataset folder the runner loads and hands to `load_dataset`."""
+        raise NotImplementedError(f"{type(self).__name__} is offline but names no dataset")
+
+    def load_dataset(self, transitions: Sequence[Transition], provenance: dict[str, Any]) -> None:
+        """Offline agents: take the dataset's transitions (checked against its provenance)."""
+        raise NotImplementedError(f"{type(self).__name__} is offline but takes no dataset")
+
     def provenance(self) -> dict[str, Any]:
         """Facts for the run manifest (prior model id and weights hash, prompt template, …)."""
         return {}
@@ -77,6 +86,3 @@ class Agent(ABC):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.rng.bit_generator.state = state["rng"]
-
-    def params(self) -> dict[str, Any]:
-        return asdict(self.config)

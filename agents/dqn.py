@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -239,12 +240,16 @@ class CQL(ValueAgent):
         if not config.dataset:
             raise UserError(f"{type(self).__name__.lower()} needs a dataset: --set agent.<name>.dataset=PATH "
                             "(make one with `priorbench dataset collect`)")
-        from priorbench.bench.datasets import load_transitions, read_provenance
+        self.dataset_sha256 = ""
+        self.dataset_size = 0
 
-        transitions = load_transitions(config.dataset, expected_env=env_id)
-        self.dataset_sha256 = read_provenance(config.dataset)["sha256"]
-        if config.max_transitions:
-            transitions = transitions[:config.max_transitions]
+    def dataset_path(self) -> str:
+        return self.config.dataset
+
+    def load_dataset(self, transitions: Sequence[Transition], provenance: dict[str, Any]) -> None:
+        self.dataset_sha256 = provenance["sha256"]
+        if self.config.max_transitions:
+            transitions = transitions[:self.config.max_transitions]
         self.replay = deque(maxlen=None)  # the whole dataset, whatever replay_size says
         for t in transitions:
             self.remember(t)

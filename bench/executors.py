@@ -1,13 +1,20 @@
-"""Ways to run many jobs: serially in this process, or in a local process pool."""
+"""Ways to run many jobs: serially in this process, or in a local process pool.
+
+An executor knows nothing of what a job is: it calls `execute(job, force=…, progress=…)` for
+each one (the runner hands in its own `execute`), so this module imports nothing of the runner.
+"""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from priorbench.bench.runner import RunJob
+
+class Execute(Protocol):
+    def __call__(self, job: Any, *, force: bool, progress: bool) -> Path: ...
 
 
 def _share_cores(workers: int) -> None:
@@ -20,20 +27,14 @@ def _share_cores(workers: int) -> None:
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
 
 
-def _run_quiet(job: RunJob, force: bool) -> Path:
-    from priorbench.bench.runner import execute
-
-    return execute(job, force=force, progress=False)
-
-
-def run_jobs(jobs: list[RunJob], *, force: bool, progress: bool, workers: int) -> list[Path]:
+def run_jobs(execute: Execute, jobs: Sequence[Any], *, force: bool, progress: bool,
+             workers: int) -> list[Path]:
     """Run every job; `workers` > 1 uses a process pool (each run stays deterministic)."""
     from tqdm.auto import tqdm
 
-    from priorbench.bench.runner import execute
-
     if workers <= 1:
         return [execute(job, force=force, progress=progress) for job in jobs]
+    quiet: Callable[[Any], Path] = functools.partial(execute, force=force, progress=False)
     with ProcessPoolExecutor(max_workers=workers, initializer=_share_cores, initargs=(workers,)) as pool:
-        futures = [pool.submit(_run_quiet, job, force) for job in jobs]
+        futures = [pool.submit(quiet, job) for job in jobs]
         return [f.result() for f in tqdm(futures, desc="runs", disable=not progress)]

@@ -13,11 +13,12 @@ same intervals, and one row's interval does not depend on which other rows exist
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
+from priorbench.bench.schema import RunSummary
 from priorbench.core.seeding import fixed_numpy_rng
 
 #: numpy's global seed before every rliable call (reproducible intervals).
@@ -138,32 +139,37 @@ def totals(records: Sequence[dict[str, Any]], key: str) -> float:
 
 
 def run_summary(manifest: dict[str, Any], records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """`summarise` as a plain dict (keys as in schema.RunSummary, "return" for return_)."""
+    return summarise(manifest, records).as_dict()
+
+
+def summarise(manifest: dict[str, Any], records: Sequence[dict[str, Any]]) -> RunSummary:
     """One run's headline numbers: final test success and return, learning-curve scores, budget used."""
     final = final_eval(records)
     curve = task_curve(records)
     steps = [s for s, _ in curve]
     success = [float(np.mean(list(t.values()))) if t else float("nan") for _, t in curve]
     budget = int(manifest.get("spec", {}).get("budget", {}).get("steps", 0))
-    return {
-        "env": manifest["env"]["id"],
-        "env_version": manifest["env"].get("version"),
-        "agent": manifest["agent"]["name"],
-        "seed": manifest["seed"],
-        "success": success_rate(final),
-        "return": mean_return(final),
-        "normalised_return": normalised_return(final),
-        "task_success": task_scores(final),
-        "task_normalised_return": task_scores(final, normalised_return),
-        "curve": curve,
-        "budget_steps": budget,
-        "auc": sample_efficiency_auc(steps, success, budget),
-        "steps_to_threshold": steps_to_threshold(steps, success),
-        "env_steps": int(manifest.get("final_env_steps", 0)),
-        "eval_episodes": len(final),
-        "llm_calls": totals(records, "llm_calls"),
-        "llm_tokens": totals(records, "llm_tokens"),
-        "wall_s": float(manifest.get("timing", {}).get("wall_s", float("nan"))),
-    }
+    return RunSummary(
+        env=manifest["env"]["id"],
+        env_version=manifest["env"].get("version"),
+        agent=manifest["agent"]["name"],
+        seed=manifest["seed"],
+        success=success_rate(final),
+        return_=mean_return(final),
+        normalised_return=normalised_return(final),
+        task_success=task_scores(final),
+        task_normalised_return=task_scores(final, normalised_return),
+        curve=curve,
+        budget_steps=budget,
+        auc=sample_efficiency_auc(steps, success, budget),
+        steps_to_threshold=steps_to_threshold(steps, success),
+        env_steps=int(manifest.get("final_env_steps", 0)),
+        eval_episodes=len(final),
+        llm_calls=totals(records, "llm_calls"),
+        llm_tokens=totals(records, "llm_tokens"),
+        wall_s=float(manifest.get("timing", {}).get("wall_s", float("nan"))),
+    )
 
 
 # --- over seeds and tasks --------------------------------------------------------------------
@@ -175,12 +181,6 @@ def mean_se(values: Sequence[float]) -> tuple[float, float]:
         return float("nan"), float("nan")
     se = float(arr.std(ddof=1) / np.sqrt(arr.size)) if arr.size > 1 else float("nan")
     return float(arr.mean()), se
-
-
-def score_matrix(per_run: Sequence[Mapping[str, float]], tasks: Sequence[str] | None = None) -> np.ndarray:
-    """A runs × tasks matrix (rliable's layout) from each run's scores by task."""
-    names = list(tasks) if tasks is not None else sorted({t for run in per_run for t in run})
-    return np.array([[float(run.get(t, np.nan)) for t in names] for run in per_run], dtype=float)
 
 
 def _interval(scores: np.ndarray | list[np.ndarray], func: Callable[..., Any], reps: int,

@@ -18,10 +18,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from priorbench.bench import schema
 from priorbench.core.errors import UserError
 from priorbench.core.paths import atomic_write_bytes, sha256_file
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = schema.SCHEMA_VERSION
 MANIFEST = "manifest.json"
 EPISODES = "episodes.jsonl"
 CHECKPOINT = "checkpoint"
@@ -132,8 +133,8 @@ class RunRecord:
                 f"{self.manifest_path} is corrupt; move the run folder away or rerun with --force"
             ) from None
 
-    def write_manifest(self, manifest: dict[str, Any]) -> None:
-        write_json(self.manifest_path, manifest)
+    def write_manifest(self, manifest: schema.Manifest) -> None:
+        write_json(self.manifest_path, manifest.to_json())
 
     def wipe(self) -> None:
         """Remove the run folder (only on an explicit --force)."""
@@ -141,9 +142,9 @@ class RunRecord:
             shutil.rmtree(self.path)
 
     # --- episodes ------------------------------------------------------------------------
-    def append_episode(self, record: dict[str, Any]) -> None:
+    def append_episode(self, row: schema.Row) -> None:
         """Append one line with a single write(2) on an O_APPEND descriptor."""
-        line = (json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n").encode()
+        line = (json.dumps(row.to_json(), sort_keys=True, ensure_ascii=False) + "\n").encode()
         self.path.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.episodes_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
@@ -204,61 +205,11 @@ def strip_timing(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 #: Packages whose version must be the same in every run of one leaderboard row.
 ROW_CONSISTENT_PACKAGES = ("priorbench",)
-_SPEC_FIELDS: dict[str, type | tuple[type, ...]] = {
-    "env_id": str, "env_kwargs": dict, "agent": str, "agent_params": dict, "seed": int, "budget": dict,
-}
-_BUDGET_FIELDS = ("steps", "eval_every", "eval_episodes", "checkpoint_every")
-_EPISODE_FIELDS: dict[str, type | tuple[type, ...]] = {
-    "phase": str, "env_steps": int, "success": bool, "return": (int, float),
-}
-
-
-def _check_manifest(path: Path, manifest: Any) -> None:
-    """The manifest's schema: required fields, their types, and that its parts agree."""
-    from priorbench.core.config import config_hash
-
-    if not isinstance(manifest, dict):
-        raise UserError(f"{path}: {MANIFEST} is not a JSON object")
-    if manifest.get("schema_version") != SCHEMA_VERSION:
-        raise UserError(
-            f"{path}: schema version {manifest.get('schema_version')!r}, expected {SCHEMA_VERSION}"
-        )
-    spec = manifest.get("spec")
-    if not isinstance(spec, dict):
-        raise UserError(f"{path}: {MANIFEST} has no spec (schema mismatch)")
-    for key, tp in _SPEC_FIELDS.items():
-        if not isinstance(spec.get(key), tp) or isinstance(spec.get(key), bool):
-            raise UserError(f"{path}: spec.{key} is missing or not {getattr(tp, '__name__', tp)} (schema mismatch)")
-    for key in _BUDGET_FIELDS:
-        value = spec["budget"].get(key)
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise UserError(f"{path}: spec.budget.{key} is missing or not an integer (schema mismatch)")
-    if manifest.get("spec_hash") != config_hash(spec):
-        raise UserError(f"{path}: spec_hash does not match the manifest's spec (edited manifest)")
-    env, agent = manifest.get("env"), manifest.get("agent")
-    if not isinstance(env, dict) or env.get("id") != spec["env_id"]:
-        raise UserError(f"{path}: env.id does not match spec.env_id (edited manifest)")
-    if not isinstance(agent, dict) or agent.get("name") != spec["agent"]:
-        raise UserError(f"{path}: agent.name does not match spec.agent (edited manifest)")
-    if manifest.get("seed") != spec["seed"]:
-        raise UserError(f"{path}: seed does not match spec.seed (edited manifest)")
-    if not isinstance(manifest.get("packages"), dict):
-        raise UserError(f"{path}: {MANIFEST} has no package versions (schema mismatch)")
-
-
-#: Offline agents' train records summarise a stretch of gradient steps: no episode outcome.
-_GRADIENT_STEP_FIELDS: dict[str, type | tuple[type, ...]] = {"phase": str, "env_steps": int, "length": int}
 
 
 def _check_episodes(path: Path, episodes: list[dict[str, Any]]) -> None:
     for number, record in enumerate(episodes, start=1):
-        fields = _GRADIENT_STEP_FIELDS if record.get("unit") == "gradient_steps" else _EPISODE_FIELDS
-        for key, tp in fields.items():
-            value = record.get(key)
-            if not isinstance(value, tp) or (isinstance(value, bool) and tp is not bool):
-                raise UserError(f"{path}: {EPISODES} line {number} has no valid {key!r} (schema mismatch)")
-        if record["phase"] == "eval" and not isinstance(record.get("eval_round"), int):
-            raise UserError(f"{path}: {EPISODES} line {number} is an eval episode without eval_round")
+        schema.parse_row(record, f"{path}: {EPISODES} line {number}")
     if not any(r["phase"] == "eval" for r in episodes):
         raise UserError(f"{path}: {EPISODES} holds no evaluation episodes")
 
@@ -313,7 +264,7 @@ def verify_run(
     manifest = record.read_manifest()
     if manifest is None:
         raise UserError(f"{path}: no {MANIFEST}")
-    _check_manifest(path, manifest)
+    schema.Manifest.from_json(manifest, str(path))
     if manifest.get("status") != "complete":
         raise UserError(f"{path}: run status is {manifest.get('status')!r}, not 'complete'")
     if not record.episodes_path.exists():

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from typing import Any
 from priorbench import agents as agent_registry
 from priorbench import envs
 from priorbench.agents.base import Agent, Transition
-from priorbench.bench import records
+from priorbench.bench import datasets, records, schema
 from priorbench.bench.spec import Budget, Spec
 from priorbench.core import seeding
 from priorbench.core.config import config_hash
@@ -84,6 +84,21 @@ def jobs_from_spec(spec: Spec, out: Path) -> list[RunJob]:
     return jobs
 
 
+@dataclass(frozen=True)
+class Callbacks:
+    """Hooks for code that watches a run (benchmarks, dashboards); they must not change it.
+
+    on_start(agent, train_env, test_env): once the run's objects exist, before the first step
+    (a profiler wraps their methods here). on_episode(record): after each episode record is
+    stored (a schema.EpisodeRow or GradientStepsRow). on_evaluation(env_steps, rows): after each
+    evaluation round, with its rows.
+    """
+
+    on_start: Callable[[Agent, envs.TextEnv, envs.TextEnv], None] | None = None
+    on_episode: Callable[[schema.Row], None] | None = None
+    on_evaluation: Callable[[int, list[schema.EpisodeRow]], None] | None = None
+
+
 @dataclass
 class _Progress:
     """Counters that a checkpoint must restore."""
@@ -97,8 +112,10 @@ class _Progress:
 
 
 class _Loop:
-    def __init__(self, job: RunJob, record: records.RunRecord, show_progress: bool) -> None:
+    def __init__(self, job: RunJob, record: records.RunRecord, show_progress: bool,
+                 callbacks: Callbacks | None = None) -> None:
         self.job = job
+        self.callbacks = callbacks or Callbacks()
         self.record = record
         self.show_progress = show_progress
         seeding.seed_everything(job.seed)
@@ -107,6 +124,12 @@ class _Loop:
         self.agent: Agent = agent_registry.make(
             job.agent, seed=job.seed, env_id=job.env_id, params=job.agent_params
         )
+        if self.agent.offline:  # the runner reads datasets; agents only receive transitions
+            path = self.agent.dataset_path()
+            transitions = datasets.load_transitions(path, expected_env=job.env_id)
+            self.agent.load_dataset(transitions, datasets.read_provenance(path))
+        if self.callbacks.on_start is not None:
+            self.callbacks.on_start(self.agent, self.train_env, self.test_env)
         self.state = _Progress()
         self._eval_counts: dict[str, float] = {}
         self.bar: Any = None
@@ -114,7 +137,10 @@ class _Loop:
     # --- episodes --------------------------------------------------------------------------
     def _play(self, env: envs.TextEnv, seed: int, task: int | None, *, explore: bool,
               budget_left: int | None = None) -> dict[str, Any]:
-        """Play one episode; in training, observe/update after each step and evaluate on schedule."""
+        """Play one episode; in training, observe/update after each step and evaluate on schedule.
+
+        Returns the episode's schema.EpisodeRow fields but its place (phase, episode, env_steps).
+        """
         started = time.perf_counter()
         counters_before = self.agent.counters()
         eval_before = dict(self._eval_counts)
@@ -151,42 +177,50 @@ class _Loop:
             eval_share = {}
             for k in after:
                 self._eval_counts[k] = self._eval_counts.get(k, 0) + after[k] - counters_before.get(k, 0)
-        record = {
+        deltas = {k: after[k] - counters_before.get(k, 0) - eval_share.get(k, 0) for k in after}
+        timing: dict[str, Any] = {"wall_s": round(time.perf_counter() - started, 4)}
+        volatile = {k: v for k, v in deltas.items() if k in records.VOLATILE_COUNTERS}
+        if volatile:
+            timing["counters"] = volatile
+        return {
             "task": info.get("task_id"),
-            "return": round(total, 10),
+            "return_": round(total, 10),
             "success": bool(info["won"]),
             "length": length,
             "score": info["score"],
             "max_score": info["max_score"],
             "invalid_actions": invalid,
             "truncated": bool(truncated),
+            "counters": {k: v for k, v in deltas.items() if k not in records.VOLATILE_COUNTERS},
+            "timing": timing,
+            "cut_by_budget": cut,
+            # e.g. a step timeout: the episode ended as an error, the run goes on
+            "error": str(info["error"]) if info.get("error") else None,
+            "update": {k: sum(v) / len(v) for k, v in sorted(updates.items())} if updates else None,
         }
-        deltas = {k: after[k] - counters_before.get(k, 0) - eval_share.get(k, 0) for k in after}
-        record["counters"] = {k: v for k, v in deltas.items() if k not in records.VOLATILE_COUNTERS}
-        record[records.TIMING_FIELD] = {"wall_s": round(time.perf_counter() - started, 4)}
-        volatile = {k: v for k, v in deltas.items() if k in records.VOLATILE_COUNTERS}
-        if volatile:
-            record[records.TIMING_FIELD]["counters"] = volatile
-        if cut:
-            record["cut_by_budget"] = True
-        if info.get("error"):  # e.g. a step timeout: the episode ended as an error, the run goes on
-            record["error"] = str(info["error"])
-        if updates:
-            record["update"] = {k: sum(v) / len(v) for k, v in sorted(updates.items())}
-        return record
+
+    def _append(self, row: schema.Row) -> None:
+        self.record.append_episode(row)
+        if self.callbacks.on_episode is not None:
+            self.callbacks.on_episode(row)
 
     def _evaluate(self) -> None:
         """Every test task, budget.eval_episodes times each, with explore=False."""
         steps = self.state.env_steps
         episode = 0
+        results: list[schema.EpisodeRow] = []
         for task in range(len(self.test_env.tasks)):
             for repeat in range(self.job.budget.eval_episodes):
                 seed = seeding.derive_seed(self.job.seed, "eval", task, repeat)
-                result = self._play(self.test_env, seed, task, explore=False)
-                result.update(phase="eval", eval_round=self.state.eval_rounds, episode=episode,
-                              env_steps=steps, task=self.test_env.tasks[task])
-                self.record.append_episode(result)
+                outcome = self._play(self.test_env, seed, task, explore=False)
+                row = schema.EpisodeRow(**{**outcome, "task": self.test_env.tasks[task]},
+                                        phase="eval", eval_round=self.state.eval_rounds,
+                                        episode=episode, env_steps=steps)
+                self._append(row)
+                results.append(row)
                 episode += 1
+        if self.callbacks.on_evaluation is not None:
+            self.callbacks.on_evaluation(steps, results)
         self.state.eval_rounds += 1
         self.state.next_eval = steps + self.job.budget.eval_every
 
@@ -205,12 +239,12 @@ class _Loop:
                 self.state.env_steps += 1
                 if self.bar is not None:
                     self.bar.update(1)
-            self.record.append_episode({
-                "phase": "train", "episode": self.state.train_episodes, "env_steps": self.state.env_steps,
-                "length": stretch, "unit": "gradient_steps",
-                "update": {k: sum(v) / len(v) for k, v in sorted(updates.items())},
-                records.TIMING_FIELD: {"wall_s": round(time.perf_counter() - started, 4)},
-            })
+            self._append(schema.GradientStepsRow(
+                phase="train", episode=self.state.train_episodes, env_steps=self.state.env_steps,
+                length=stretch, unit="gradient_steps",
+                update={k: sum(v) / len(v) for k, v in sorted(updates.items())},
+                timing={"wall_s": round(time.perf_counter() - started, 4)},
+            ))
             self.state.train_episodes += 1
             if self.state.env_steps >= self.state.next_eval:
                 self._evaluate()
@@ -249,12 +283,12 @@ class _Loop:
         return True
 
     # --- the run -------------------------------------------------------------------------
-    def run(self, manifest: dict[str, Any]) -> None:
+    def run(self, manifest: schema.Manifest) -> None:
         budget = self.job.budget
         resumed = self._restore()
         started = time.perf_counter()
         wall_before = self.state.wall_s
-        manifest["resumed"] = manifest.get("resumed", 0) + int(resumed)
+        manifest = dataclasses.replace(manifest, resumed=manifest.resumed + int(resumed))
         self.record.write_manifest(manifest)
         total = budget.steps if self.agent.trains else 0
         self.bar = None
@@ -274,11 +308,11 @@ class _Loop:
                     self._evaluate()
                 while self.state.env_steps < budget.steps:
                     seed = seeding.derive_seed(self.job.seed, "train", self.state.train_episodes)
-                    result = self._play(self.train_env, seed, None, explore=True,
-                                        budget_left=budget.steps - self.state.env_steps)
-                    result.update(phase="train", episode=self.state.train_episodes,
-                                  env_steps=self.state.env_steps)
-                    self.record.append_episode(result)
+                    outcome = self._play(self.train_env, seed, None, explore=True,
+                                         budget_left=budget.steps - self.state.env_steps)
+                    self._append(schema.EpisodeRow(**outcome, phase="train",
+                                                   episode=self.state.train_episodes,
+                                                   env_steps=self.state.env_steps))
                     self.state.train_episodes += 1
                     self.state.wall_s = wall_before + time.perf_counter() - started
                     if (self.state.env_steps - self.state.last_checkpoint >= budget.checkpoint_every
@@ -292,7 +326,8 @@ class _Loop:
             self.train_env.close()
             self.test_env.close()
         self.state.wall_s = wall_before + time.perf_counter() - started
-        manifest.update(
+        manifest = dataclasses.replace(
+            manifest,
             status="complete",
             episodes_sha256=records.sha256_file(self.record.episodes_path),
             agent_provenance=self.agent.provenance(),
@@ -303,30 +338,31 @@ class _Loop:
         self.record.remove_checkpoint()
 
 
-def _new_manifest(job: RunJob, config: dict[str, Any], loop: _Loop) -> dict[str, Any]:
+def _new_manifest(job: RunJob, config: dict[str, Any], loop: _Loop) -> schema.Manifest:
     version = job.env_id.rsplit("-", 1)[-1]
-    return {
-        "schema_version": records.SCHEMA_VERSION,
-        "spec": config,
-        "spec_hash": config_hash(config),
-        "spec_name": job.spec_name,
-        "env": {"id": job.env_id, "version": version, "kwargs": config["env_kwargs"],
-                "train_tasks": list(loop.train_env.tasks), "test_tasks": list(loop.test_env.tasks),
-                **loop.train_env.provenance(), "test_provenance": loop.test_env.provenance()},
-        "suite": job.suite or None,
-        "agent": {"name": job.agent, "params": config["agent_params"]},
-        "budget_unit": "gradient_steps" if loop.agent.offline else "env_steps",
-        "seed": job.seed,
-        "seeding": "episode seeds = core.seeding.derive_seed(seed, phase, index…)",
-        "packages": records.package_versions(),
-        "git_commit": records.git_commit(),
-        "machine": records.machine(),
-        "status": "running",
-        "episodes_sha256": None,
-    }
+    return schema.Manifest(
+        schema_version=schema.SCHEMA_VERSION,
+        spec=config,
+        spec_hash=config_hash(config),
+        spec_name=job.spec_name,
+        env={"id": job.env_id, "version": version, "kwargs": config["env_kwargs"],
+             "train_tasks": list(loop.train_env.tasks), "test_tasks": list(loop.test_env.tasks),
+             **loop.train_env.provenance(), "test_provenance": loop.test_env.provenance()},
+        suite=job.suite or None,
+        agent={"name": job.agent, "params": config["agent_params"]},
+        budget_unit="gradient_steps" if loop.agent.offline else "env_steps",
+        seed=job.seed,
+        seeding="episode seeds = priorbench.core.seeding.derive_seed(seed, phase, index…)",
+        packages=records.package_versions(),
+        git_commit=records.git_commit(),
+        machine=records.machine(),
+        status="running",
+        episodes_sha256=None,
+    )
 
 
-def execute(job: RunJob, *, force: bool = False, progress: bool = True) -> Path:
+def execute(job: RunJob, *, force: bool = False, progress: bool = True,
+            callbacks: Callbacks | None = None) -> Path:
     """Run (or resume, or skip if complete) one job; returns its folder."""
     record = records.RunRecord(job.path)
     config = job.config()
@@ -347,8 +383,9 @@ def execute(job: RunJob, *, force: bool = False, progress: bool = True) -> Path:
     if existing is not None and existing.get("status") == "complete":
         records.verify_run(job.path)
         return job.path
-    loop = _Loop(job, record, progress)
-    manifest = existing if existing is not None else _new_manifest(job, config, loop)
+    loop = _Loop(job, record, progress, callbacks)
+    manifest = (schema.Manifest.from_json(existing, str(job.path)) if existing is not None
+                else _new_manifest(job, config, loop))
     loop.run(manifest)
     return job.path
 
@@ -358,7 +395,7 @@ def execute_all(jobs: Iterable[RunJob], *, force: bool = False, progress: bool =
     """Run jobs serially or in a process pool (see bench.executors)."""
     from priorbench.bench.executors import run_jobs
 
-    return run_jobs(list(jobs), force=force, progress=progress, workers=workers)
+    return run_jobs(execute, list(jobs), force=force, progress=progress, workers=workers)
 
 
 def collect_episodes(env_id: str, policy: str, episodes: int, seed: int,

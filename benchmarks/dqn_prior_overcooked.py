@@ -16,7 +16,7 @@ Reported:
     the `llm_calls` counters of the episode records (kept under their `timing` field), with
     cache hits / misses and the per-state memo's reuse;
   * where training time goes. The script (only) wraps the agent's and the envs' methods on
-    their instances, by patching `agents.make` / `envs.make` as the runner calls them, and
+    their instances, from the runner's `Callbacks.on_start` hook, and
     charges each call's exclusive time (its own, minus wrapped calls inside it) to:
       env             env.reset / env.step
       prior: LLM      the HF backend's score / propose (SmolLM2 forward passes)
@@ -45,12 +45,8 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from priorbench import (
-    agents,  # noqa: E402
-    envs,  # noqa: E402
-)
 from priorbench.bench import records  # noqa: E402
-from priorbench.bench.runner import RunJob, execute  # noqa: E402
+from priorbench.bench.runner import Callbacks, RunJob, execute  # noqa: E402
 from priorbench.bench.spec import Budget  # noqa: E402
 from priorbench.core.paths import cache_root  # noqa: E402
 
@@ -95,12 +91,10 @@ class Split:
         setattr(obj, name, wrapped)
 
 
-def instrument(split: Split, counts: dict[str, int]) -> None:
-    """Patch agents.make and envs.make (as the runner calls them) to wrap what they build."""
-    make_agent, make_env = agents.make, envs.make
+def instrument(split: Split, counts: dict[str, int]) -> Callbacks:
+    """Runner callbacks that wrap the run's agent and envs once they are built."""
 
-    def agent_factory(*args: Any, **kwargs: Any) -> Any:
-        agent = make_agent(*args, **kwargs)
+    def wrap_agent(agent: Any) -> None:
         reset = agent.reset_episode
 
         def reset_episode(*, explore: bool) -> None:
@@ -125,16 +119,14 @@ def instrument(split: Split, counts: dict[str, int]) -> None:
         for name in ("score", "propose"):
             split.wrap(agent.prior, name, "prior: cache")
             split.wrap(agent.prior.inner, name, "prior: LLM")
-        return agent
 
-    def env_factory(*args: Any, **kwargs: Any) -> Any:
-        env = make_env(*args, **kwargs)
-        split.wrap(env, "reset", "env")
-        split.wrap(env, "step", "env")
-        return env
+    def on_start(agent: Any, train_env: Any, test_env: Any) -> None:
+        wrap_agent(agent)
+        for env in (train_env, test_env):
+            split.wrap(env, "reset", "env")
+            split.wrap(env, "step", "env")
 
-    agents.make = agent_factory
-    envs.make = env_factory
+    return Callbacks(on_start=on_start)
 
 
 def volatile(record: dict[str, Any]) -> dict[str, float]:
@@ -169,7 +161,7 @@ def main() -> None:
 
     split = Split()
     counts: dict[str, int] = defaultdict(int)
-    instrument(split, counts)
+    callbacks = instrument(split, counts)
     with tempfile.TemporaryDirectory(prefix="priorbench-dqnprior-") as tmp:
         if not args.warm_cache:
             cache = Path(tmp) / "prior-cache"
@@ -182,7 +174,7 @@ def main() -> None:
                         checkpoint_every=args.steps + 1)
         job = RunJob(ENV_ID, "dqn-prior", args.seed, budget, Path(tmp) / "runs", agent_params=params)
         started = time.perf_counter()
-        path = execute(job, progress=False)
+        path = execute(job, progress=False, callbacks=callbacks)
         total_wall = time.perf_counter() - started
         episodes = records.read_episodes(path / records.EPISODES).records
         manifest = json.loads((path / records.MANIFEST).read_text())
