@@ -5,6 +5,7 @@ Entry points are strings, so importing `envs` imports no game engine; `make` imp
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
@@ -18,21 +19,48 @@ from priorbench.envs.textworld_env import (
 
 NAMESPACE = "priorbench"
 
-#: One-line descriptions shown by `priorbench list envs` (label generated task sets here).
+
+
+@dataclass(frozen=True)
+class EnvInfo:
+    """What the suite knows about a registered env besides its code, kept with its registration."""
+
+    description: str
+    """One line for `priorbench list envs` (label generated task sets here)."""
+    prompt_family: str
+    """The prompt template family the LLM agents use (agents/priors/prompts.py)."""
+    references: tuple[str, ...] = ()
+    """BibTeX keys of the games (`priorbench cite`)."""
+    card: str = ""
+    """The env card under docs/envs/ that documents the family."""
+
+
+#: Env id → its EnvInfo.
+INFO: dict[str, EnvInfo] = {}
+#: Env id → its one-line description (`priorbench list envs`).
 DESCRIPTIONS: dict[str, str] = {}
 
 
-def _register(name: str, entry_point: str, description: str, **kwargs: Any) -> None:
+def _register(name: str, entry_point: str, description: str, *, prompt_family: str,
+              references: tuple[str, ...] = (), card: str = "", **kwargs: Any) -> None:
     env_id = f"{NAMESPACE}/{name}"
     if env_id not in gym.registry:
         gym.register(env_id, entry_point=entry_point, kwargs=kwargs, disable_env_checker=True)
+    INFO[env_id] = EnvInfo(description, prompt_family, references, card)
     DESCRIPTIONS[env_id] = description
+
+
+def info(env_id: str) -> EnvInfo:
+    """The registered EnvInfo of `env_id` (a UserError naming close matches if unknown)."""
+    check_env_id(env_id)
+    return INFO[env_id]
 
 
 _register(
     "FrozenLake-4x4-v0",
     "priorbench.envs.frozenlake:FrozenLakeText",
     "Frozen Lake, standard 4×4 map, not slippery, ≤20 steps (the paper's setting)",
+    prompt_family="frozenlake",
     map_name="4x4",
     max_steps=20,
 )
@@ -40,6 +68,7 @@ _register(
     "FrozenLake-8x8-v0",
     "priorbench.envs.frozenlake:FrozenLakeText",
     "Frozen Lake, standard 8×8 map, not slippery, ≤100 steps",
+    prompt_family="frozenlake",
     map_name="8x8",
     max_steps=100,
 )
@@ -47,6 +76,7 @@ _register(
     "FrozenLake-4x4-Slippery-v0",
     "priorbench.envs.frozenlake:FrozenLakeText",
     "Frozen Lake, standard 4×4 map, slippery (moves may slide sideways), ≤100 steps",
+    prompt_family="frozenlake",
     map_name="4x4",
     is_slippery=True,
     max_steps=100,
@@ -55,6 +85,7 @@ _register(
     "FrozenLake-4x4-Random-v0",
     "priorbench.envs.frozenlake:FrozenLakeText",
     "Frozen Lake, random 4×4 maps by seed: 100 train maps, 20 disjoint test maps, ≤20 steps",
+    prompt_family="frozenlake",
     random_maps=True,
     size=4,
     max_steps=20,
@@ -63,6 +94,7 @@ _register(
     "FrozenLake-8x8-Random-v0",
     "priorbench.envs.frozenlake:FrozenLakeText",
     "Frozen Lake, random 8×8 maps by seed: 100 train maps, 20 disjoint test maps, ≤100 steps",
+    prompt_family="frozenlake",
     random_maps=True,
     size=8,
     max_steps=100,
@@ -74,6 +106,9 @@ _register(
     "priorbench.envs.overcooked:OvercookedText",
     "text Overcooked (TWOSOME's 7×7 map A), tomato salad: 5 macro-actions, ≤31 per episode "
     "(the paper's setting); one fixed task in both splits",
+    prompt_family="overcooked",
+    references=("tan2024true",),
+    card="docs/envs/overcooked.md",
     recipe="tomato-salad",
     max_steps=31,
 )
@@ -82,6 +117,9 @@ _register(
     "priorbench.envs.overcooked:OvercookedText",
     "text Overcooked (TWOSOME's 7×7 map A), lettuce-tomato salad: 8 macro-actions, ≤51 per "
     "episode (the paper's setting); one fixed task in both splits",
+    prompt_family="overcooked",
+    references=("tan2024true",),
+    card="docs/envs/overcooked.md",
     recipe="lettuce-tomato-salad",
     max_steps=51,
 )
@@ -94,6 +132,9 @@ for _family in TEXTWORLD_FAMILIES.values():
             "priorbench.envs.textworld_env:TextWorldGenerated",
             f"TextWorld {_family.name} level {_level} ({_blurb}), generated offline: "
             "10 train / 5 test games (disjoint seeds), ≤100 steps",
+            prompt_family="textworld",
+            references=("cote2018textworld",),
+            card="docs/envs/textworld.md",
             family=_family.name,
             level=_level,
         )
@@ -101,6 +142,9 @@ _register(
     "TextWorld-v0",
     "priorbench.envs.textworld_env:TextWorldGames",
     "any TextWorld game files: --set env.game_files=['a.z8', …] (made by tw-make, with .json)",
+    prompt_family="textworld",
+    references=("cote2018textworld",),
+    card="docs/envs/textworld.md",
 )
 # TextWorldExpress (Java 17): the library's own train/test folds (parameters: envs/twx_env.py).
 for _game, _blurb in (
@@ -112,6 +156,8 @@ for _game, _blurb in (
         f"TWX-{_game}-v0",
         "priorbench.envs.twx_env:TextWorldExpress",
         f"TextWorldExpress {_blurb}: 100 train-fold / 20 test-fold games, ≤100 steps",
+        prompt_family="textworld",
+        card="docs/envs/textworld.md",
         game=_game,
     )
 
@@ -130,6 +176,9 @@ for _task, _what in (
         "priorbench.envs.alfworld_env:ALFWorld",
         f"ALFWorld {_what}, the OFFICIAL games (needs $ALFWORLD_DATA, see alfworld-download): "
         "splits train / valid_seen / valid_unseen (test = valid_unseen), ≤50 steps",
+        prompt_family="alfworld",
+        references=("shridhar2021alfworld", "cote2018textworld"),
+        card="docs/envs/alfworld.md",
         task_type=_task,
     )
     _register(
@@ -140,6 +189,9 @@ for _task, _what in (
         + ("the paper's 28 train / 26 unseen test tasks" if _task == "Pick"
            else "28 train / 26 unseen test tasks")
         + " (unseen scenes and goals), ≤60 steps",
+        prompt_family="alfworld",
+        references=("shridhar2021alfworld", "cote2018textworld"),
+        card="docs/envs/alfworld.md",
         task_type=_task,
     )
 
@@ -163,7 +215,7 @@ def make(env_id: str, *, split: str = "train", **kwargs: Any) -> TextEnv:
     check_env_id(env_id)
     try:
         env = gym.make(env_id, split=split, **kwargs)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:  # unknown keywords; values the env refuses
         raise UserError(f"env {env_id!r} rejected its settings {sorted(kwargs)}: {exc}") from None
     return env.unwrapped  # the runner owns time limits and checking; no gymnasium wrappers
 
@@ -171,6 +223,9 @@ def make(env_id: str, *, split: str = "train", **kwargs: Any) -> TextEnv:
 __all__ = [
     "REQUIRED_INFO_KEYS",
     "DESCRIPTIONS",
+    "INFO",
+    "EnvInfo",
+    "info",
     "EnvCheckError",
     "TextEnv",
     "check_env_id",

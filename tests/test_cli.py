@@ -164,3 +164,10 @@ def test_sweep_runs_one_folder_per_grid_point(cli, tmp_path):
         manifest = json.loads((run / "manifest.json").read_text())
         assert manifest["agent"]["params"]["epsilon"] == float(eps)
     _fails(cli("sweep", str(spec), "--grid", "agent.*.epsilon", "--out", str(tmp_path)), "--grid")
+
+
+@pytest.mark.parametrize("value", ["0", "-1"])
+def test_env_setting_refused_by_the_env_is_one_line(cli, tmp_path, value):
+    _fails(cli("run", "--env", "priorbench/FrozenLake-4x4-v0", "--agent", "random", "--seeds", "0",
+               "--set", f"env.max_steps={value}", "--out", str(tmp_path)),
+           f"rejected its settings ['max_steps']: max_steps must be positive, got {value}")

@@ -3,6 +3,7 @@ import pytest
 from priorbench.agents import AGENTS
 from priorbench.core.errors import UserError
 from priorbench.core.registry import Registry
+from tests.conftest import ROOT
 
 
 def test_lazy_load_and_close_matches():
@@ -31,3 +32,20 @@ def test_registering_does_not_import_target():
     reg.register("x", target="some_module_that_does_not_exist:X")
     assert "some_module_that_does_not_exist" not in sys.modules
     assert "x" in reg
+
+
+def test_env_metadata_lives_with_the_registration():
+    from priorbench import envs
+    from priorbench.agents.priors.prompts import TEMPLATES, template_for
+
+    assert set(envs.INFO) == set(envs.env_ids())
+    for env_id, info in envs.INFO.items():
+        assert info.description == envs.DESCRIPTIONS[env_id]
+        assert info.prompt_family in TEMPLATES, env_id
+        assert template_for(env_id) is TEMPLATES[info.prompt_family]
+        if info.card:
+            assert (ROOT / info.card).is_file(), (env_id, info.card)
+    assert envs.info("priorbench/TWX-Coin-v0").prompt_family == "textworld"
+    assert envs.info("priorbench/ALFWorldGen-Pick-v0").references[0] == "shridhar2021alfworld"
+    with pytest.raises(UserError, match="unknown env"):
+        envs.info("priorbench/FrozenLak-4x4-v0")

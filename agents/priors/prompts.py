@@ -52,12 +52,11 @@ TEMPLATES: dict[str, PromptTemplate] = {
 
 
 def template_for(env_id: str) -> PromptTemplate:
-    """The template of the env's family (by name in the id), else the generic one."""
-    lowered = env_id.lower()
-    for name, template in TEMPLATES.items():
-        if name in lowered or (name == "textworld" and "twx" in lowered):
-            return template
-    return TEMPLATES["generic"]
+    """The template of the prompt family registered with the env (envs.EnvInfo), else generic."""
+    from priorbench import envs
+
+    info = envs.INFO.get(env_id)
+    return TEMPLATES[info.prompt_family] if info is not None else TEMPLATES["generic"]
 
 
 def fit_prompt(
