@@ -291,7 +291,7 @@ def _cmd_dataset(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve_prior(args: argparse.Namespace) -> int:
-    from priorbench.agents.priors import prior_config
+    from priorbench.agents.priors import PRIORS, prior_config
     from priorbench.agents.priors.hf import HFPrior
     from priorbench.agents.priors.server import make_server
     from priorbench.core.config import parse_value
@@ -302,9 +302,9 @@ def _cmd_serve_prior(args: argparse.Namespace) -> int:
         if not sep:
             raise UserError(f"--set {item!r}: expected key=value, e.g. --set device=cuda")
         params[key.strip()] = parse_value(value.strip())
-    config = prior_config(args.prior, {**params, "prompt_format": "raw"})
-    if "openai" in args.prior:
+    if not issubclass(PRIORS.load(args.prior), HFPrior):  # the backend, not the name, decides
         raise UserError("serve-prior serves a local model; choose an hf prior (`priorbench list priors`)")
+    config = prior_config(args.prior, {**params, "prompt_format": "raw"})
     server = make_server(HFPrior(config), args.host, args.port)
     host, port = server.server_address[:2]
     print(f"serving {args.prior} at http://{host}:{port}/v1 (Ctrl-C stops)", flush=True)

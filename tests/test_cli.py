@@ -171,3 +171,7 @@ def test_env_setting_refused_by_the_env_is_one_line(cli, tmp_path, value):
     _fails(cli("run", "--env", "priorbench/FrozenLake-4x4-v0", "--agent", "random", "--seeds", "0",
                "--set", f"env.max_steps={value}", "--out", str(tmp_path)),
            f"rejected its settings ['max_steps']: max_steps must be positive, got {value}")
+
+
+def test_serve_prior_refuses_a_remote_backend(cli):
+    _fails(cli("serve-prior", "--prior", "openai"), "serve-prior serves a local model")
