@@ -23,6 +23,11 @@ REQUIRED_INFO_KEYS: tuple[str, ...] = (
     "max_score",
 )
 
+#: What `TextEnv.reset` returns: (observation, info).
+ResetResult = tuple[str, dict[str, Any]]
+#: What `TextEnv.step` returns: (observation, reward, terminated, truncated, info).
+StepResult = tuple[str, float, bool, bool, dict[str, Any]]
+
 #: A wide bounded charset for gymnasium Text spaces (the default one has no spaces or punctuation).
 TEXT_CHARSET = string.ascii_letters + string.digits + string.punctuation + " \n\t×—–’‘“”…é"
 

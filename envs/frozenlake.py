@@ -12,7 +12,7 @@ from typing import Any
 
 from gymnasium.envs.toy_text.frozen_lake import MAPS, FrozenLakeEnv, generate_random_map
 
-from priorbench.envs.base import TextEnv, text_space
+from priorbench.envs.base import ResetResult, StepResult, TextEnv, text_space
 
 # gymnasium's action ids: 0 left, 1 down, 2 right, 3 up.
 MOVES: dict[str, tuple[int, int, int]] = {
@@ -172,7 +172,7 @@ class FrozenLakeText(TextEnv):
         return info
 
     # --- gymnasium API --------------------------------------------------------------------
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> ResetResult:
         super().reset(seed=seed)
         self._task = self._choose_task(options)
         self._desc = self._maps[self._task]
@@ -183,7 +183,7 @@ class FrozenLakeText(TextEnv):
         self._done = False
         return self._describe(), self._info()
 
-    def step(self, action: str):
+    def step(self, action: str) -> StepResult:
         if self._game is None or self._done:
             raise RuntimeError("step() called before reset() or after the episode ended")
         self._steps += 1
