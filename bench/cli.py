@@ -75,6 +75,21 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                    help="prior backend setting, e.g. device=cuda, dtype=bfloat16, model=PATH")
 
+    p = sub.add_parser("prior", help="look at a prior before spending RL compute on it")
+    psub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    q = psub.add_parser("inspect", help="P(expert), coverage@k vs uniform, argmax wins, per env")
+    q.add_argument("--env", required=True, help="registered env id")
+    q.add_argument("--prior", action="append", required=True, dest="priors", metavar="NAME",
+                   help="registered prior; repeat for several side by side")
+    q.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                   help="prior setting for every --prior (e.g. model=PATH), or env.<kwarg>=VALUE")
+    q.add_argument("--split", default="test", choices=["train", "test"])
+    q.add_argument("--states", type=int, default=50, help="distinct states to score (default 50)")
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--normalization", default="sum", choices=["sum", "token", "word"])
+    q.add_argument("--no-wins", action="store_true", help="skip playing the argmax policy")
+    q.add_argument("--out", type=Path, help="write the report with per-state rows as JSON")
+
     p = sub.add_parser("show", help="summarise run folders")
     p.add_argument("runs", nargs="+", type=Path)
 
@@ -333,6 +348,31 @@ def _cmd_cite(runs: Path) -> int:
     return 0
 
 
+def _cmd_prior_inspect(args: argparse.Namespace) -> int:
+    from priorbench.bench import prior_inspect
+    from priorbench.core.config import parse_value
+
+    prior_params: dict[str, object] = {}
+    env_kwargs: dict[str, object] = {}
+    for item in args.overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"--set {item!r}: expected key=value, e.g. --set model=PATH")
+        key = key.strip()
+        target = env_kwargs if key.startswith("env.") else prior_params
+        target[key.removeprefix("env.")] = parse_value(value.strip())
+    report = prior_inspect.inspect(args.env, args.priors, prior_params=prior_params,
+                                   split=args.split, n_states=args.states, seed=args.seed,
+                                   normalization=args.normalization, env_kwargs=env_kwargs,
+                                   wins=not args.no_wins,
+                                   progress=lambda line: print(line, file=sys.stderr))
+    print(prior_inspect.table(report))
+    if args.out:
+        prior_inspect.write_report(report, args.out)
+        print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     import os
 
@@ -358,6 +398,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_sweep(args)
         if args.command == "show":
             return _cmd_show(args.runs)
+        if args.command == "prior":
+            return _cmd_prior_inspect(args)
         if args.command == "leaderboard":
             return _cmd_leaderboard(args)
         if args.command == "reproduce":
