@@ -105,7 +105,7 @@ _register(
     max_steps=100,
 )
 
-# Text Overcooked (TWOSOME's single-agent map A); limits count macro-actions (envs/overcooked.py).
+# Text Overcooked (TWOSOME's single-agent map A); limits count macro-actions (docs/envs/overcooked.md).
 _register(
     "Overcooked-TomatoSalad-v0",
     "priorbench.envs.overcooked:OvercookedText",

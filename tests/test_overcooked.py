@@ -1,4 +1,4 @@
-"""Text Overcooked (envs/overcooked.py): contract, TWOSOME's rules with exact rewards, text, limits."""
+"""Text Overcooked (envs/overcooked/, docs/envs/overcooked.md): contract, TWOSOME's rules with exact rewards, text, limits."""
 
 from __future__ import annotations
 
