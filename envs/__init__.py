@@ -166,7 +166,7 @@ for _game, _blurb in (
         game=_game,
     )
 
-# ALFWorld (envs/alfworld_env.py): the official games from $ALFWORLD_DATA, and GENERATED
+# ALFWorld (envs/alfworld/): the official games from $ALFWORLD_DATA, and GENERATED
 # ALFWorld-format games (not the official task set; splits in envs/suites/alfworldgen-*.toml).
 for _task, _what in (
     ("Pick", "pick & place"),
@@ -178,7 +178,7 @@ for _task, _what in (
 ):
     _register(
         f"ALFWorld-{_task}-v0",
-        "priorbench.envs.alfworld_env:ALFWorld",
+        "priorbench.envs.alfworld:ALFWorld",
         f"ALFWorld {_what}, the OFFICIAL games (needs $ALFWORLD_DATA, see alfworld-download): "
         "splits train / valid_seen / valid_unseen (test = valid_unseen), ≤50 steps",
         prompt_family="alfworld",
@@ -188,7 +188,7 @@ for _task, _what in (
     )
     _register(
         f"ALFWorldGen-{_task}-v0",
-        "priorbench.envs.alfworld_env:ALFWorldGen",
+        "priorbench.envs.alfworld:ALFWorldGen",
         f"ALFWorld {_what}, GENERATED offline games (NOT the official ALFWorld task set; never "
         "compare with published ALFWorld numbers): "
         + ("the paper's 28 train / 26 unseen test tasks" if _task == "Pick"

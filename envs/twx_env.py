@@ -1,41 +1,21 @@
 """TextWorldExpress games (CookingWorld, Coin, TWC) as TextEnvs — the suite's throughput anchor.
 
-TextWorldExpress (`textworld_express`, a JVM simulator reached through py4j; needs Java 17)
-generates each game from (game, parameters, fold, seed). The library keeps its own game folds
-(train seeds 0–999, dev 10000–, test 20000–, with fold-specific objects for TWC); priorbench's
-train split plays the first `n_train_games` seeds of the train fold and the test split the first
-`n_test_games` of the test fold.
-
-Game parameters: CookingWorld uses TALES' setting (1 room, 2 ingredients, 5 distractor items).
-Coin and TWC use larger settings than TALES' (its Coin game puts the coin in the first room, a
-one-step game; its TWC game puts away one item): Coin has the library's default 11 rooms, with
-doors and 5 distractor items; TWC puts away 2 items. The `game_params` kwarg sets any other. Reward is the delta of
-the library's normalised score (0…1); terminated on task success/failure; truncated at
-`max_steps` (the library's own step limit is set out of the way).
-
-`expert_action`, CookingWorld and TWC: the library's gold action sequence
-(`getGoldActionSequence`), computed for the start of each episode. It stays valid while the agent
-follows it; actions that only look (look around, inventory, examine …) and commands the game does
-not accept leave it valid; any other deviation ends it (TextWorldExpress has no planner for an
-arbitrary state), so `expert_action` is then absent for the rest of the episode.
-
-`expert_action`, Coin: the library's gold path for Coin is a random walk that differs from one
-reset of the same seed to the next, which would break seeded determinism. Instead, the first
-reset of each task explores the map once (moving through every exit, opening doors, then
-resetting the game), and the expert follows a shortest path to the coin's room from wherever
-the agent is (read from the game's "look" text), in a fixed direction order. It is defined in
-every state, off-path ones included.
+The env card, docs/envs/textworld.md ("TextWorldExpress"), says what they play: the library's
+train/test folds, the game parameters (GAMES), rewards, and how `expert_action` is found (the
+library's gold path for CookingWorld and TWC; for Coin, a map explored once per task and
+shortest paths on it, since the library's Coin gold path is a random walk).
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections import deque
+from pathlib import Path
 from typing import Any, ClassVar
 
 from priorbench.core.errors import UserError
-from priorbench.envs.base import TextEnv, text_space
+from priorbench.core.paths import sha256_file
+from priorbench.envs.base import ResetResult, StepResult, TextEnv, text_space
 
 try:  # what textworld_express itself parses its JSON with, when installed
     from orjson import loads as _loads
@@ -75,8 +55,7 @@ def _exits(raw: dict[str, Any]) -> list[str]:
 def _jar_sha256() -> str:
     from textworld_express.constants import JAR_PATH
 
-    with open(JAR_PATH, "rb") as fh:
-        return hashlib.sha256(fh.read()).hexdigest()
+    return sha256_file(Path(JAR_PATH))
 
 
 class TextWorldExpress(TextEnv):
@@ -263,7 +242,7 @@ class TextWorldExpress(TextEnv):
         return door if _door_closed(raw, direction) and door in self._admissible else f"move {direction}"
 
     # --- gymnasium API ------------------------------------------------------------------------
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> ResetResult:
         super().reset(seed=seed)
         self._task = self._choose_task(options)
         if self._twx is None:
@@ -291,7 +270,7 @@ class TextWorldExpress(TextEnv):
         self._done = False
         return obs, self._info(raw)
 
-    def step(self, action: str):
+    def step(self, action: str) -> StepResult:
         if self._twx is None or self._done:
             raise RuntimeError("step() called before reset() or after the episode ended")
         self._steps += 1
