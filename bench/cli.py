@@ -331,7 +331,7 @@ def _cmd_serve_prior(args: argparse.Namespace) -> int:
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
-    from priorbench.bench.leaderboard import reproduce
+    from priorbench.bench.reproduce import reproduce
 
     result = reproduce(args.runs, args.row, out=args.out, seeds=args.seeds,
                        progress=lambda line: print(line, file=sys.stderr))
@@ -342,7 +342,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
 
 
 def _cmd_cite(runs: Path) -> int:
-    from priorbench.bench.leaderboard import cite
+    from priorbench.bench.cite import cite
 
     print(cite(runs), end="")
     return 0

@@ -129,7 +129,7 @@ _register(
     max_steps=51,
 )
 
-# TextWorld: generated families (levels: envs/textworld_env.py) and any user game file.
+# TextWorld: generated families (levels: envs/textworld_env/families.py) and any user game file.
 for _family in TEXTWORLD_FAMILIES.values():
     for _level, _blurb in _family.blurb.items():
         _register(

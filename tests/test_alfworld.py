@@ -19,8 +19,8 @@ import pytest
 
 from priorbench import envs
 from priorbench.core.errors import UserError
-from priorbench.envs import alfworld_gen as gen
-from priorbench.envs.alfworld_env import ALFWorldGen
+from priorbench.envs import alfworld as gen
+from priorbench.envs.alfworld import ALFWorldGen
 
 pytestmark = pytest.mark.skipif(
     any(find_spec(m) is None for m in ("alfworld", "textworld", "fast_downward")),
@@ -116,6 +116,16 @@ def test_same_seed_same_game_file(tmp_path: Path) -> None:
     assert "UNKNOWN GOAL" not in game["grammar"]
     traj = json.loads((first.parent / "traj_data.json").read_text())
     assert traj["task_type"] == "pick_and_place_simple" and traj["priorbench"]["generated"]
+
+
+def test_generating_and_playing_leave_sys_argv_alone(pick_test: ALFWorldGen,
+                                                    tmp_path: Path) -> None:
+    """fast-downward's pddl2sas sets sys.argv to ["translate.py", "domain", "task"] and leaves
+    it so: a script writing to sys.argv[1] after a game had been played wrote a file `domain`."""
+    argv = list(sys.argv)
+    gen.ensure_game(gen.load_split("Pick", "train")[0], tmp_path)  # a problem not translated yet
+    pick_test.reset(seed=0, options={"task": 2})
+    assert sys.argv == argv
 
 
 def test_pick_passes_check_text_env(pick_test: ALFWorldGen, cache: Path) -> None:

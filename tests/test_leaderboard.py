@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from priorbench.bench import leaderboard, metrics, records
+from priorbench.bench import cite, leaderboard, metrics, records, reproduce
 from priorbench.bench.runner import RunJob, execute
 from priorbench.bench.spec import Budget
 from priorbench.core.errors import UserError
@@ -254,7 +254,7 @@ def test_reproduce_tiny_row(tmp_path, cli):
     assert "episode records identical (timing ignored): 2/2 seeds" in result.stdout
 
     new = tmp_path / "again"
-    found = leaderboard.reproduce(runs, "1", out=new, seeds=[1])
+    found = reproduce.reproduce(runs, "1", out=new, seeds=[1])
     assert found.inside and found.seeds == [(1, True, found.seeds[0][2], found.seeds[0][3])]
     assert (records.run_dir(new, LAKE, "tabular-q", 1) / "manifest.json").exists()
     assert not records.run_dir(new, LAKE, "tabular-q", 0).exists()
@@ -274,11 +274,11 @@ def test_cite(cli, tmp_path):
         assert key in out, key
     assert "kumar2020conservative" not in out and "tan2024true" not in out
     everything = cli("cite", "--runs", str(tmp_path / "none")).stdout
-    for key in leaderboard.BIBTEX:
+    for key in cite.BIBTEX:
         assert "{" + key + "," in everything, key
-    assert everything.count("@") == len(leaderboard.BIBTEX)
+    assert everything.count("@") == len(cite.BIBTEX)
 
-    keys, unknown = leaderboard.references(
+    keys, unknown = cite.references(
         ["dqn-prior", "cql", "twosome", "llm", "mystery", "random"], ["priorbench/ALFWorld-Pick-v0"])
     assert keys == ["priorbench", "yan2025efficient", "agarwal2021deep", "kumar2020conservative",
                     "he2016deep", "tan2024true", "schulman2017proximal", "shridhar2021alfworld",

@@ -1,0 +1,125 @@
+"""`build`: stored runs → the leaderboard folder (tables, plots, site), and `snapshot`: that
+folder as text, for golden files and the committed-leaderboard check.
+
+A pure function of the records under a runs folder: no clocks, no absolute paths, a fixed
+bootstrap seed, and matplotlib told to leave dates, versions and random ids out of its files,
+so building twice gives the same bytes."""
+
+from __future__ import annotations
+
+import base64
+import re
+from pathlib import Path
+from typing import Any
+
+from priorbench.bench import records
+from priorbench.bench.leaderboard import plots, site, tables
+from priorbench.bench.leaderboard.load import aggregate, collect
+from priorbench.bench.leaderboard.stats import improvements, make_rows, overall
+from priorbench.core.errors import UserError
+
+
+def build(runs_root: Path, out_dir: Path) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+    """Write LEADERBOARD.md, leaderboard.csv, leaderboard_full.csv, leaderboard.tex, plots/*.png
+    and site/index.html from the runs under `runs_root`. Returns the rows (as aggregate()) and
+    the refused runs (path relative to runs_root, reason)."""
+    groups, refused = collect(runs_root)
+    if not groups:
+        reasons = "; ".join(f"{p}: {why}" for p, why in refused) or "no run folders found"
+        raise UserError(f"no usable runs under {runs_root} ({reasons})")
+    rows = make_rows(groups)
+    envs, overall_rows = overall(rows)
+    pairs = improvements(rows)
+
+    out_dir = Path(out_dir)
+    plots_dir = out_dir / "plots"
+    plots_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "site").mkdir(parents=True, exist_ok=True)
+    for pattern in plots.PLOT_PATTERNS:  # plots of envs or pairs no longer in the runs
+        for stale in plots_dir.glob(pattern):
+            stale.unlink()
+    colours = plots.agent_colours([r.agent for r in rows])
+    images: list[tuple[str, str, bytes]] = []
+    with plots.plot_style():
+        for env in sorted({r.env for r in rows}):
+            name = f"plots/curves-{plots.slug(env)}.png"
+            images.append((name, f"{env}: test success vs env steps",
+                           plots.plot_curves(rows, env, out_dir / name, colours)))
+        images.append(("plots/final-iqm.png", "final test success: IQM with 95% CIs",
+                       plots.plot_final(rows, overall_rows, out_dir / "plots/final-iqm.png", colours)))
+        if pairs:
+            images.append(("plots/probability-of-improvement.png", "probability of improvement",
+                           plots.plot_improvement(
+                               pairs, out_dir / "plots/probability-of-improvement.png", colours)))
+
+    (plots_dir / "RENDERER").write_text(f"matplotlib {_matplotlib_version()}\n")
+    notes_file = out_dir / NOTES
+    notes = notes_file.read_text() if notes_file.exists() else ""
+    md = tables.leaderboard_md(rows, envs, overall_rows, pairs, [(n, t) for n, t, _ in images],
+                               refused, notes)
+    (out_dir / "LEADERBOARD.md").write_text(md)
+    (out_dir / "leaderboard.csv").write_text(tables.csv_text(tables.TABLE_COLUMNS, [
+        [r.env, r.agent, r.stats["seeds"], r.stats["success"], r.stats["success_se"],
+         r.stats["return"], int(r.stats["env_steps"]), r.stats["llm_calls"]] for r in rows]))
+    (out_dir / "leaderboard_full.csv").write_text(
+        tables.csv_text(tables.FULL_COLUMNS, [tables.full_row(r) for r in rows]))
+    (out_dir / "leaderboard.tex").write_text(tables.latex_table(rows))
+    (out_dir / "site" / "index.html").write_text(
+        site.index_html(rows, envs, overall_rows, pairs, images, refused, _plain(tables.legend())))
+    summary = aggregate([run.summary for runs in groups.values() for run in runs])
+    return summary, refused
+
+
+def _matplotlib_version() -> str:
+    import matplotlib
+
+    return str(matplotlib.__version__)
+
+
+def _plain(markdown: str) -> str:
+    return markdown.replace("**", "").replace("`", "")
+
+
+#: A hand-written reading of the numbers, kept beside the outputs and copied into LEADERBOARD.md.
+NOTES = "NOTES.md"
+TEXT_OUTPUTS = ("LEADERBOARD.md", "leaderboard.csv", "leaderboard_full.csv", "leaderboard.tex")
+_IMAGE = re.compile(r"data:image/png;base64,([A-Za-z0-9+/=]+)")
+_IMAGE_HASH = re.compile(r"data:image/png;sha256=[0-9a-f]{64}")
+
+
+def snapshot(out_dir: Path) -> dict[str, str]:
+    """A leaderboard folder as text, for golden files and the committed-leaderboard check: the
+    tables, the site with each embedded image replaced by its sha256, the plots' sha256 sums and
+    the renderer (matplotlib) version that drew them."""
+    import hashlib
+
+    out_dir = Path(out_dir)
+    snap = {name: (out_dir / name).read_text() for name in TEXT_OUTPUTS if (out_dir / name).exists()}
+    page = out_dir / "site" / "index.html"
+    if page.exists():
+        snap["site/index.html"] = _IMAGE.sub(
+            lambda m: "data:image/png;sha256=" + hashlib.sha256(base64.b64decode(m.group(1))).hexdigest(),
+            page.read_text())
+    pngs = sorted((out_dir / "plots").glob("*.png"))
+    snap["plots/SHA256SUMS"] = "".join(f"{records.sha256_file(p)}  {p.name}\n" for p in pngs)
+    renderer = out_dir / "plots" / "RENDERER"
+    snap["plots/RENDERER"] = renderer.read_text() if renderer.exists() else ""
+    return snap
+
+
+def snapshot_differences(expected: dict[str, str], actual: dict[str, str]) -> list[str]:
+    """The files in which two snapshots differ. Plot bytes (and the site's images) are compared
+    only when the same renderer version drew both: another matplotlib draws other pixels."""
+    same_renderer = expected.get("plots/RENDERER") == actual.get("plots/RENDERER")
+
+    def normal(name: str, text: str) -> str:
+        if same_renderer:
+            return text
+        if name == "plots/SHA256SUMS":
+            return "".join(line.split("  ", 1)[-1] + "\n" for line in text.splitlines())
+        if name == "site/index.html":
+            return _IMAGE_HASH.sub("data:image/png;sha256=…", text)
+        return text
+
+    names = sorted((set(expected) | set(actual)) - {"plots/RENDERER"})
+    return [n for n in names if normal(n, expected.get(n, "<missing>")) != normal(n, actual.get(n, "<missing>"))]

@@ -1,0 +1,107 @@
+"""Loading stored runs: verify each run folder (`records.verify_run`), alone and then with the
+rest of its (env, agent) row, and keep the survivors with their summaries; refused runs are
+returned with the reason, their paths relative to the runs folder."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from priorbench.bench import metrics, records
+from priorbench.core.errors import UserError
+
+
+@dataclass
+class Run:
+    """One verified run: where it is (relative to the runs folder), its manifest and summary."""
+
+    path: str
+    manifest: dict[str, Any]
+    episodes: list[dict[str, Any]]
+    summary: dict[str, Any]
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        rel = Path(path).resolve().relative_to(Path(root).resolve())
+    except ValueError:
+        return str(path)
+    return rel.as_posix() or "."
+
+
+def _reason(exc: UserError, path: Path, rel: str) -> str:
+    """The refusal message with the run's path made relative and the `path: ` prefix dropped."""
+    text = str(exc).replace(str(path), rel)
+    return text.removeprefix(f"{rel}: ")
+
+
+def _row_key(manifest: dict[str, Any]) -> tuple[str, str]:
+    """(env id, agent name) of a verified manifest."""
+    return (str(manifest["env"]["id"]), str(manifest["agent"]["name"]))
+
+
+def collect(root: Path) -> tuple[dict[tuple[str, str], list[Run]], list[tuple[str, str]]]:
+    """Verified runs under `root` grouped into (env, agent) rows, and the refused runs with why.
+
+    Every run is checked on its own first; then each row's survivors are checked together
+    (`records.verify_run(path, row=…)`): a row that mixes versions or configurations is refused
+    as a whole."""
+    root = Path(root)
+    if not root.exists():
+        raise UserError(f"runs folder {root} does not exist; run `priorbench run` first")
+    refused: list[tuple[str, str]] = []
+    first: dict[tuple[str, str], list[tuple[Path, dict[str, Any]]]] = {}
+    for path in records.find_runs(root):
+        rel = _relative(path, root)
+        try:
+            manifest, _ = records.verify_run(path)
+        except UserError as exc:
+            refused.append((rel, _reason(exc, path, rel)))
+            continue
+        first.setdefault(_row_key(manifest), []).append((path, manifest))
+    rows: dict[tuple[str, str], list[Run]] = {}
+    for key, members in sorted(first.items()):
+        row_manifests = [m for _, m in members]
+        for path, _ in members:
+            rel = _relative(path, root)
+            try:
+                manifest, episodes = records.verify_run(path, row=row_manifests)
+            except UserError as exc:
+                refused.append((rel, _reason(exc, path, rel)))
+                continue
+            rows.setdefault(key, []).append(
+                Run(rel, manifest, episodes, metrics.run_summary(manifest, episodes)))
+    for runs in rows.values():
+        runs.sort(key=lambda r: (r.summary["seed"], r.path))
+    return rows, sorted(refused)
+
+
+def load_runs(root: Path) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+    """Verified run summaries under `root`, and the runs refused with the reason."""
+    rows, refused = collect(root)
+    return [run.summary for runs in rows.values() for run in runs], refused
+
+
+def aggregate(summaries: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (env, agent): means over seeds, with the seed count (no bootstrap; fast)."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for s in summaries:
+        groups.setdefault((s["env"], s["agent"]), []).append(s)
+    rows = []
+    for (env, agent), runs in sorted(groups.items()):
+        success, success_se = metrics.mean_se([r["success"] for r in runs])
+        rows.append({
+            "env": env,
+            "agent": agent,
+            "seeds": len(runs),
+            "success": success,
+            "success_se": success_se,
+            "return": float(np.mean([r["return"] for r in runs])),
+            "env_steps": int(np.mean([r["env_steps"] for r in runs])),
+            "llm_calls": float(np.mean([r["llm_calls"] for r in runs])),
+        })
+    return rows

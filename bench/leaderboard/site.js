@@ -1,0 +1,39 @@
+(function () {
+  function key(cell, numeric) {
+    var raw = cell.getAttribute("data-sort");
+    if (raw === null) { raw = cell.textContent.trim(); }
+    if (!numeric) { return raw.toLowerCase(); }
+    var value = parseFloat(raw);
+    return isNaN(value) ? null : value;
+  }
+  var tables = document.querySelectorAll("table.sortable");
+  Array.prototype.forEach.call(tables, function (table) {
+    var headers = table.tHead.rows[0].cells;
+    Array.prototype.forEach.call(headers, function (th, column) {
+      if (!th.hasAttribute("data-type")) { return; }
+      function sort() {
+        var ascending = th.getAttribute("aria-sort") !== "ascending";
+        Array.prototype.forEach.call(headers, function (h) { h.removeAttribute("aria-sort"); });
+        th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+        var numeric = th.getAttribute("data-type") === "num";
+        var body = table.tBodies[0];
+        var rows = Array.prototype.slice.call(body.rows).map(function (row, position) {
+          return { row: row, key: key(row.cells[column], numeric), position: position };
+        });
+        rows.sort(function (a, b) {
+          if (a.key === b.key) { return a.position - b.position; }
+          if (a.key === null) { return 1; }
+          if (b.key === null) { return -1; }
+          var order = a.key < b.key ? -1 : 1;
+          return ascending ? order : -order;
+        });
+        rows.forEach(function (item) { body.appendChild(item.row); });
+      }
+      th.tabIndex = 0;
+      th.addEventListener("click", sort);
+      th.addEventListener("keydown", function (event) {
+        if (event.key === "Enter" || event.key === " ") { event.preventDefault(); sort(); }
+      });
+    });
+  });
+})();

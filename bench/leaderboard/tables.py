@@ -1,0 +1,220 @@
+"""The leaderboard's tables: LEADERBOARD.md (with its legend, the all-envs and
+probability-of-improvement tables, plots, provenance and refused runs), leaderboard.csv (the
+first, narrow columns), leaderboard_full.csv (every column) and leaderboard.tex (booktabs);
+also `markdown_table`, which the CLI's other reports use."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from priorbench.bench import metrics
+from priorbench.bench.leaderboard.stats import Row
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
+                   float_format: Sequence[str] | None = None) -> str:
+    """A GitHub Markdown table with right-aligned numeric columns (floats: `float_format` per
+    column, default .3f; NaN is shown as —)."""
+    formats = list(float_format) if float_format is not None else [".3f"] * len(headers)
+
+    def cell(value: Any, fmt: str) -> str:
+        if isinstance(value, float):
+            return "—" if np.isnan(value) else format(value, fmt)
+        return str(value)
+
+    text_rows = [[cell(v, f) for v, f in zip(row, formats, strict=True)] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in text_rows)) if text_rows else len(h)
+              for i, h in enumerate(headers)]
+    numeric = [bool(rows) and all(isinstance(r[i], int | float) for r in rows)
+               for i in range(len(headers))]
+
+    def line(values: Sequence[str]) -> str:
+        return "| " + " | ".join(v.rjust(w) if n else v.ljust(w)
+                                 for v, w, n in zip(values, widths, numeric, strict=True)) + " |"
+    rule = "|" + "|".join(("-" * (w + 1) + ":") if n else ("-" * (w + 2))
+                          for w, n in zip(widths, numeric, strict=True)) + "|"
+    return "\n".join([line(list(headers)), rule, *(line(r) for r in text_rows)])
+
+
+THRESHOLD_LABEL = f"steps to {metrics.SUCCESS_THRESHOLD:.0%}"
+#: leaderboard.csv keeps its first, narrow format (other tools read it); the rest is in
+#: leaderboard_full.csv.
+TABLE_COLUMNS = ("env", "agent", "seeds", "success", "success_se", "return", "env_steps", "llm_calls")
+FULL_COLUMNS = (
+    "row", "env", "env_version", "agent", "seeds", "iqm", "iqm_lo", "iqm_hi", "success",
+    "success_se", "return", "normalised_return", "auc", "auc_se", "steps_to_threshold",
+    "threshold_reached", "env_steps", "llm_calls", "llm_tokens", "wall_s", "seed_list",
+    "priorbench", "git_commits", "spec_hashes",
+)
+
+
+def steps_cell(row: Row) -> str:
+    s = row.stats
+    value = "—" if s["steps_to_threshold"] is None else str(s["steps_to_threshold"])
+    return f"{value} ({s['threshold_reached']}/{s['seeds']})"
+
+
+def ci_text(lo: float, hi: float) -> str:
+    return f"[{lo:.3f}, {hi:.3f}]"
+
+
+def provenance(row: Row) -> dict[str, Any]:
+    """What a row was built from: seeds, spec hashes, versions, commits, env version."""
+    manifests = [r.manifest for r in row.runs]
+    packages: dict[str, list[str]] = {}
+    for m in manifests:
+        for name, version in sorted(m.get("packages", {}).items()):
+            if str(version) not in packages.setdefault(name, []):
+                packages[name].append(str(version))
+    return {
+        "seeds": row.seeds,
+        "runs": [r.path for r in row.runs],
+        "spec_hashes": [str(m.get("spec_hash")) for m in manifests],
+        "git_commits": sorted({str(m.get("git_commit")) for m in manifests}),
+        "packages": {k: ", ".join(v) for k, v in sorted(packages.items())},
+        "env_version": sorted({str(m["env"].get("version")) for m in manifests}),
+        "env_kwargs": manifests[0]["spec"]["env_kwargs"],
+        "agent_params": manifests[0]["spec"]["agent_params"],
+        "budget": manifests[0]["spec"]["budget"],
+        "machines": sorted({json.dumps(m.get("machine"), sort_keys=True) for m in manifests}),
+    }
+
+
+MAIN_HEADERS = ("env", "agent", "seeds", "IQM success", "95% CI", "mean success", "± SE",
+                "norm. return", "AUC", THRESHOLD_LABEL, "env steps", "LLM calls", "LLM tokens",
+                "wall s", "row")
+MAIN_FORMATS = (".3f",) * 10 + (".0f", ".1f", ".0f", ".2f", ".3f")
+
+
+def _main_cells(row: Row) -> list[Any]:
+    s = row.stats
+    return [row.env, row.agent, s["seeds"], s["iqm"], ci_text(s["iqm_lo"], s["iqm_hi"]), s["success"],
+            s["success_se"], s["normalised_return"], s["auc"], steps_cell(row), s["env_steps"],
+            s["llm_calls"], s["llm_tokens"], s["wall_s"], row.index]
+
+
+def legend() -> str:
+    """The paragraph under LEADERBOARD.md's title that says what each column means (the
+    site shows it too, as plain text)."""
+    reps, seed = metrics.BOOTSTRAP_REPS, metrics.BOOTSTRAP_SEED
+    return ("Final evaluation on each env's held-out test tasks (explore=False). **IQM success** is "
+            "rliable's interquartile mean over seeds of each run's test success rate, with a 95% "
+            "stratified-bootstrap CI "
+            f"({reps:,} reps, numpy seed {seed}); **mean success ± SE** is over seeds, for comparison "
+            "with suites that report means. **norm. return** is return / max score; **AUC** the area "
+            "under the test-success curve over the training budget, divided by it (an agent that does "
+            f"not train scores its step-0 success); **{THRESHOLD_LABEL}** the median over seeds of the "
+            f"first evaluation with test success ≥ {metrics.SUCCESS_THRESHOLD:g} (— when the median "
+            "seed never got there; in brackets how many did). Budget columns are means per run (LLM "
+            "calls and tokens include evaluation). Built by `priorbench leaderboard build` from the "
+            "stored run records alone; `priorbench reproduce ROW` re-runs a row.")
+
+
+def leaderboard_md(rows: Sequence[Row], envs: Sequence[str], overall_rows: Sequence[dict[str, Any]],
+                   pairs: Sequence[dict[str, Any]], plots: Sequence[tuple[str, str]],
+                   refused: Sequence[tuple[str, str]], notes: str = "") -> str:
+    md = [
+        "# priorbench leaderboard", "",
+        legend(), "",
+        markdown_table(MAIN_HEADERS, [_main_cells(r) for r in rows], MAIN_FORMATS), "",
+    ]
+    if notes.strip():  # the hand-written reading of the numbers (NOTES.md beside the outputs)
+        md += [notes.strip(), ""]
+    if overall_rows:
+        md += ["## All envs", "",
+               f"Per agent over the {len(envs)} envs every agent ran ({', '.join(envs)}); each "
+               "env's score is a seed's mean test success, the IQM is over seeds × envs.", "",
+               markdown_table(["agent", "envs", "seeds", "IQM success", "95% CI", "mean success", "± SE"],
+                              [[o["agent"], o["envs"], o["seeds"], o["iqm"], ci_text(o["iqm_lo"], o["iqm_hi"]),
+                                o["success"], o["success_se"]] for o in overall_rows]), ""]
+    if pairs:
+        md += ["## Probability of improvement", "",
+               "rliable's P(X > Y): the chance that a run of X beats a run of Y on final test "
+               "success, averaged over the envs both ran, with a 95% bootstrap CI "
+               f"({metrics.CURVE_REPS:,} reps). 0.5 is a tie.", "",
+               markdown_table(["X", "Y", "envs", "P(X > Y)", "95% CI"],
+                              [[p["x"], p["y"], p["envs"], p["p"], ci_text(p["p_lo"], p["p_hi"])]
+                               for p in pairs]), ""]
+    md += ["## Plots", ""] + [f"![{title}]({name})" for name, title in plots] + [""]
+    md += ["## Provenance", "",
+           "Per row: seeds, the env version, the priorbench version and git commit(s) that made "
+           "the runs, and the first 12 characters of each run's spec hash (full hashes in "
+           "leaderboard_full.csv and site/index.html).", "",
+           markdown_table(["row", "env version", "seeds", "priorbench", "git commit", "spec hashes"],
+                          [[r.index, ", ".join(p["env_version"]), " ".join(map(str, p["seeds"])),
+                            p["packages"].get("priorbench", "unknown"),
+                            ", ".join(c[:12] for c in p["git_commits"]),
+                            " ".join(h[:12] for h in p["spec_hashes"])]
+                           for r in rows for p in [provenance(r)]]), ""]
+    if refused:
+        md += ["## Refused runs", "",
+               "These run records failed the integrity checks (checksum, schema, or a row mixing "
+               "versions or configurations) and are not in any table:", ""]
+        md += [f"- `{p}`: {why}" for p, why in refused] + [""]
+    return "\n".join(md)
+
+
+def csv_text(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(["" if v is None else f"{v:.6f}" if isinstance(v, float) else v for v in row])
+    return buffer.getvalue()
+
+
+def full_row(row: Row) -> list[Any]:
+    s, p = row.stats, provenance(row)
+    return [row.index, row.env, ", ".join(p["env_version"]), row.agent, s["seeds"], s["iqm"],
+            s["iqm_lo"], s["iqm_hi"], s["success"], s["success_se"], s["return"],
+            s["normalised_return"], s["auc"], s["auc_se"], s["steps_to_threshold"],
+            s["threshold_reached"], s["env_steps"], s["llm_calls"], s["llm_tokens"], s["wall_s"],
+            " ".join(map(str, p["seeds"])), p["packages"].get("priorbench", "unknown"),
+            " ".join(p["git_commits"]), " ".join(p["spec_hashes"])]
+
+
+_TEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
+                "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\^{}"}
+
+
+def tex_escape(text: str) -> str:
+    return "".join(_TEX_ESCAPES.get(ch, ch) for ch in text)
+
+
+def latex_table(rows: Sequence[Row]) -> str:
+    def num(value: float, fmt: str = ".3f") -> str:
+        return "--" if np.isnan(value) else format(value, fmt)
+
+    lines = [
+        "% Generated by `priorbench leaderboard build`; needs \\usepackage{booktabs}.",
+        "\\begin{table}[t]", "\\centering", "\\small",
+        "\\begin{tabular}{llrrcrrrr}", "\\toprule",
+        "Env & Agent & Seeds & IQM & 95\\% CI & Mean $\\pm$ SE & AUC & Env steps & LLM calls \\\\",
+        "\\midrule",
+    ]
+    previous = None
+    for row in rows:
+        s = row.stats
+        if previous is not None and row.env != previous:
+            lines.append("\\midrule")
+        env = tex_escape(row.env) if row.env != previous else ""
+        previous = row.env
+        se = "" if np.isnan(s["success_se"]) else f" $\\pm$ {s['success_se']:.3f}"
+        lines.append(
+            f"{env} & {tex_escape(row.agent)} & {s['seeds']} & {num(s['iqm'])} & "
+            f"[{num(s['iqm_lo'])}, {num(s['iqm_hi'])}] & {num(s['success'])}{se} & {num(s['auc'])} & "
+            f"{num(s['env_steps'], '.0f')} & {num(s['llm_calls'], '.1f')} \\\\")
+    lines += [
+        "\\bottomrule", "\\end{tabular}",
+        "\\caption{Final test success: interquartile mean over seeds with "
+        "95\\% stratified-bootstrap CIs (rliable), mean $\\pm$ standard error over seeds, and the "
+        "normalised area under the test-success curve (AUC).}",
+        "\\label{tab:priorbench}", "\\end{table}", "",
+    ]
+    return "\n".join(lines)
