@@ -88,9 +88,13 @@ def conservative_penalty(q_candidates, valid, q_data, alpha: float):
 
 
 class ValueAgent(Agent):
-    """Q(s, a) over a candidate set; subclasses choose the candidates and the loss."""
+    """Q(s, a) over a candidate set; subclasses choose the loss, and `posterior` (when set)
+    the candidates and the decision rule."""
 
     config: DQNConfig
+    #: the prior agents' proposals source + chooser (`agents.posterior.PosteriorSampling`);
+    #: None: Q over all admissible commands, ε-greedy
+    posterior: Any = None
 
     def __init__(self, config: DQNConfig, *, seed: int, env_id: str) -> None:
         import torch
@@ -108,9 +112,11 @@ class ValueAgent(Agent):
     # --- candidates ----------------------------------------------------------------------
     def candidates(self, obs: str, info: dict[str, Any]) -> list[str]:
         """The actions Q chooses among at this state (all admissible commands for DQN)."""
+        if self.posterior is not None:
+            return self.posterior.candidates(obs, info, self.rng)
         return list(info["admissible_commands"])
 
-    def _rows(self, task: str, obs: str, actions: list[str]) -> list[tuple[int, int]]:
+    def rows(self, task: str, obs: str, actions: list[str]) -> list[tuple[int, int]]:
         """(state row, action row) of each action in the embedding table."""
         rows = self.encoder.rows([state_text(task, obs), *actions])
         return [(rows[0], r) for r in rows[1:]]
@@ -135,17 +141,19 @@ class ValueAgent(Agent):
         return int(np.argmax(values))
 
     def act(self, obs: str, info: dict[str, Any], *, explore: bool) -> str:
+        if self.posterior is not None:
+            return self.posterior.act(self, obs, info, explore=explore)
         cands = self.candidates(obs, info)
-        values = self.q_values(self._rows(info["task"], obs, cands))
+        values = self.q_values(self.rows(info["task"], obs, cands))
         return cands[self.choose(values, explore=explore)]
 
     # --- learning ------------------------------------------------------------------------
     def remember(self, t: Transition) -> None:
         task = t.info["task"]
-        sa = self._rows(task, t.obs, [t.action])[0]
-        here = self._rows(task, t.obs, self.candidates(t.obs, t.info))
+        sa = self.rows(task, t.obs, [t.action])[0]
+        here = self.rows(task, t.obs, self.candidates(t.obs, t.info))
         done = t.terminated or not t.next_info["admissible_commands"]
-        after = [] if done else self._rows(task, t.next_obs, self.candidates(t.next_obs, t.next_info))
+        after = [] if done else self.rows(task, t.next_obs, self.candidates(t.next_obs, t.next_info))
         self.replay.append((sa, float(t.reward), float(done), after, here))
 
     def observe(self, transition: Transition) -> None:
@@ -204,7 +212,10 @@ class ValueAgent(Agent):
 
     # --- checkpoints ---------------------------------------------------------------------
     def counters(self) -> dict[str, float]:
-        return dict(self.encoder.counts)
+        return {**self.encoder.counts, **(self.posterior.counters() if self.posterior else {})}
+
+    def provenance(self) -> dict[str, Any]:
+        return self.posterior.provenance() if self.posterior is not None else {}
 
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "q": self.q.state_dict(), "q_target": self.q_target.state_dict(),
@@ -267,4 +278,4 @@ class CQL(ValueAgent):
 
     def provenance(self) -> dict[str, Any]:
         return {"dataset": self.config.dataset, "dataset_transitions": self.dataset_size,
-                "dataset_sha256": self.dataset_sha256}
+                "dataset_sha256": self.dataset_sha256, **super().provenance()}

@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from priorbench.agents.diagnostics import PriorDiagnostics
-from priorbench.agents.dqn import CQL, DQN, CQLConfig, DQNConfig
+from priorbench.agents.dqn import CQL, DQN, CQLConfig, DQNConfig, ValueAgent
 from priorbench.agents.priors import make_prior
 from priorbench.agents.priors.prompts import fit_prompt, template_for
 
@@ -58,94 +58,104 @@ class CQLPriorConfig(PriorSettings, CQLConfig):
     pass
 
 
-class ProposalMixin:
-    """Candidates = the prior's k proposals for the state (unmatched texts counted, not replaced)."""
+class PriorProposals:
+    """The candidates source: per state, once, the prior's distribution over the admissible
+    commands (exact) or its free-text pool (sample); per visit, k draws with the agent's RNG."""
 
-    config: Any
-    seed: int
-    env_id: str
-    rng: np.random.Generator
-
-    def _init_prior(self) -> None:
-        self.template = template_for(self.env_id)
-        self.prior = make_prior(self.config.prior, self.config.prior_params, cache=self.config.cache,
+    def __init__(self, settings: PriorSettings, *, env_id: str, seed: int) -> None:
+        self.settings = settings
+        self.seed = seed
+        self.template = template_for(env_id)
+        self.prior = make_prior(settings.prior, settings.prior_params, cache=settings.cache,
                                 namespace=self.template.id)
-        self.diagnostics = PriorDiagnostics()
-        self.proposal_counts = {"proposals_unmatched": 0, "proposal_fallbacks": 0}
+        self.counts = {"proposals_unmatched": 0, "proposal_fallbacks": 0}
         self._last: dict[str, tuple[list[str], np.ndarray, bool]] = {}
 
     @staticmethod
-    def _state_key(obs: str, info: dict[str, Any]) -> str:
+    def state_key(obs: str, info: dict[str, Any]) -> str:
         """Everything the state's prompt is built from (task, observation, commands)."""
         return "\x00".join([info["task"], obs, "\x1f".join(info["admissible_commands"])])
 
-    def _state_prior(self, obs: str, info: dict[str, Any]) -> tuple[list[str], np.ndarray]:
-        """Per state, once: the actions to draw from and their weights (log-probs)."""
+    def state_prior(self, obs: str, info: dict[str, Any]) -> tuple[list[str], np.ndarray, bool]:
+        """Per state, once: the actions to draw from, their weights (log-probs), and whether
+        they are equally likely draws (a matched free-text pool)."""
         commands = info["admissible_commands"]
-        key = self._state_key(obs, info)
+        key = self.state_key(obs, info)
         if key in self._last:
-            return self._last[key][:2]
+            return self._last[key]
         prompt = fit_prompt(self.template, self.prior.count_tokens, self.prior.context_length,
                             info["task"], obs, commands, [])
-        if self.config.proposal_mode == "sample":
-            pool = self.prior.propose([prompt], self.config.pool_size, [commands], seed=self.seed)[0]
-            self.proposal_counts["proposals_unmatched"] += pool.unmatched
+        if self.settings.proposal_mode == "sample":
+            pool = self.prior.propose([prompt], self.settings.pool_size, [commands], seed=self.seed)[0]
+            self.counts["proposals_unmatched"] += pool.unmatched
             matched = [a for a in pool.actions if a is not None]
             if matched:  # each matched sample is one equally likely draw: duplicates carry mass
                 logp = self.prior.score([prompt], [commands])[0]
                 weights = {a: logp[commands.index(a)] for a in matched}
                 self._last[key] = (matched, np.array([weights[a] for a in matched]), True)
-                return self._last[key][:2]
-            self.proposal_counts["proposal_fallbacks"] += 1
+                return self._last[key]
+            self.counts["proposal_fallbacks"] += 1
         logp = self.prior.score([prompt], [commands])[0]
         if len(self._last) > 50_000:
             self._last.clear()
         self._last[key] = (list(commands), logp, False)
-        return self._last[key][:2]
+        return self._last[key]
 
-    def proposals(self, obs: str, info: dict[str, Any]) -> tuple[list[str], list[float]]:
-        """k actions for this visit, drawn with the agent's RNG, and their prior log-probs."""
-        actions, logp = self._state_prior(obs, info)
-        uniform = self._last[self._state_key(obs, info)][2]
+    def draw(self, obs: str, info: dict[str, Any], rng: np.random.Generator) -> tuple[list[str], list[float]]:
+        """k actions for this visit and their prior log-probs."""
+        actions, logp, uniform = self.state_prior(obs, info)
         if uniform:
-            picks = self.rng.integers(len(actions), size=self.config.k)
+            picks = rng.integers(len(actions), size=self.settings.k)
         else:
             probs = np.exp(logp - logp.max())
-            picks = self.rng.choice(len(actions), size=self.config.k, p=probs / probs.sum())
+            picks = rng.choice(len(actions), size=self.settings.k, p=probs / probs.sum())
         return [actions[i] for i in picks], [float(logp[i]) for i in picks]
 
-    def candidates(self, obs: str, info: dict[str, Any]) -> list[str]:
-        return self.proposals(obs, info)[0]
+    def provenance(self) -> dict[str, Any]:
+        return {"prior": self.prior.provenance(), "template": self.template.id}
 
-    def choose(self, values: np.ndarray, *, explore: bool) -> int:
-        if not explore or self.config.decision == "argmax":
+
+class PosteriorSampling:
+    """The chooser: Q (the agent's) picks among the source's proposals by the `decision` rule."""
+
+    def __init__(self, settings: PriorSettings, *, env_id: str, seed: int) -> None:
+        self.settings = settings
+        self.source = PriorProposals(settings, env_id=env_id, seed=seed)
+        self.diagnostics = PriorDiagnostics()
+
+    def candidates(self, obs: str, info: dict[str, Any], rng: np.random.Generator) -> list[str]:
+        return self.source.draw(obs, info, rng)[0]
+
+    def choose(self, agent: ValueAgent, values: np.ndarray, *, explore: bool) -> int:
+        decision = self.settings.decision
+        if not explore or decision == "argmax":
             return int(np.argmax(values))
-        if self.config.decision == "epsilon":
-            return super().choose(values, explore=explore)  # type: ignore[misc]
-        logits = self.config.inverse_temperature * (values - values.max())
+        if decision == "epsilon":
+            return ValueAgent.choose(agent, values, explore=explore)
+        logits = self.settings.inverse_temperature * (values - values.max())
         probs = np.exp(logits) / np.exp(logits).sum()
-        return int(self.rng.choice(len(values), p=probs))
+        return int(agent.rng.choice(len(values), p=probs))
 
-    def act(self, obs: str, info: dict[str, Any], *, explore: bool) -> str:
-        if self.config.decision == "posterior":
-            return self._act_posterior(obs, info, explore=explore)
-        cands, logps = self.proposals(obs, info)
-        values = self.q_values(self._rows(info["task"], obs, cands))  # type: ignore[attr-defined]
-        i = self.choose(values, explore=explore)
+    def act(self, agent: ValueAgent, obs: str, info: dict[str, Any], *, explore: bool) -> str:
+        if self.settings.decision == "posterior":
+            return self._act_posterior(agent, obs, info, explore=explore)
+        cands, logps = self.source.draw(obs, info, agent.rng)
+        values = agent.q_values(agent.rows(info["task"], obs, cands))
+        i = self.choose(agent, values, explore=explore)
         expert = info.get("expert_action")
         self.diagnostics.record(np.array(logps), i, None if expert is None else expert in cands)
         return cands[i]
 
-    def _act_posterior(self, obs: str, info: dict[str, Any], *, explore: bool) -> str:
+    def _act_posterior(self, agent: ValueAgent, obs: str, info: dict[str, Any], *, explore: bool) -> str:
         """Sample (or, at evaluation, maximise) log p(a|s) + β·Q(s, a) over the admissible set."""
-        if self.config.proposal_mode != "exact":
+        if self.settings.proposal_mode != "exact":
             raise ValueError("decision='posterior' needs proposal_mode='exact' (the exact prior)")
-        commands, logp = self._state_prior(obs, info)
-        values = self.q_values(self._rows(info["task"], obs, commands))  # type: ignore[attr-defined]
-        logits = logp + self.config.inverse_temperature * values
+        commands, logp, _ = self.source.state_prior(obs, info)
+        values = agent.q_values(agent.rows(info["task"], obs, commands))
+        logits = logp + self.settings.inverse_temperature * values
         if explore:
             probs = np.exp(logits - logits.max())
-            i = int(self.rng.choice(len(commands), p=probs / probs.sum()))
+            i = int(agent.rng.choice(len(commands), p=probs / probs.sum()))
         else:
             i = int(np.argmax(logits))
         expert = info.get("expert_action")
@@ -153,31 +163,28 @@ class ProposalMixin:
         return commands[i]
 
     def counters(self) -> dict[str, float]:
-        return {**super().counters(), **self.prior.counters(), **self.diagnostics.counts,  # type: ignore[misc]
-                **self.proposal_counts}
+        return {**self.source.prior.counters(), **self.diagnostics.counts, **self.source.counts}
 
     def provenance(self) -> dict[str, Any]:
-        return {**super().provenance(), "prior": self.prior.provenance(), "template": self.template.id}  # type: ignore[misc]
+        return self.source.provenance()
 
 
-class DQNPrior(ProposalMixin, DQN):
+class DQNPrior(DQN):
     """DQN-Prior: online posterior sampling over k prior proposals."""
 
     Config: ClassVar[type] = DQNPriorConfig
 
     def __init__(self, config: DQNPriorConfig, *, seed: int, env_id: str) -> None:
-        DQN.__init__(self, config, seed=seed, env_id=env_id)
-        self._init_prior()
+        super().__init__(config, seed=seed, env_id=env_id)
+        self.posterior = PosteriorSampling(config, env_id=env_id, seed=seed)
 
 
-class CQLPrior(ProposalMixin, CQL):
+class CQLPrior(CQL):
     """CQL-Prior: offline CQL whose conservative term and TD max range over k prior proposals."""
 
     Config: ClassVar[type] = CQLPriorConfig
 
     def __init__(self, config: CQLPriorConfig, *, seed: int, env_id: str) -> None:
-        self.config = config
-        self.seed = seed
-        self.env_id = env_id
-        self._init_prior()  # CQL.__init__ fills the replay from the dataset, which needs proposals
-        CQL.__init__(self, config, seed=seed, env_id=env_id)
+        # the prior first, as before CQL's own set-up: loading a model may draw from torch's RNG
+        self.posterior = PosteriorSampling(config, env_id=env_id, seed=seed)
+        super().__init__(config, seed=seed, env_id=env_id)

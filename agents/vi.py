@@ -66,17 +66,6 @@ from priorbench.core.errors import UserError
 if TYPE_CHECKING:
     import torch
 
-#: LoRA target modules by `config.model_type` (attention projections, as TWOSOME).
-LORA_TARGETS: dict[str, tuple[str, ...]] = {
-    "gpt2": ("c_attn",),
-    "llama": ("q_proj", "v_proj"),
-    "qwen2": ("q_proj", "v_proj"),
-    "mistral": ("q_proj", "v_proj"),
-    "gemma3_text": ("q_proj", "v_proj"),
-    "gemma3": ("q_proj", "v_proj"),
-}
-
-
 @dataclass(frozen=True)
 class VIConfig(PPOConfig):
     prior: str = "smollm2-135m"
@@ -113,20 +102,6 @@ class VIConfig(PPOConfig):
     """Adam learning rate of the LoRA weights."""
 
 
-def lora_targets(model: Any, requested: Sequence[str]) -> list[str]:
-    """The adapter's target modules: as requested, else by model type (an error names the fix)."""
-    if requested:
-        return list(requested)
-    model_type = str(getattr(model.config, "model_type", ""))
-    if model_type in LORA_TARGETS:
-        return list(LORA_TARGETS[model_type])
-    names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
-    if {"q_proj", "v_proj"} <= names:
-        return ["q_proj", "v_proj"]
-    raise UserError(f"no default LoRA target modules for model type {model_type!r}; set "
-                    "agent.<name>.lora_target_modules = [...] to its attention projections")
-
-
 class VI(PPOAgent):
     """PPO on a LoRA-adapted LLM policy over the admissible commands, KL-regularised to the prior."""
 
@@ -135,28 +110,20 @@ class VI(PPOAgent):
 
     def __init__(self, config: VIConfig, *, seed: int, env_id: str) -> None:
         import torch
-        from peft import LoraConfig, get_peft_model
 
-        from priorbench.agents.priors import PRIORS, prior_config
-        from priorbench.agents.priors.hf import HFPrior
+        from priorbench.agents.priors.adapted import AdaptedPrior
 
         super().__init__(config, seed=seed, env_id=env_id)
         if config.alpha < 0:
             raise UserError(f"alpha must be ≥ 0, got {config.alpha}")
-        backend = PRIORS.load(config.prior)
-        if not issubclass(backend, HFPrior):
-            raise UserError(f"{type(self).__name__.lower()} trains a LoRA adapter on the prior's weights, "
-                            f"so it needs a transformers prior; {config.prior!r} is not one")
-        # A private model, not make_prior's shared one: the adapter is injected into its layers.
-        self.prior: HFPrior = backend(prior_config(config.prior, config.prior_params))
+        # π_θ: the prior with a LoRA adapter (its A drawn from torch's seeded global RNG);
+        # p_LLM: the same model inside `self.prior.reference()`.
+        self.prior = AdaptedPrior(config.prior, config.prior_params, r=config.lora_r,
+                                  alpha=config.lora_alpha, target_modules=config.lora_target_modules,
+                                  owner=type(self).__name__.lower())
+        self.policy = self.prior.policy
         self.template = template_for(env_id)
-        model = self.prior.model
-        lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=0.0,
-                          target_modules=lora_targets(model, config.lora_target_modules),
-                          fan_in_fan_out=model.config.model_type == "gpt2")  # GPT-2 uses Conv1D
-        self.policy = get_peft_model(model, lora)  # LoRA A drawn from torch's seeded global RNG
-        self.policy.eval()  # no dropout anywhere: π_old and π_θ agree at the first step
-        width = int(model.get_input_embeddings().embedding_dim)
+        width = self.prior.width
         self.value_head = torch.nn.Sequential(
             torch.nn.Linear(width, config.value_hidden), torch.nn.Tanh(),
             torch.nn.Linear(config.value_hidden, 1),
@@ -197,8 +164,7 @@ class VI(PPOAgent):
         return scores, valid, values
 
     def param_groups(self) -> list[dict[str, Any]]:
-        lora = [p for _, p in self.policy.named_parameters() if p.requires_grad]
-        return [{"params": lora, "lr": self.config.lr},
+        return [{"params": self.prior.trainable_parameters(), "lr": self.config.lr},
                 {"params": list(self.value_head.parameters()), "lr": self.config.value_lr}]
 
     # --- the prior -------------------------------------------------------------------------
@@ -208,10 +174,8 @@ class VI(PPOAgent):
 
     def frozen_prior_logprobs(self, states: Sequence[PolicyState]) -> list[np.ndarray]:
         """log p_LLM(·|s), normalised over each state's commands: the adapter disabled, batched."""
-        import torch
-
         out: list[np.ndarray] = []
-        with torch.inference_mode(), self.policy.disable_adapter():
+        with self.prior.reference():
             for start in range(0, len(states), self.config.score_batch_size):
                 chunk = states[start:start + self.config.score_batch_size]
                 flat, _ = self.prior.score_tensors([s.text for s in chunk], [s.commands for s in chunk],
@@ -242,27 +206,14 @@ class VI(PPOAgent):
 
     def provenance(self) -> dict[str, Any]:
         return {"prior": self.prior.provenance(), "template": self.template.id,
-                "lora_target_modules": sorted(self.policy.peft_config["default"].target_modules),
+                "lora_target_modules": self.prior.target_modules,
                 "trainable_parameters": sum(p.numel() for g in self.param_groups() for p in g["params"])}
 
     def adapter_bytes(self) -> bytes:
-        """The LoRA weights as a safetensors file (portable: peft's adapter key names)."""
-        from peft import get_peft_model_state_dict
-        from safetensors.torch import save
-
-        # LoRA weights only: never base weights, even with an adapter on a (tied) embedding or lm_head
-        weights = get_peft_model_state_dict(self.policy, save_embedding_layers=False)
-        return save({k: v.detach().cpu().contiguous() for k, v in weights.items()})
+        return self.prior.adapter_bytes()
 
     def load_adapter_bytes(self, data: bytes) -> None:
-        from peft import set_peft_model_state_dict
-        from safetensors.torch import load
-
-        result = set_peft_model_state_dict(self.policy, load(data))
-        unexpected = getattr(result, "unexpected_keys", [])
-        if unexpected:
-            raise UserError(f"the checkpoint's adapter does not fit this model (unexpected keys "
-                            f"{unexpected[:3]}…); was it made with other LoRA settings?")
+        self.prior.load_adapter_bytes(data)
 
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "lora_safetensors": self.adapter_bytes(),

@@ -21,7 +21,7 @@ Reported:
       env             env.reset / env.step
       prior: LLM      the HF backend's score / propose (SmolLM2 forward passes)
       prior: cache    CachedPrior.score / propose less the backend (SQLite lookups, stores)
-      prior: other    proposals + _state_prior less the above (prompt rendering, tokenising
+      prior: other    PriorProposals.draw + state_prior less the above (prompt rendering, tokenising
                       for the context check, the per-state memo, drawing k)
       encoder         TextEncoder.rows (MiniLM embeddings of texts never seen before)
       Q forward       q_values when acting
@@ -102,23 +102,24 @@ def instrument(split: Split, counts: dict[str, int]) -> Callbacks:
             reset(explore=explore)
 
         agent.reset_episode = reset_episode
-        state_prior = agent._state_prior
+        source = agent.posterior.source
+        state_prior = source.state_prior
 
         def counted_state_prior(obs: str, info: dict[str, Any]) -> Any:
             counts["state_lookups"] += 1
-            key = obs + "\x00" + "\x1f".join(info["admissible_commands"])
-            counts["memo_hits"] += key in agent._last
+            counts["memo_hits"] += source.state_key(obs, info) in source._last
             return state_prior(obs, info)
 
-        agent._state_prior = counted_state_prior
+        source.state_prior = counted_state_prior
         for name, category in (("act", "agent other"), ("observe", "agent other"),
-                               ("update", "Q update"), ("q_values", "Q forward"),
-                               ("proposals", "prior: other"), ("_state_prior", "prior: other")):
+                               ("update", "Q update"), ("q_values", "Q forward")):
             split.wrap(agent, name, category)
+        for name in ("draw", "state_prior"):
+            split.wrap(source, name, "prior: other")
         split.wrap(agent.encoder, "rows", "encoder")
         for name in ("score", "propose"):
-            split.wrap(agent.prior, name, "prior: cache")
-            split.wrap(agent.prior.inner, name, "prior: LLM")
+            split.wrap(source.prior, name, "prior: cache")
+            split.wrap(source.prior.inner, name, "prior: LLM")
 
     def on_start(agent: Any, train_env: Any, test_env: Any) -> None:
         wrap_agent(agent)

@@ -138,3 +138,29 @@ def test_installed_names_do_not_collide(tmp_path):
             "import priorbench.envs, priorbench.bench.cli")
     subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=True,
                    env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"})
+
+
+def test_only_the_prior_layer_holds_a_language_model():
+    """Causal LMs and LoRA (peft) live in agents/priors/ and nowhere else of the library (the
+    Q networks' frozen sentence encoder, agents/qnet.py, is not a language-model prior)."""
+    outside = []
+    for name, path in _modules().items():
+        if name.startswith("priorbench.agents.priors"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                modules = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+                names = [a.name for a in node.names]
+                if any(m.split(".")[0] == "peft" for m in modules) or "AutoModelForCausalLM" in names:
+                    outside.append(name)
+    assert not outside, f"language-model code outside agents/priors/: {sorted(set(outside))}"
+
+
+def test_the_prior_contract_is_complete():
+    """Callers reach a prior only through the ABC: the cache wraps it without __getattr__."""
+    from priorbench.agents.priors.base import Prior
+    from priorbench.agents.priors.cache import CachedPrior
+
+    assert {"score", "propose", "format", "count_tokens"} <= Prior.__abstractmethods__
+    assert "context_length" in Prior.__annotations__
+    assert "__getattr__" not in vars(CachedPrior)

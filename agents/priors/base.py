@@ -29,7 +29,19 @@ class Proposals:
 
 
 class Prior(ABC):
-    """Backends (transformers, OpenAI-compatible servers) implement score and propose."""
+    """Backends (transformers, OpenAI-compatible servers) implement this whole contract; the
+    agents, the cache and `prior inspect` use nothing else of a prior."""
+
+    context_length: int
+    """Longest model-facing text in tokens (prompts are fitted to it by `prompts.fit_prompt`)."""
+
+    @abstractmethod
+    def format(self, prompt: str) -> str:
+        """The model-facing text of a prompt (chat template, plain text, or as given)."""
+
+    @abstractmethod
+    def count_tokens(self, prompt: str) -> int:
+        """Tokens of `format(prompt)`, as the backend counts them."""
 
     @abstractmethod
     def score(

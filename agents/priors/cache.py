@@ -78,8 +78,15 @@ class CachedPrior(Prior):
         self._base = canonical_json(inner.provenance())
         self._counts = {"cache_hits": 0, "cache_misses": 0}
 
-    def __getattr__(self, name: str) -> Any:  # format(), count_tokens(), context_length, …
-        return getattr(self.inner, name)
+    @property
+    def context_length(self) -> int:  # type: ignore[override]
+        return self.inner.context_length
+
+    def format(self, prompt: str) -> str:
+        return self.inner.format(prompt)
+
+    def count_tokens(self, prompt: str) -> int:
+        return self.inner.count_tokens(prompt)
 
     def _key(self, kind: str, prompt: str, extra: Any) -> str:
         text = canonical_json([self._base, self.namespace, kind, prompt, extra])
