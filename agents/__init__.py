@@ -16,23 +16,32 @@ register("random", target="priorbench.agents.random_agent:RandomAgent",
 register("expert", target="priorbench.agents.random_agent:ExpertAgent",
          description="follows the env's expert_action (shortest path, walkthrough or planner)")
 register("llm", target="priorbench.agents.llm_only:LLMAgent",
-         description="the frozen LLM prior acting zero-shot (argmax over admissible commands)")
+         description="the frozen LLM prior acting zero-shot (argmax over admissible commands)",
+         references=("yan2025efficient",))
 register("dqn", target="priorbench.agents.dqn:DQN",
-         description="DRRN-style DQN over all admissible commands (MiniLM encoder + MLP); pure RL")
+         description="DRRN-style DQN over all admissible commands (MiniLM encoder + MLP); pure RL",
+         references=("he2016deep",))
 register("dqn-prior", target="priorbench.agents.posterior:DQNPrior",
-         description="DQN over k=5 LLM-prior proposals, softmax(10·Q) posterior sampling (Yan et al. 2025)")
+         description="DQN over k=5 LLM-prior proposals, softmax(10·Q) posterior sampling (Yan et al. 2025)",
+         references=("yan2025efficient", "he2016deep"))
 register("cql", target="priorbench.agents.dqn:CQL",
-         description="offline CQL over all admissible commands (needs a dataset)")
+         description="offline CQL over all admissible commands (needs a dataset)",
+         references=("kumar2020conservative",))
 register("cql-prior", target="priorbench.agents.posterior:CQLPrior",
-         description="offline CQL over k=5 LLM-prior proposals (Yan et al. 2025; needs a dataset)")
+         description="offline CQL over k=5 LLM-prior proposals (Yan et al. 2025; needs a dataset)",
+         references=("yan2025efficient", "kumar2020conservative"))
 register("tabular-q", target="priorbench.agents.tabular:TabularQ",
-         description="tabular Q-learning over (observation text, command); pure RL, no prior")
+         description="tabular Q-learning over (observation text, command); pure RL, no prior",
+         references=("watkins1992q",))
 register("vi", target="priorbench.agents.vi:VI",
-         description="LoRA-tuned LLM policy, PPO + α·exact KL to the frozen prior (Yan et al. 2025, §1)")
+         description="LoRA-tuned LLM policy, PPO + α·exact KL to the frozen prior (Yan et al. 2025, §1)",
+         references=("yan2025efficient", "schulman2017proximal"))
 register("twosome", target="priorbench.agents.vi:VI", params={"alpha": 0.0, "normalization": "token"},
-         description="TWOSOME (Tan et al. 2024): vi with α = 0, token-normalised command log-probs")
+         description="TWOSOME (Tan et al. 2024): vi with α = 0, token-normalised command log-probs",
+         references=("tan2024true", "schulman2017proximal"))
 register("ppo", target="priorbench.agents.ppo:PPO",
-         description="PPO over all admissible commands (MiniLM embeddings + MLP); pure RL, no prior")
+         description="PPO over all admissible commands (MiniLM embeddings + MLP); pure RL, no prior",
+         references=("schulman2017proximal",))
 
 
 def make(name: str, *, seed: int, env_id: str, params: dict[str, Any] | None = None) -> Agent:

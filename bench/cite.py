@@ -1,6 +1,6 @@
 """`priorbench cite`: BibTeX for priorbench and for the methods and games in a leaderboard's
 table. The entries are package data (references.bib, `{version}` filled in with the installed
-priorbench version); which entries a table cites is below."""
+priorbench version); which of them a table cites is data on the agent and env registrations."""
 
 from __future__ import annotations
 
@@ -20,45 +20,32 @@ def _entries(text: str) -> dict[str, str]:
 BIBTEX: dict[str, str] = _entries(
     resources.files("priorbench.bench").joinpath("references.bib").read_text(encoding="utf-8"))
 
-#: Agent name (or the name's start, for presets) → the references of its method.
-AGENT_REFERENCES: dict[str, tuple[str, ...]] = {
-    "dqn-prior": ("yan2025efficient", "he2016deep"),
-    "cql-prior": ("yan2025efficient", "kumar2020conservative"),
-    "vi": ("yan2025efficient", "schulman2017proximal"),
-    "llm": ("yan2025efficient",),
-    "twosome": ("tan2024true", "schulman2017proximal"),
-    "dqn": ("he2016deep",),
-    "drrn": ("he2016deep",),
-    "cql": ("kumar2020conservative",),
-    "ppo": ("schulman2017proximal",),
-    "tabular-q": ("watkins1992q",),
-}
-#: Env id fragment → the references of its games.
-ENV_REFERENCES: dict[str, tuple[str, ...]] = {
-    "TextWorld": ("cote2018textworld",),
-    "ALFWorld": ("shridhar2021alfworld", "cote2018textworld"),
-    "Overcooked": ("tan2024true",),
-}
 #: Always cited: the suite, the method it is built around, the statistics.
 SUITE_REFERENCES = ("priorbench", "yan2025efficient", "agarwal2021deep")
 
 
 def references(agents: Sequence[str], envs: Sequence[str]) -> tuple[list[str], list[str]]:
-    """(BibTeX keys to cite, agents with no known reference) for a table's agents and envs."""
+    """(BibTeX keys to cite, agents with no known reference) for a table's agents and envs.
+
+    An agent's references are its registry entry's (a preset named "<agent>-…" takes the
+    longest registered name it starts with); an env's are its registration's (`envs.EnvInfo`).
+    """
+    from priorbench import agents as agent_registry
+    from priorbench import envs as env_registry
+
+    registered = agent_registry.AGENTS.names()
     keys = list(SUITE_REFERENCES)
     unknown = []
     for agent in sorted(set(agents)):
-        match = max((name for name in AGENT_REFERENCES if agent == name or agent.startswith(name + "-")),
+        match = max((name for name in registered if agent == name or agent.startswith(name + "-")),
                     key=len, default=None)
         if match is None:
-            if agent not in ("random", "expert"):
-                unknown.append(agent)
+            unknown.append(agent)
             continue
-        keys += AGENT_REFERENCES[match]
+        keys += agent_registry.AGENTS.entry(match).references
     for env in sorted(set(envs)):
-        for fragment, refs in ENV_REFERENCES.items():
-            if fragment.lower() in env.lower():
-                keys += refs
+        info = env_registry.INFO.get(env)
+        keys += info.references if info is not None else ()
     return list(dict.fromkeys(keys)), unknown
 
 

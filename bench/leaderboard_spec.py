@@ -12,7 +12,6 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from priorbench.bench.spec import Spec, spec_from_dict
 from priorbench.core.errors import UserError
@@ -86,9 +85,3 @@ def run(path: Path, *, progress: bool = True, workers: int = 1) -> list[Path]:
                                out=spec.datasets, name=decl.name)
     jobs = [job for experiment in spec.experiments for job in jobs_from_spec(experiment, spec.runs)]
     return execute_all(jobs, progress=progress, workers=workers)
-
-
-def describe(path: Path) -> dict[str, Any]:
-    spec = load(path)
-    return {"runs": str(spec.runs), "experiments": [e.name for e in spec.experiments],
-            "datasets": [d.name for d in spec.dataset_decls]}

@@ -18,12 +18,14 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Entry:
-    """One registered name: where its code lives, its preset parameters and a one-line summary."""
+    """One registered name: where its code lives, its preset parameters, a one-line summary
+    and the BibTeX keys of its method (bench/references.bib; `priorbench cite` reads them)."""
 
     name: str
     target: str
     params: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
+    references: tuple[str, ...] = ()
 
 
 def close_matches(name: str, choices: list[str], n: int = 3) -> str:
@@ -57,10 +59,11 @@ class Registry(Generic[T]):
         target: str,
         params: Mapping[str, Any] | None = None,
         description: str = "",
+        references: tuple[str, ...] = (),
     ) -> None:
         if name in self._entries:
             raise ValueError(f"{self.kind} {name!r} is already registered")
-        self._entries[name] = Entry(name, target, dict(params or {}), description)
+        self._entries[name] = Entry(name, target, dict(params or {}), description, tuple(references))
 
     def entry(self, name: str) -> Entry:
         try:

@@ -1,5 +1,6 @@
 import pytest
 
+from priorbench import envs
 from priorbench.agents import AGENTS
 from priorbench.core.errors import UserError
 from priorbench.core.registry import Registry
@@ -49,3 +50,13 @@ def test_env_metadata_lives_with_the_registration():
     assert envs.info("priorbench/ALFWorldGen-Pick-v0").references[0] == "shridhar2021alfworld"
     with pytest.raises(UserError, match="unknown env"):
         envs.info("priorbench/FrozenLak-4x4-v0")
+
+
+def test_every_registered_reference_has_its_bibtex_entry():
+    """Citations are data on the registrations; `priorbench cite` finds each key in references.bib."""
+    from priorbench.bench import cite
+
+    keys = {k for name in AGENTS.names() for k in AGENTS.entry(name).references}
+    keys |= {k for info in envs.INFO.values() for k in info.references}
+    assert keys and keys <= set(cite.BIBTEX), sorted(keys - set(cite.BIBTEX))
+    assert AGENTS.entry("dqn-prior").references == ("yan2025efficient", "he2016deep")

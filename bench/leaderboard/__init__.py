@@ -13,14 +13,7 @@ leaderboard never imports the runner: `bench.reproduce` (re-run a row's seeds an
 the stored CI) and `bench.cite` (BibTeX) sit above it.
 """
 
-from priorbench.bench.leaderboard.build import (  # `leaderboard.build` is the function
-    NOTES,
-    TEXT_OUTPUTS,
-    build,
-    snapshot,
-    snapshot_differences,
-)
-from priorbench.bench.leaderboard.load import Run, aggregate, collect, load_runs
+from priorbench.bench.leaderboard.load import Run, aggregate, collect
 from priorbench.bench.leaderboard.plots import (
     PLOT_DPI,
     PLOT_PATTERNS,
@@ -28,6 +21,13 @@ from priorbench.bench.leaderboard.plots import (
     plot_final,
     plot_improvement,
     slug,
+)
+from priorbench.bench.leaderboard.publish import (
+    NOTES,
+    TEXT_OUTPUTS,
+    build,
+    snapshot,
+    snapshot_differences,
 )
 from priorbench.bench.leaderboard.stats import (
     COUNTERPARTS,
@@ -54,7 +54,7 @@ from priorbench.bench.leaderboard.tables import (
 __all__ = [
     "COUNTERPARTS", "FULL_COLUMNS", "NOTES", "PLOT_DPI", "PLOT_PATTERNS", "PRIOR_FREE_LLM",
     "TABLE_COLUMNS", "TEXT_OUTPUTS", "THRESHOLD_LABEL", "Curve", "Row", "Run", "aggregate",
-    "build", "collect", "improvements", "key_pairs", "load_runs", "make_rows", "markdown_table",
+    "build", "collect", "improvements", "key_pairs", "make_rows", "markdown_table",
     "overall", "plot_curves", "plot_final", "plot_improvement", "provenance", "row_curve",
     "row_stats", "row_success_matrix", "slug", "snapshot", "snapshot_differences", "tex_escape",
 ]

@@ -80,12 +80,6 @@ def collect(root: Path) -> tuple[dict[tuple[str, str], list[Run]], list[tuple[st
     return rows, sorted(refused)
 
 
-def load_runs(root: Path) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
-    """Verified run summaries under `root`, and the runs refused with the reason."""
-    rows, refused = collect(root)
-    return [run.summary for runs in rows.values() for run in runs], refused
-
-
 def aggregate(summaries: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per (env, agent): means over seeds, with the seed count (no bootstrap; fast)."""
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
