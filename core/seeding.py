@@ -77,3 +77,14 @@ def fixed_numpy_rng(seed: int) -> Iterator[None]:
         yield
     finally:
         np.random.set_state(before)
+
+
+@contextmanager
+def fixed_python_rng(seed: int) -> Iterator[None]:
+    """`fixed_rng` for Python's global `random` alone (any int seed, used as given)."""
+    before = random.getstate()
+    random.seed(seed)
+    try:
+        yield
+    finally:
+        random.setstate(before)

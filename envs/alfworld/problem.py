@@ -10,6 +10,7 @@ import json
 import random
 import re
 
+from priorbench.core.seeding import fixed_python_rng
 from priorbench.envs.alfworld.install import _constants, alfworld_paths, require_alfworld
 from priorbench.envs.alfworld.scenes import (
     LAMPS,
@@ -136,12 +137,8 @@ def build_grammar(task: GenTask) -> str:
 
     _, twl2, _ = alfworld_paths()
     # add_task_to_grammar picks the template with the global `random`: seed it, then restore it.
-    saved = random.getstate()
-    try:
-        random.seed(_task_rng(task).getrandbits(64))
+    with fixed_python_rng(_task_rng(task).getrandbits(64)):
         return add_task_to_grammar(twl2.read_text(), task.traj_data())
-    finally:
-        random.setstate(saved)
 
 
 def subgoal_problems(task: GenTask, problem: str) -> list[str]:
