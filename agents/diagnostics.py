@@ -19,7 +19,8 @@ class PriorDiagnostics:
         if logprobs is not None and chosen is not None and len(logprobs):
             logp = logprobs - np.logaddexp.reduce(logprobs)
             self.counts["prior_logprob_sum"] += float(logp[chosen])
-            self.counts["prior_entropy_sum"] += float(-(np.exp(logp) * logp).sum())
+            probs = np.exp(logp)
+            self.counts["prior_entropy_sum"] += float(-np.where(probs > 0, probs * logp, 0.0).sum())
         if covered is not None:
             self.counts["expert_known"] += 1
             self.counts["expert_covered"] += int(covered)

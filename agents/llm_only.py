@@ -55,8 +55,8 @@ class LLMAgent(Agent):
 
     def act(self, obs: str, info: dict[str, Any], *, explore: bool) -> str:
         commands = info["admissible_commands"]
-        logp = self.prior.score([self.prompt(obs, info)], [commands],
-                                normalization=self.config.normalization)[0]
+        logp = self.prior.score_states([self.prompt(obs, info)], [commands], [info.get("expert_action")],
+                                       normalization=self.config.normalization)[0]
         if self.config.decision == "sample":
             probs = np.exp(logp - logp.max())
             choice = int(self.rng.choice(len(commands), p=probs / probs.sum()))

@@ -71,10 +71,13 @@ class PriorProposals:
         self.counts = {"proposals_unmatched": 0, "proposal_fallbacks": 0}
         self._last: dict[str, tuple[list[str], np.ndarray, bool]] = {}
 
-    @staticmethod
-    def state_key(obs: str, info: dict[str, Any]) -> str:
-        """Everything the state's prompt is built from (task, observation, commands)."""
-        return "\x00".join([info["task"], obs, "\x1f".join(info["admissible_commands"])])
+    def state_key(self, obs: str, info: dict[str, Any]) -> str:
+        """Everything the state's prior is built from: task, observation, commands (and, for
+        the SYNTHETIC oracle, the expert action)."""
+        parts = [info["task"], obs, "\x1f".join(info["admissible_commands"])]
+        if self.prior.uses_expert:
+            parts.append(info.get("expert_action") or "")
+        return "\x00".join(parts)
 
     def state_prior(self, obs: str, info: dict[str, Any]) -> tuple[list[str], np.ndarray, bool]:
         """Per state, once: the actions to draw from, their weights (log-probs), and whether
@@ -95,7 +98,7 @@ class PriorProposals:
                 self._last[key] = (matched, np.array([weights[a] for a in matched]), True)
                 return self._last[key]
             self.counts["proposal_fallbacks"] += 1
-        logp = self.prior.score([prompt], [commands])[0]
+        logp = self.prior.score_states([prompt], [commands], [info.get("expert_action")])[0]
         if len(self._last) > 50_000:
             self._last.clear()
         self._last[key] = (list(commands), logp, False)

@@ -79,8 +79,9 @@ def _parser() -> argparse.ArgumentParser:
     psub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     q = psub.add_parser("inspect", help="P(expert), coverage@k vs uniform, argmax wins, per env")
     q.add_argument("--env", required=True, help="registered env id")
-    q.add_argument("--prior", action="append", required=True, dest="priors", metavar="NAME",
-                   help="registered prior; repeat for several side by side")
+    q.add_argument("--prior", action="append", required=True, dest="priors", metavar="NAME[:K=V,…]",
+                   help="registered prior, with its own settings after a colon (oracle:q=0.5); "
+                        "repeat for several side by side")
     q.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                    help="prior setting for every --prior (e.g. model=PATH), or env.<kwarg>=VALUE")
     q.add_argument("--split", default="test", choices=["train", "test"])

@@ -95,8 +95,9 @@ def state_metrics(logp: np.ndarray, commands: Sequence[str], expert: str) -> dic
     n = len(commands)
     i = list(commands).index(expert)
     p = float(probs[i])
-    entropy = float(-(probs * logp).sum())
-    row = {"n_commands": n, "p_expert": p, "rank": 1 + int((probs > p).sum()),
+    entropy = float(-np.where(probs > 0, probs * logp, 0.0).sum())  # 0·log 0 = 0 (q = 1 oracle)
+    ties = int((probs == p).sum()) - 1  # ties share their ranks (uniform: (n + 1) / 2)
+    row = {"n_commands": n, "p_expert": p, "rank": 1 + int((probs > p).sum()) + ties / 2,
            "p_first": float(probs[0]), "entropy": entropy, "kl_from_uniform": math.log(n) - entropy,
            "argmax_is_expert": bool(int(np.argmax(probs)) == i)}
     for k in KS:
@@ -116,9 +117,24 @@ def _score(prior: Any, template: Any, states: Sequence[State], normalization: st
     out: list[np.ndarray] = []
     for start in range(0, len(states), BATCH):
         chunk = states[start:start + BATCH]
-        out += prior.score(_prompts(prior, template, chunk), [list(s.commands) for s in chunk],
-                           normalization=normalization)
+        out += prior.score_states(_prompts(prior, template, chunk), [list(s.commands) for s in chunk],
+                                  [s.expert for s in chunk], normalization=normalization)
     return out
+
+
+def prior_spec(text: str) -> tuple[str, dict[str, Any]]:
+    """`NAME` or `NAME:key=value,key=value` (a --prior argument) → (name, settings)."""
+    from priorbench.core.config import parse_value
+
+    name, _, settings = text.partition(":")
+    params: dict[str, Any] = {}
+    for item in filter(None, (part.strip() for part in settings.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"--prior {text!r}: expected NAME or NAME:key=value,key=value "
+                            "(e.g. oracle:q=0.5)")
+        params[key.strip()] = parse_value(value.strip())
+    return name.strip(), params
 
 
 def argmax_wins(prior: Any, template: Any, env_id: str, split: str, seed: int, normalization: str,
@@ -136,7 +152,8 @@ def argmax_wins(prior: Any, template: Any, env_id: str, split: str, seed: int, n
             while not done and info["admissible_commands"]:
                 commands = list(info["admissible_commands"])
                 prompt = _prompts(prior, template, [State("", info["task"], obs, tuple(commands), "")])
-                logp = prior.score(prompt, [commands], normalization=normalization)[0]
+                logp = prior.score_states(prompt, [commands], [info.get("expert_action")],
+                                          normalization=normalization)[0]
                 obs, _, terminated, truncated, info = env.step(commands[int(np.argmax(logp))])
                 done = terminated or truncated
             wins += bool(info["won"])
@@ -164,10 +181,11 @@ def inspect(env_id: str, priors: Sequence[str], *, prior_params: dict[str, Any] 
     report: dict[str, Any] = {"env": env_id, "split": split, "seed": seed, "template": template.id,
                               "normalization": normalization, "detour": DETOUR,
                               "states": [asdict(s) for s in states], "priors": {}}
-    for name in priors:
+    for label in priors:
+        name, own = prior_spec(label)
         if progress:
-            progress(f"scoring {len(states)} states of {env_id} ({split}) with {name}")
-        prior = make_prior(name, prior_params, namespace=template.id)
+            progress(f"scoring {len(states)} states of {env_id} ({split}) with {label}")
+        prior = make_prior(name, {**(prior_params or {}), **own}, namespace=template.id)
         rows = [{"state": i, **state_metrics(logp, s.commands, s.expert)}
                 for i, (s, logp) in enumerate(zip(states, _score(prior, template, states, normalization),
                                                   strict=True))]
@@ -177,7 +195,7 @@ def inspect(env_id: str, priors: Sequence[str], *, prior_params: dict[str, Any] 
             won, played = argmax_wins(prior, template, env_id, split, seed, normalization, env_kwargs)
             entry["summary"]["argmax_wins"] = won
             entry["summary"]["argmax_tasks"] = played
-        report["priors"][name] = entry
+        report["priors"][label] = entry
     return report
 
 
@@ -191,7 +209,8 @@ def table(report: dict[str, Any]) -> str:
     for name, entry in report["priors"].items():
         s = entry["summary"]
         won = f"{s['argmax_wins']}/{s['argmax_tasks']}" if "argmax_wins" in s else "–"
-        rows.append([name, len(entry["rows"]), s["p_expert"], s["rank"], s["p_first"],
+        shown = entry["provenance"].get("label", name) if entry["provenance"].get("synthetic") else name
+        rows.append([shown, len(entry["rows"]), s["p_expert"], s["rank"], s["p_first"],
                      *(s[f"cov@{k}"] for k in KS), s["entropy"], s["kl_from_uniform"], won])
     first = next(iter(report["priors"].values()))
     n = [r["n_commands"] for r in first["rows"]]

@@ -18,6 +18,9 @@ PRIORS.register("tiny-gpt2", target="priorbench.agents.priors.hf:HFPrior", param
                 description="a 2-layer GPT-2 with random weights built locally: for tests and smoke runs only")
 PRIORS.register("hf", target="priorbench.agents.priors.hf:HFPrior",
                 description="any transformers causal LM: --set agent.<name>.prior_params={model=PATH_OR_HUB_ID}")
+PRIORS.register("oracle", target="priorbench.agents.priors.oracle:OraclePrior", params={"q": 0.9},
+                description="SYNTHETIC, not an LLM: mass q on the env's expert action, 1 − q over the rest "
+                            "(q settable, q=\"uniform\"); for validating agents and prior-quality curves")
 PRIORS.register("openai", target="priorbench.agents.priors.openai_compat:OpenAIPrior",
                 description="an OpenAI-compatible completions server (vLLM, `priorbench serve-prior`)")
 

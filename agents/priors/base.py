@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
@@ -34,6 +34,8 @@ class Prior(ABC):
 
     context_length: int
     """Longest model-facing text in tokens (prompts are fitted to it by `prompts.fit_prompt`)."""
+    uses_expert: ClassVar[bool] = False
+    """True for the SYNTHETIC oracle, whose distribution depends on the state's expert action."""
 
     @abstractmethod
     def format(self, prompt: str) -> str:
@@ -52,6 +54,18 @@ class Prior(ABC):
         normalization: Normalization = "sum",
     ) -> list[np.ndarray]:
         """log p(candidate | prompt) for each prompt's candidates, one array per prompt."""
+
+    def score_states(
+        self,
+        prompts: Sequence[str],
+        candidates: Sequence[Sequence[str]],
+        expert_actions: Sequence[str | None],
+        *,
+        normalization: Normalization = "sum",
+    ) -> list[np.ndarray]:
+        """`score` for states whose expert action is known (None where not). Language models
+        ignore it; the SYNTHETIC oracle prior is built from it. Agents call this one."""
+        return self.score(prompts, candidates, normalization=normalization)
 
     @abstractmethod
     def propose(

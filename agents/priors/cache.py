@@ -82,6 +82,10 @@ class CachedPrior(Prior):
     def context_length(self) -> int:  # type: ignore[override]
         return self.inner.context_length
 
+    @property
+    def uses_expert(self) -> bool:  # type: ignore[override]
+        return self.inner.uses_expert
+
     def format(self, prompt: str) -> str:
         return self.inner.format(prompt)
 
@@ -120,6 +124,13 @@ class CachedPrior(Prior):
             self._store(new)
             found.update(new)
         return [np.array(found[k], dtype=np.float64) for k in keys]
+
+    def score_states(self, prompts: Sequence[str], candidates: Sequence[Sequence[str]],
+                     expert_actions: Sequence[str | None], *,
+                     normalization: Normalization = "sum") -> list[np.ndarray]:
+        if self.inner.uses_expert:  # the oracle: computed, never stored (its input is not the prompt)
+            return self.inner.score_states(prompts, candidates, expert_actions, normalization=normalization)
+        return self.score(prompts, candidates, normalization=normalization)
 
     def propose(self, prompts: Sequence[str], k: int, admissible: Sequence[Sequence[str]], *,
                 seed: int, mode: str = "sample") -> list[Proposals]:
