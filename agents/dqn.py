@@ -58,6 +58,11 @@ class CQLConfig(DQNConfig):
     """Weight c of the conservative term (the paper's c = 5)."""
     max_transitions: int = 0
     """Use only the first N transitions of the dataset (0: all); for dataset-size sweeps."""
+    cql_support: Literal["candidates", "candidates+data"] = "candidates"
+    """What the conservative term's logsumexp ranges over at s: the candidates (all admissible
+    commands for cql, which include the data action; the k prior proposals for cql-prior, as
+    the authors' code does), or the candidates plus the data action (standard CQL's support
+    always holds it)."""
 
 
 def td_target(reward, done, next_q, valid, gamma: float, chooser=None):
@@ -265,6 +270,13 @@ class CQL(ValueAgent):
         for t in transitions:
             self.remember(t)
         self.dataset_size = len(transitions)
+
+    def remember(self, t: Transition) -> None:
+        super().remember(t)
+        if self.config.cql_support == "candidates+data":
+            sa, reward, done, after, here = self.replay[-1]
+            if sa not in here:
+                self.replay[-1] = (sa, reward, done, after, [*here, sa])
 
     def regulariser(self, q_sa, batch_here):
         import torch

@@ -84,11 +84,18 @@ def apply_overrides(data: dict[str, Any], overrides: list[str], *, where: str) -
                 raise UserError(f"--set {key}: env settings look like env.<kwarg>=value")
             data.setdefault("env", {})[parts[1]] = value
         elif head == "agent":
-            if len(parts) != 3:
-                raise UserError(f"--set {key}: agent settings look like agent.<name>.<param>=value")
+            if len(parts) < 3:
+                raise UserError(f"--set {key}: agent settings look like agent.<name>.<param>=value "
+                                "(or agent.<name>.<param>.<key>=value inside a table such as prior_params)")
             names = list(data.get("agents", [])) if parts[1] == "*" else [parts[1]]
             for name in names:  # agent.*.<param> sets it for every agent of the spec
-                data.setdefault("agent", {}).setdefault(name, {})[parts[2]] = value
+                table = data.setdefault("agent", {}).setdefault(name, {})
+                for part in parts[2:-1]:  # agent.<name>.prior_params.q: a key inside a table
+                    inner = table.setdefault(part, {})
+                    if not isinstance(inner, dict):
+                        raise UserError(f"--set {key}: agent.{name}.{part} is {inner!r}, not a table")
+                    table = inner
+                table[parts[-1]] = value
         else:
             if len(parts) != 1:
                 raise UserError(f"--set {key}: {head} has no sub-keys")

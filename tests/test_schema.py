@@ -99,3 +99,16 @@ def test_callbacks_see_the_run_without_changing_it(tmp_path):
     assert all(n == 1 for _, n in seen["evaluation"])  # one test map, one episode each
     assert records.strip_timing(stored) == records.strip_timing(
         records.read_episodes(plain / records.EPISODES).records)
+
+
+def test_a_key_inside_an_agent_table_can_be_set():
+    """agent.<name>.prior_params.q=… sets one key of the table, keeping the others."""
+    from priorbench.bench.spec import apply_overrides
+
+    data = {"agents": ["dqn-prior"], "agent": {"dqn-prior": {"prior_params": {"rest": "uniform"}}}}
+    out = apply_overrides(data, ["agent.dqn-prior.prior_params.q=0.5", "agent.dqn-prior.prior=oracle"],
+                          where="test")
+    assert out["agent"]["dqn-prior"] == {"prior_params": {"rest": "uniform", "q": 0.5}, "prior": "oracle"}
+    assert data["agent"]["dqn-prior"]["prior_params"] == {"rest": "uniform"}  # the input untouched
+    with pytest.raises(UserError, match="not a table"):
+        apply_overrides(out, ["agent.dqn-prior.prior.q=1"], where="test")

@@ -27,26 +27,40 @@ PRIORS.register("openai", target="priorbench.agents.priors.openai_compat:OpenAIP
 _LOADED: dict[str, Prior] = {}
 
 
+def prior_settings(name: str, params: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the backend's own settings, the prompt settings every backend takes — calibration,
+    list_style) for a registered prior with `params` on its preset."""
+    from priorbench.agents.priors.calibration import SETTINGS
+
+    merged = {**PRIORS.entry(name).params, **(params or {})}
+    shared = {k: merged.pop(k) for k in SETTINGS if k in merged}
+    return merged, shared
+
+
 def prior_config(name: str, params: dict[str, Any] | None = None) -> Any:
-    """The backend's config dataclass for a registered prior with `params` on its preset."""
-    entry = PRIORS.entry(name)
+    """The backend's config dataclass for a registered prior with `params` on its preset
+    (the shared prompt settings left out: `make_prior` applies them)."""
     cls = PRIORS.load(name)
     config_cls = cls.Config  # type: ignore[attr-defined]
-    return build_config(config_cls, {**entry.params, **(params or {})}, where=f"prior {name!r}")
+    own, _ = prior_settings(name, params)
+    return build_config(config_cls, own, where=f"prior {name!r}")
 
 
 def make_prior(name: str, params: dict[str, Any] | None = None, *, cache: bool = True,
                namespace: str = "") -> Prior:
-    """A prior backend (loaded once per process and shared) behind the persistent cache."""
+    """A prior backend (loaded once per process and shared), behind calibration / list style
+    when set (agents/priors/calibration.py) and the persistent cache."""
+    from priorbench.agents.priors import calibration
     from priorbench.agents.priors.cache import CachedPrior, PriorCache
     from priorbench.core.paths import cache_root
 
     config = prior_config(name, params)
+    _, shared = prior_settings(name, params)
     key = canonical_json([name, asdict(config)])
     if key not in _LOADED:
         _LOADED[key] = PRIORS.load(name)(config)
     store = PriorCache(cache_root() / "prior-cache.sqlite") if cache else None
-    return CachedPrior(_LOADED[key], store, namespace=namespace)
+    return CachedPrior(calibration.wrap(_LOADED[key], shared), store, namespace=namespace)
 
 
-__all__ = ["PRIORS", "Normalization", "Prior", "Proposals", "make_prior", "prior_config"]
+__all__ = ["PRIORS", "Normalization", "Prior", "Proposals", "make_prior", "prior_config", "prior_settings"]

@@ -11,6 +11,28 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
+class PromptParts:
+    """What a prompt was rendered from, so a prior can render variants of it (calibration)."""
+
+    template: PromptTemplate
+    task: str
+    observation: str
+    admissible: tuple[str, ...]
+    history: tuple[tuple[str, str], ...] = ()
+
+
+class Prompt(str):
+    """A rendered prompt (the text) that remembers its parts."""
+
+    parts: PromptParts | None
+
+    def __new__(cls, text: str, parts: PromptParts | None = None) -> Prompt:
+        obj = super().__new__(cls, text)
+        obj.parts = parts
+        return obj
+
+
+@dataclass(frozen=True)
 class PromptTemplate:
     name: str
     version: int
@@ -23,16 +45,24 @@ class PromptTemplate:
         observation: str,
         admissible: Sequence[str],
         history: Sequence[tuple[str, str]] = (),
-    ) -> str:
-        """The user message: preamble, task, recent (observation, action) pairs, now, commands."""
+        *,
+        list_style: str = "comma",
+    ) -> Prompt:
+        """The user message: preamble, task, recent (observation, action) pairs, now, commands
+        (one comma-separated line, or numbered one per line)."""
         lines = [self.preamble, f"Task: {task}"]
         if history:
             lines.append("Recent history:")
             lines += [f"- You saw: {obs}\n  You did: {act}" for obs, act in history]
         lines.append(f"Observation: {observation}")
-        lines.append("Admissible actions: " + ", ".join(admissible))
+        if list_style == "numbered":
+            lines.append("Admissible actions:")
+            lines += [f"{i}. {command}" for i, command in enumerate(admissible, 1)]
+        else:
+            lines.append("Admissible actions: " + ", ".join(admissible))
         lines.append(self.instruction)
-        return "\n".join(lines)
+        parts = PromptParts(self, task, observation, tuple(admissible), tuple(tuple(h) for h in history))
+        return Prompt("\n".join(lines), parts)
 
     @property
     def id(self) -> str:

@@ -1,0 +1,214 @@
+"""Sample efficiency vs prior quality, online (issue 11): runs, then the results page from them.
+
+    python experiments/prior_quality.py run [--env frozenlake|overcooked] [--workers N]
+    python experiments/prior_quality.py report
+
+`run` plays every point of each spec (experiments/prior-quality-<env>.toml) that is not stored
+yet under experiments/runs/<spec name>/<point>/ (finished runs are kept, unfinished ones resume):
+  dqn                  pure RL, all admissible commands
+  oracle-q=<q>         dqn-prior with the SYNTHETIC oracle prior, q ∈ {uniform, 0.5, 0.75, 0.9}
+  smollm2-135m         dqn-prior with the real SmolLM2-135M prior (the registered default)
+`report` rebuilds experiments/results/prior-quality.md and its plot from the stored runs alone,
+with each prior's coverage@5 measured by `priorbench prior inspect` on the same env and split.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+RUNS = HERE / "runs"
+RESULTS = HERE / "results"
+ENVS = {"frozenlake": "prior-quality-frozenlake", "overcooked": "prior-quality-overcooked"}
+QS = ("uniform", 0.5, 0.75, 0.9)
+THRESHOLD = 0.9
+
+
+#: The offline study: spec, its dataset (env, policy, episodes, seed) and its points.
+OFFLINE = "cql-support-frozenlake"
+OFFLINE_DATASET = ("priorbench/FrozenLake-4x4-v0", "mixture:0.5", 10, 0, "frozenlake-4x4-mixture-v0")
+OFFLINE_POINTS: dict[str, tuple[str, list[str], str, dict[str, Any]]] = {
+    "cql": ("cql", [], "", {}),
+    "oracle-q=0.9 proposals": ("cql-prior", ['agent.cql-prior.cql_support="candidates"'], "oracle", {"q": 0.9}),
+    "oracle-q=0.9 proposals+data": ("cql-prior", ['agent.cql-prior.cql_support="candidates+data"'],
+                                    "oracle", {"q": 0.9}),
+}
+
+
+def points() -> dict[str, tuple[str, list[str], str, dict[str, Any]]]:
+    """Point name → (agent, overrides of its settings, prior name for inspection, its settings)."""
+    out: dict[str, tuple[str, list[str], str, dict[str, Any]]] = {"dqn": ("dqn", [], "", {})}
+    for q in QS:
+        value = f'"{q}"' if isinstance(q, str) else str(q)
+        out[f"oracle-q={q}"] = ("dqn-prior", [f"agent.dqn-prior.prior_params.q={value}"], "oracle", {"q": q})
+    out["smollm2-135m"] = ("dqn-prior", ["agent.dqn-prior.prior=smollm2-135m",
+                                          "agent.dqn-prior.prior_params={}"], "smollm2-135m", {})
+    return out
+
+
+def point_spec(spec_name: str, point: str) -> Any:
+    """The spec of one point: the spec file with only the point's agent and its settings."""
+    from priorbench.bench.spec import apply_overrides, spec_from_dict
+    from priorbench.core.config import read_toml
+
+    agent, overrides, _, _ = (OFFLINE_POINTS if spec_name == OFFLINE else points())[point]
+    path = HERE / f"{spec_name}.toml"
+    data = read_toml(path, what="spec file")
+    data["agents"] = [agent]
+    data["agent"] = {agent: data.get("agent", {}).get(agent, {})}
+    return spec_from_dict(apply_overrides(data, overrides, where=str(path)), where=f"{path} ({point})")
+
+
+def run(envs: list[str], workers: int) -> None:
+    from priorbench.bench.runner import execute_all, jobs_from_spec
+
+    for env in envs:
+        jobs = []
+        for name in points():
+            jobs += jobs_from_spec(point_spec(ENVS[env], name), RUNS / ENVS[env] / name)
+        execute_all(jobs, workers=workers, progress=True)
+
+
+def run_offline(workers: int) -> None:
+    """Make the offline dataset when missing (deterministic), then the offline points' runs."""
+    import os
+
+    from priorbench.bench import datasets
+    from priorbench.bench.runner import collect_episodes, execute_all, jobs_from_spec
+
+    os.chdir(HERE.parent)  # the spec's dataset paths are relative to the repository
+    env_id, policy, episodes, seed, name = OFFLINE_DATASET
+    root = HERE / "datasets"
+    if not (root / "priorbench" / name).exists():
+        datasets.write_dataset(collect_episodes(env_id, policy, episodes, seed, progress=True),
+                               env_id=env_id, policy=policy, seed=seed, out=root, name=name)
+    jobs = []
+    for point in OFFLINE_POINTS:
+        jobs += jobs_from_spec(point_spec(OFFLINE, point), RUNS / OFFLINE / point.replace(" ", "_"))
+    execute_all(jobs, workers=workers, progress=True)
+
+
+def _per_seed(folder: Path) -> list[dict[str, Any]]:
+    from priorbench.bench import metrics
+    from priorbench.bench.leaderboard import collect
+
+    groups, refused = collect(folder)
+    if refused:
+        raise SystemExit(f"{folder}: refused runs {refused}")
+    out = []
+    for runs in groups.values():
+        for run in runs:
+            curve = metrics.learning_curve(run.episodes)
+            steps = [c[0] for c in curve]
+            success = [c[1] for c in curve]
+            out.append({"seed": run.summary["seed"], "env": run.manifest["env"]["id"],
+                        "steps_to": metrics.steps_to_threshold(steps, success, THRESHOLD),
+                        "auc": metrics.sample_efficiency_auc(steps, success, run.manifest["spec"]["budget"]["steps"]),
+                        "final": success[-1], "curve": curve,
+                        "prior": run.manifest.get("agent_provenance", {}).get("prior", {})})
+    return sorted(out, key=lambda r: r["seed"])
+
+
+def _median_steps(rows: list[dict[str, Any]], budget: int) -> tuple[float, int]:
+    """Median steps to the threshold over seeds (a seed that never reaches it counts as > budget,
+    shown as inf when the median falls there), and how many seeds reached it."""
+    values = [r["steps_to"] if r["steps_to"] is not None else np.inf for r in rows]
+    return float(np.median(values)), sum(r["steps_to"] is not None for r in rows)
+
+
+def report() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from priorbench.bench.prior_inspect import inspect
+    lines = ["# Sample efficiency vs prior quality (online): dqn vs dqn-prior", "",
+             "Rebuilt by `python experiments/prior_quality.py report` from the runs under",
+             "`experiments/runs/` (specs: `experiments/prior-quality-*.toml`). **oracle rows are a",
+             "SYNTHETIC prior** (mass q on the env's expert action, 1 − q uniform over the other",
+             "commands; q = uniform is the uniform distribution): they measure the agents, not a",
+             "language model. smollm2-135m is the real default prior, uncalibrated.",
+             f"Steps to {THRESHOLD:.0%}: the first evaluation with test success ≥ {THRESHOLD:.0%} (median over",
+             "seeds; ∞ when most seeds never reach it within the budget). cov@5: chance that the",
+             "expert's action is among 5 draws from the prior, by `priorbench prior inspect` (test",
+             "split, 50 states, seed 0).", ""]
+    fig, axes = plt.subplots(1, len(ENVS), figsize=(5 * len(ENVS), 3.6), dpi=100)
+    for ax, spec_name in zip(np.atleast_1d(axes), ENVS.values(), strict=True):
+        spec = point_spec(spec_name, "dqn")
+        env_id, budget = spec.envs[0], spec.budget.steps
+        table = ["| agent | prior | cov@5 | seeds | steps to 90% (median) | reached | AUC | final success |",
+                 "|---|---|---:|---:|---:|---:|---:|---:|"]
+        xs, ys, labels = [], [], []
+        dqn_median = None
+        for name, (_, _, prior, params) in points().items():
+            folder = RUNS / spec_name / name
+            if not folder.exists():
+                continue
+            rows = _per_seed(folder)
+            median, reached = _median_steps(rows, budget)
+            cov = None
+            if prior:
+                spec_text = prior + (":" + ",".join(f"{k}={v}" for k, v in params.items()) if params else "")
+                inspected = inspect(env_id, [spec_text], split="test", n_states=50, seed=0, wins=False)
+                cov = inspected["priors"][spec_text]["summary"]["cov@5"]
+                uniform_cov = inspected["priors"][spec_text]["summary"]["uniform_cov@5"]
+            agent = "dqn" if name == "dqn" else "dqn-prior"
+            shown = "—" if name == "dqn" else ("SYNTHETIC " + name if name.startswith("oracle") else name)
+            table.append(f"| {agent} | {shown} | {'' if cov is None else f'{cov:.3f}'} | {len(rows)} | "
+                         f"{median:.0f} | {reached}/{len(rows)} | {np.mean([r['auc'] for r in rows]):.3f} | "
+                         f"{np.mean([r['final'] for r in rows]):.2f} |")
+            if name == "dqn":
+                dqn_median = median
+            else:
+                xs.append(cov)
+                ys.append(min(median, budget * 1.05))
+                labels.append(name)
+        lines += [f"## {env_id} ({budget} env steps)", "", *table, ""]
+        if dqn_median is not None:
+            lines.append(f"uniform cov@5 on these states: {uniform_cov:.3f}. dqn's median steps to "
+                         f"{THRESHOLD:.0%}: {dqn_median:.0f}.")
+            lines.append("")
+        ax.scatter(xs, ys, color="tab:blue")
+        for x, y, label in zip(xs, ys, labels, strict=True):
+            ax.annotate(label.replace("oracle-", "SYNTHETIC "), (x, y), fontsize=7,
+                        textcoords="offset points", xytext=(3, 3))
+        if dqn_median is not None:
+            ax.axhline(min(dqn_median, budget * 1.05), color="tab:red", linestyle="--", label="dqn (no prior)")
+        ax.axhline(budget, color="grey", linewidth=0.5)
+        ax.set_title(env_id.split("/")[-1], fontsize=9)
+        ax.set_xlabel("coverage@5 of the prior")
+        ax.set_ylabel(f"env steps to {THRESHOLD:.0%} test success (median)")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    RESULTS.mkdir(exist_ok=True)
+    fig.savefig(RESULTS / "prior-quality.png")
+    lines += ["![steps to 90% vs coverage@5](prior-quality.png)", ""]
+    (RESULTS / "prior-quality.md").write_text("\n".join(lines))
+    print(f"wrote {RESULTS / 'prior-quality.md'}", file=sys.stderr)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run")
+    r.add_argument("--env", action="append", choices=[*sorted(ENVS), "offline"])
+    r.add_argument("--workers", type=int, default=1)
+    sub.add_parser("report")
+    args = parser.parse_args()
+    if args.command == "run":
+        chosen = args.env or [*ENVS, "offline"]
+        run([e for e in chosen if e in ENVS], args.workers)
+        if "offline" in chosen:
+            run_offline(args.workers)
+    else:
+        report()
+
+
+if __name__ == "__main__":
+    main()
