@@ -90,6 +90,20 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--normalization", default="sum", choices=["sum", "token", "word"])
     q.add_argument("--no-wins", action="store_true", help="skip playing the argmax policy")
     q.add_argument("--out", type=Path, help="write the report with per-state rows as JSON")
+    t = psub.add_parser("train", help="distil a game prior: LoRA on expert commands of train tasks")
+    t.add_argument("--env", action="append", required=True, dest="envs", metavar="ID",
+                   help="registered env id (repeat to train on several)")
+    t.add_argument("--split", default="train", choices=["train"], help="train tasks only (the default)")
+    t.add_argument("--base", default="smollm2-135m", help="registered transformers prior to adapt")
+    t.add_argument("--out", type=Path, required=True, help="new folder for the adapter and its manifest")
+    t.add_argument("--states", type=int, default=200, help="distinct train states per env (default 200)")
+    t.add_argument("--steps", type=int, default=300, help="optimizer steps (default 300)")
+    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--batch-size", type=int, default=8)
+    t.add_argument("--lora-r", type=int, default=8)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                   help="base prior setting (e.g. model=PATH), or env.<kwarg>=VALUE")
 
     p = sub.add_parser("show", help="summarise run folders")
     p.add_argument("runs", nargs="+", type=Path)
@@ -349,19 +363,45 @@ def _cmd_cite(runs: Path) -> int:
     return 0
 
 
-def _cmd_prior_inspect(args: argparse.Namespace) -> int:
-    from priorbench.bench import prior_inspect
+def _prior_and_env_settings(overrides: list[str]) -> tuple[dict[str, object], dict[str, object]]:
+    """--set key=value (a prior setting) or env.key=value (an env keyword) → the two dicts."""
     from priorbench.core.config import parse_value
 
     prior_params: dict[str, object] = {}
     env_kwargs: dict[str, object] = {}
-    for item in args.overrides:
+    for item in overrides:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise UserError(f"--set {item!r}: expected key=value, e.g. --set model=PATH")
         key = key.strip()
         target = env_kwargs if key.startswith("env.") else prior_params
         target[key.removeprefix("env.")] = parse_value(value.strip())
+    return prior_params, env_kwargs
+
+
+def _cmd_prior_train(args: argparse.Namespace) -> int:
+    from priorbench.bench import prior_train
+
+    base_params, env_kwargs = _prior_and_env_settings(args.overrides)
+    manifest = prior_train.train(args.envs, args.out, base=args.base, base_params=base_params,
+                                 split=args.split, states=args.states, steps=args.steps, lr=args.lr,
+                                 batch_size=args.batch_size, seed=args.seed, lora_r=args.lora_r,
+                                 lora_alpha=2 * args.lora_r, env_kwargs=env_kwargs,
+                                 progress=lambda line: print(line, file=sys.stderr))
+    tasks = sum(len(ids) for ids in manifest["task_ids"].values())
+    print(f"adapter: {args.out} ({manifest['states']} states of {tasks} train tasks, "
+          f"loss {manifest['losses']['first']:.3f} → {manifest['losses']['mean_last_25']:.3f}, "
+          f"{manifest['cpu_seconds']:.0f} CPU s)")
+    print(f"use it: --set agent.<name>.prior={args.base} "
+          f"--set 'agent.<name>.prior_params={{adapter=\"{args.out}\"}}'; "
+          f"inspect it: priorbench prior inspect --env {args.envs[0]} --prior '{args.base}:adapter={args.out}'")
+    return 0
+
+
+def _cmd_prior_inspect(args: argparse.Namespace) -> int:
+    from priorbench.bench import prior_inspect
+
+    prior_params, env_kwargs = _prior_and_env_settings(args.overrides)
     report = prior_inspect.inspect(args.env, args.priors, prior_params=prior_params,
                                    split=args.split, n_states=args.states, seed=args.seed,
                                    normalization=args.normalization, env_kwargs=env_kwargs,
@@ -400,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "show":
             return _cmd_show(args.runs)
         if args.command == "prior":
-            return _cmd_prior_inspect(args)
+            return _cmd_prior_train(args) if args.action == "train" else _cmd_prior_inspect(args)
         if args.command == "leaderboard":
             return _cmd_leaderboard(args)
         if args.command == "reproduce":

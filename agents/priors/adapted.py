@@ -137,8 +137,87 @@ class AdaptedPrior(Prior):
             raise UserError(f"the checkpoint's adapter does not fit this model (unexpected keys "
                             f"{unexpected[:3]}…); was it made with other LoRA settings?")
 
+    def lora_settings(self) -> dict[str, Any]:
+        config = self.policy.peft_config["default"]
+        return {"r": int(config.r), "alpha": int(config.lora_alpha), "target_modules": self.target_modules,
+                "fan_in_fan_out": bool(config.fan_in_fan_out)}
+
+    # --- supervised fine-tuning on commands (`priorbench prior train`) --------------------------
+    def fit_commands(self, prompts: Sequence[str], candidates: Sequence[Sequence[str]],
+                     targets: Sequence[int], *, steps: int, lr: float, batch_size: int, seed: int,
+                     normalization: Normalization = "sum", progress: Any = None) -> list[float]:
+        """Train the adapter so the prior's distribution over each state's commands puts its
+        mass on the target command: cross-entropy of softmax over the admissible set (the
+        distribution the agents use), batches drawn with a seeded RNG. Returns the losses."""
+        import torch
+
+        if not prompts:
+            raise UserError("no training states: the split gave no state with an expert action")
+        rng = np.random.default_rng(seed)
+        optimizer = torch.optim.Adam(self.trainable_parameters(), lr=lr)
+        losses: list[float] = []
+        for step in range(steps):
+            picks = rng.choice(len(prompts), size=min(batch_size, len(prompts)), replace=False)
+            flat, _ = self.score_tensors([prompts[i] for i in picks], [candidates[i] for i in picks],
+                                         normalization=normalization)
+            loss, start = flat.new_zeros(()), 0
+            for i in picks:
+                logits = flat[start:start + len(candidates[i])]
+                loss = loss - torch.log_softmax(logits, 0)[targets[i]]
+                start += len(candidates[i])
+            loss = loss / len(picks)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(float(loss.detach()))
+            if progress:
+                progress(step + 1, losses[-1])
+        return losses
+
     def provenance(self) -> dict[str, Any]:
         return self.base.provenance()
 
     def counters(self) -> dict[str, float]:
         return self.base.counters()
+
+
+#: The files of a saved adapter folder (`priorbench prior train --out DIR`).
+ADAPTER_FILE = "adapter.safetensors"
+ADAPTER_MANIFEST = "manifest.json"
+
+
+def read_adapter(folder: str) -> tuple[dict[str, Any], bytes]:
+    """A saved adapter's manifest and weights, its checksum verified."""
+    import hashlib
+    import json
+    from pathlib import Path
+
+    root = Path(folder).expanduser()
+    manifest_path, weights_path = root / ADAPTER_MANIFEST, root / ADAPTER_FILE
+    if not manifest_path.is_file() or not weights_path.is_file():
+        raise UserError(f"adapter {root} needs {ADAPTER_MANIFEST} and {ADAPTER_FILE} "
+                        "(made by `priorbench prior train --out DIR`)")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UserError(f"adapter {root}: {ADAPTER_MANIFEST} is not valid JSON ({exc})") from None
+    data = weights_path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != manifest.get("adapter_sha256"):
+        raise UserError(f"adapter {root}: {ADAPTER_FILE} does not match its manifest's checksum; "
+                        "the folder was changed after training")
+    return manifest, data
+
+
+def merge_adapter(model: Any, manifest: dict[str, Any], data: bytes) -> Any:
+    """The model with a saved LoRA adapter merged into its weights (inference only)."""
+    from peft import LoraConfig, get_peft_model, set_peft_model_state_dict
+    from safetensors.torch import load
+
+    lora = manifest["lora"]
+    config = LoraConfig(r=lora["r"], lora_alpha=lora["alpha"], lora_dropout=0.0,
+                        target_modules=list(lora["target_modules"]), fan_in_fan_out=lora["fan_in_fan_out"])
+    wrapped = get_peft_model(model, config)
+    result = set_peft_model_state_dict(wrapped, load(data))
+    if getattr(result, "unexpected_keys", []):
+        raise UserError("the adapter does not fit this model (unexpected keys); was it trained on another base?")
+    return wrapped.merge_and_unload()

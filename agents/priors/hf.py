@@ -149,6 +149,8 @@ class HFPriorConfig:
     """Nucleus sampling threshold for proposals."""
     max_new_tokens: int = 10
     """Longest proposal, in tokens (a proposal also stops at a newline)."""
+    adapter: str = ""
+    """A LoRA adapter folder made by `priorbench prior train` (merged into the weights), or ""."""
     prompt_format: Literal["auto", "chat", "plain", "raw"] = "auto"
     """auto: the chat template when the model has one, else plain text ending in "Action:";
     raw: the text exactly as given (the completions server)."""
@@ -176,6 +178,9 @@ class HFPrior(Prior):
             self.model = AutoModelForCausalLM.from_pretrained(self.resolved.source, **kwargs)
         except OSError as exc:
             raise UserError(f"cannot load model {self.config.model!r}: {exc}") from None
+        self.adapter: dict[str, Any] | None = None
+        if self.config.adapter:
+            self._merge_adapter(self.config.adapter)
         if self.config.device != "auto":
             self.model.to(self.config.device)
         self.model.eval()
@@ -189,6 +194,19 @@ class HFPrior(Prior):
         self.chat = self.prompt_format == "chat"
         self.context_length = int(getattr(self.model.config, "max_position_embeddings", 2048))
         self._counts = {"llm_calls": 0, "llm_tokens": 0}
+
+    def _merge_adapter(self, folder: str) -> None:
+        from priorbench.agents.priors.adapted import merge_adapter, read_adapter
+
+        manifest, data = read_adapter(folder)
+        base = manifest.get("base", {})
+        if base.get("weights_sha256") != self.resolved.weights_sha256:
+            raise UserError(f"adapter {folder} was trained on {base.get('model_id')!r} "
+                            f"(weights {str(base.get('weights_sha256'))[:12]}…), not on {self.resolved.model_id!r}; "
+                            f"use model={base.get('prior') or base.get('model_id')!r}")
+        self.model = merge_adapter(self.model, manifest, data)
+        self.adapter = {"sha256": manifest["adapter_sha256"], "env_ids": manifest["env_ids"],
+                        "split": manifest["split"], "steps": manifest["steps"], "seed": manifest["seed"]}
 
     # --- prompts -------------------------------------------------------------------------
     def format(self, prompt: str) -> str:
@@ -222,6 +240,7 @@ class HFPrior(Prior):
             "dtype": self.config.dtype,
             "sampling": {"temperature": self.config.temperature, "top_p": self.config.top_p,
                          "max_new_tokens": self.config.max_new_tokens},
+            **({"adapter": self.adapter} if self.adapter else {}),
         }
 
     def counters(self) -> dict[str, float]:

@@ -1,0 +1,78 @@
+"""`priorbench prior train`: a LoRA adapter distilled from train tasks, saved, checked and loaded."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from priorbench import envs
+from priorbench.agents.priors import make_prior
+from priorbench.agents.priors.adapted import ADAPTER_FILE, ADAPTER_MANIFEST
+from priorbench.bench import prior_train
+from priorbench.bench.prior_inspect import inspect
+from priorbench.core.errors import UserError
+
+ENV = "priorbench/FrozenLake-4x4-Random-v0"
+
+
+@pytest.fixture(scope="module")
+def adapter(tmp_path_factory):
+    out = tmp_path_factory.mktemp("adapters") / "lake"
+    manifest = prior_train.train([ENV], out, base="tiny-gpt2", states=24, steps=6, batch_size=4,
+                                 lr=5e-3, seed=0)
+    return out, manifest
+
+
+def test_the_manifest_names_only_train_tasks(adapter):
+    out, manifest = adapter
+    assert json.loads((out / ADAPTER_MANIFEST).read_text()) == manifest
+    train, test = (set(envs.make(ENV, split=s).tasks) for s in ("train", "test"))
+    seen = set(manifest["task_ids"][ENV])
+    assert seen and seen <= train and not seen & test
+    assert manifest["split"] == "train" and manifest["states"] == 24 and manifest["steps"] == 6
+    assert manifest["base"]["prior"] == "tiny-gpt2" and len(manifest["data_sha256"]) == 64
+    assert (out / ADAPTER_FILE).stat().st_size > 0
+
+
+def test_the_adapter_loads_as_a_prior_and_changes_it(adapter):
+    out, manifest = adapter
+    base = make_prior("tiny-gpt2", cache=False)
+    tuned = make_prior("tiny-gpt2", {"adapter": str(out)}, cache=False)
+    assert tuned.provenance()["adapter"]["sha256"] == manifest["adapter_sha256"]
+    assert "adapter" not in base.provenance()
+    report = inspect(ENV, ["tiny-gpt2", f"tiny-gpt2:adapter={out}"], split="train", n_states=12,
+                     seed=0, wins=False)
+    before, after = (report["priors"][k]["summary"]["p_expert"] for k in report["priors"])
+    assert after > before  # trained on these (train) states: the expert's command gained mass
+    assert not np.isclose(before, after)
+
+
+def test_a_test_split_and_a_used_folder_are_refused(adapter, tmp_path):
+    out, _ = adapter
+    with pytest.raises(UserError, match="train tasks only"):
+        prior_train.train([ENV], tmp_path / "x", base="tiny-gpt2", split="test")
+    with pytest.raises(UserError, match="already exists"):
+        prior_train.train([ENV], out, base="tiny-gpt2")
+    with pytest.raises(UserError, match="must be positive"):
+        prior_train.train([ENV], tmp_path / "y", base="tiny-gpt2", steps=0)
+
+
+def test_a_changed_or_foreign_adapter_is_refused(adapter, tmp_path):
+    out, manifest = adapter
+    changed = tmp_path / "changed"
+    changed.mkdir()
+    (changed / ADAPTER_MANIFEST).write_text((out / ADAPTER_MANIFEST).read_text())
+    (changed / ADAPTER_FILE).write_bytes((out / ADAPTER_FILE).read_bytes() + b"x")
+    with pytest.raises(UserError, match="checksum"):
+        make_prior("tiny-gpt2", {"adapter": str(changed)}, cache=False)
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / ADAPTER_FILE).write_bytes((out / ADAPTER_FILE).read_bytes())
+    (foreign / ADAPTER_MANIFEST).write_text(json.dumps({**manifest, "base": {"model_id": "other",
+                                                                             "weights_sha256": "0" * 64}}))
+    with pytest.raises(UserError, match="was trained on 'other'"):
+        make_prior("tiny-gpt2", {"adapter": str(foreign)}, cache=False)
+    with pytest.raises(UserError, match="needs manifest.json"):
+        make_prior("tiny-gpt2", {"adapter": str(tmp_path / "nowhere")}, cache=False)
