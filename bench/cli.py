@@ -260,11 +260,11 @@ def _cmd_show(paths: list[Path]) -> int:
             try:
                 s = run_summary(*verify_run(path))
             except UserError as exc:
-                rows.append([str(path), "refused", "", "", "", str(exc).split(": ", 1)[-1]])
+                rows.append([str(path), "refused", "", "", "", "", str(exc).split(": ", 1)[-1]])
                 continue
-            rows.append([str(path), "complete", s["env_steps"], s["success"], s["return"],
+            rows.append([str(path), "complete", s["agent"], s["env_steps"], s["success"], s["return"],
                          f"{s['wall_s']:.1f} s"])
-    print(markdown_table(["run", "status", "env steps", "test success", "test return", "wall"], rows))
+    print(markdown_table(["run", "status", "agent", "env steps", "test success", "test return", "wall"], rows))
     return 0
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from priorbench.bench.schema import RunSummary
+from priorbench.bench.schema import RunSummary, agent_label
 from priorbench.core.seeding import fixed_numpy_rng
 
 #: numpy's global seed before every rliable call (reproducible intervals).
@@ -153,7 +153,7 @@ def summarise(manifest: dict[str, Any], records: Sequence[dict[str, Any]]) -> Ru
     return RunSummary(
         env=manifest["env"]["id"],
         env_version=manifest["env"].get("version"),
-        agent=manifest["agent"]["name"],
+        agent=agent_label(manifest),
         seed=manifest["seed"],
         success=success_rate(final),
         return_=mean_return(final),

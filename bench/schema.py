@@ -282,3 +282,13 @@ class RunSummary:
         """The summary as the plain dict `metrics.run_summary` returns ("return" for return_)."""
         return {("return" if k == "return_" else k): getattr(self, k)
                 for k in (f.name for f in dataclasses.fields(self))}
+
+
+def agent_label(manifest: dict[str, Any]) -> str:
+    """The agent's name as tables show it: with a SYNTHETIC prior's label appended, so a
+    controlled prior's runs never pass for a real prior's (and never share a row with them)."""
+    name = str(manifest["agent"]["name"])
+    prior = (manifest.get("agent_provenance") or {}).get("prior") or {}
+    if isinstance(prior, dict) and prior.get("synthetic"):
+        return f"{name} [{prior.get('label') or 'SYNTHETIC prior'}]"
+    return name

@@ -87,3 +87,17 @@ def test_a_good_prior_makes_dqn_prior_learn_where_dqn_has_not_yet(tmp_path):
     assert _final_success(plain) == 0.0
     manifest, _ = records.verify_run(prior)
     assert manifest["agent_provenance"]["prior"]["synthetic"] is True
+
+
+def test_tables_label_the_synthetic_prior(tmp_path, cli):
+    """`show` and the leaderboard name a SYNTHETIC prior's row as such."""
+    from priorbench.bench.leaderboard import collect
+
+    budget = Budget(steps=40, eval_every=40, checkpoint_every=40)
+    execute(RunJob("priorbench/FrozenLake-4x4-v0", "dqn-prior", 0, budget, tmp_path / "runs",
+                   agent_params={"prior": "oracle", "prior_params": {"q": 0.5}}), progress=False)
+    groups, refused = collect(tmp_path / "runs")
+    assert not refused and list(groups) == [("priorbench/FrozenLake-4x4-v0",
+                                            "dqn-prior [SYNTHETIC oracle (q=0.5)]")]
+    shown = cli("show", str(tmp_path / "runs"))
+    assert shown.returncode == 0 and "dqn-prior [SYNTHETIC oracle (q=0.5)]" in shown.stdout

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from priorbench.bench import metrics, records
+from priorbench.bench import metrics, records, schema
 from priorbench.core.errors import UserError
 
 
@@ -40,8 +40,9 @@ def _reason(exc: UserError, path: Path, rel: str) -> str:
 
 
 def _row_key(manifest: dict[str, Any]) -> tuple[str, str]:
-    """(env id, agent name) of a verified manifest."""
-    return (str(manifest["env"]["id"]), str(manifest["agent"]["name"]))
+    """(env id, agent name — with a SYNTHETIC prior's label, `schema.agent_label`) of a
+    verified manifest."""
+    return (str(manifest["env"]["id"]), schema.agent_label(manifest))
 
 
 def collect(root: Path) -> tuple[dict[tuple[str, str], list[Run]], list[tuple[str, str]]]:
