@@ -5,8 +5,8 @@
 
 `train` runs `priorbench prior train` (SmolLM2-135M + LoRA r = 8 on the train split's expert
 commands) once per env below; `report` scores each env's **test** split (tasks no adapter saw)
-with `priorbench prior inspect`: SmolLM2 as shipped, SmolLM2 with contextual calibration, the
-distilled prior, and the uniform baseline, and writes the page with the adapters' manifests.
+with `priorbench prior inspect`: SmolLM2 uncalibrated, SmolLM2 with contextual calibration (its
+registered default), the distilled prior (raw scores), and the uniform baseline, and writes the page with the adapters' manifests.
 """
 
 from __future__ import annotations
@@ -57,7 +57,8 @@ def report() -> None:
             lines += [f"## {env_id}", "", "(adapter not trained yet)", ""]
             continue
         manifest = json.loads((folder / "manifest.json").read_text())
-        priors = [BASE, f"{BASE}:calibration=contextual", f"{BASE}:adapter={folder.relative_to(HERE.parent)}"]
+        priors = [f"{BASE}:calibration=none", f"{BASE}:calibration=contextual",
+                  f"{BASE}:adapter={folder.relative_to(HERE.parent)}"]
         print(f"inspecting {env_id}", file=sys.stderr)
         report = inspect(env_id, priors, split="test", n_states=STATES, seed=0, wins=True)
         tasks = sum(len(v) for v in manifest["task_ids"].values())

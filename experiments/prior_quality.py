@@ -46,8 +46,27 @@ def points() -> dict[str, tuple[str, list[str], str, dict[str, Any]]]:
     for q in QS:
         value = f'"{q}"' if isinstance(q, str) else str(q)
         out[f"oracle-q={q}"] = ("dqn-prior", [f"agent.dqn-prior.prior_params.q={value}"], "oracle", {"q": q})
-    out["smollm2-135m"] = ("dqn-prior", ["agent.dqn-prior.prior=smollm2-135m",
-                                          "agent.dqn-prior.prior_params={}"], "smollm2-135m", {})
+    out["smollm2-135m uncalibrated"] = ("dqn-prior", ["agent.dqn-prior.prior=smollm2-135m",
+                                                       'agent.dqn-prior.prior_params={calibration="none"}'],
+                                        "smollm2-135m", {"calibration": "none"})
+    out["smollm2-135m contextual"] = ("dqn-prior", ["agent.dqn-prior.prior=smollm2-135m",
+                                                     'agent.dqn-prior.prior_params={calibration="contextual"}'],
+                                      "smollm2-135m", {"calibration": "contextual"})
+    return out
+
+
+#: Points only some envs have: the distilled prior trained on the env family's train tasks
+#: (experiments/distilled_priors.py; Frozen Lake's adapter saw random 4×4 maps, not this map).
+DISTILLED = {"prior-quality-frozenlake": "experiments/adapters/frozenlake-4x4-random"}
+
+
+def env_points(spec_name: str) -> dict[str, tuple[str, list[str], str, dict[str, Any]]]:
+    out = points()
+    if spec_name in DISTILLED:
+        adapter = DISTILLED[spec_name]
+        out["distilled smollm2-135m"] = ("dqn-prior", ["agent.dqn-prior.prior=smollm2-135m",
+                                                       f'agent.dqn-prior.prior_params={{adapter="{adapter}"}}'],
+                                         "smollm2-135m", {"adapter": adapter})
     return out
 
 
@@ -56,7 +75,7 @@ def point_spec(spec_name: str, point: str) -> Any:
     from priorbench.bench.spec import apply_overrides, spec_from_dict
     from priorbench.core.config import read_toml
 
-    agent, overrides, _, _ = (OFFLINE_POINTS if spec_name == OFFLINE else points())[point]
+    agent, overrides, _, _ = (OFFLINE_POINTS if spec_name == OFFLINE else env_points(spec_name))[point]
     path = HERE / f"{spec_name}.toml"
     data = read_toml(path, what="spec file")
     data["agents"] = [agent]
@@ -69,19 +88,20 @@ def run(envs: list[str], workers: int) -> None:
 
     for env in envs:
         jobs = []
-        for name in points():
-            jobs += jobs_from_spec(point_spec(ENVS[env], name), RUNS / ENVS[env] / name)
+        for name in env_points(ENVS[env]):
+            if name.startswith("distilled") and not Path(DISTILLED[ENVS[env]]).exists():
+                print(f"skipping {name}: train its adapter first (experiments/distilled_priors.py)",
+                      file=sys.stderr)
+                continue
+            jobs += jobs_from_spec(point_spec(ENVS[env], name), RUNS / ENVS[env] / name.replace(" ", "_"))
         execute_all(jobs, workers=workers, progress=True)
 
 
 def run_offline(workers: int) -> None:
     """Make the offline dataset when missing (deterministic), then the offline points' runs."""
-    import os
-
     from priorbench.bench import datasets
     from priorbench.bench.runner import collect_episodes, execute_all, jobs_from_spec
 
-    os.chdir(HERE.parent)  # the spec's dataset paths are relative to the repository
     env_id, policy, episodes, seed, name = OFFLINE_DATASET
     root = HERE / "datasets"
     if not (root / "priorbench" / name).exists():
@@ -133,7 +153,8 @@ def report() -> None:
              "`experiments/runs/` (specs: `experiments/prior-quality-*.toml`). **oracle rows are a",
              "SYNTHETIC prior** (mass q on the env's expert action, 1 − q uniform over the other",
              "commands; q = uniform is the uniform distribution): they measure the agents, not a",
-             "language model. smollm2-135m is the real default prior, uncalibrated.",
+             "language model. smollm2-135m is the real default prior, uncalibrated and with contextual",
+             "calibration (its registered default, chosen from these runs).",
              f"Steps to {THRESHOLD:.0%}: the first evaluation with test success ≥ {THRESHOLD:.0%} (median over",
              "seeds; ∞ when most seeds never reach it within the budget). cov@5: chance that the",
              "expert's action is among 5 draws from the prior, by `priorbench prior inspect` (test",
@@ -146,8 +167,8 @@ def report() -> None:
                  "|---|---|---:|---:|---:|---:|---:|---:|"]
         xs, ys, labels = [], [], []
         dqn_median = None
-        for name, (_, _, prior, params) in points().items():
-            folder = RUNS / spec_name / name
+        for name, (_, _, prior, params) in env_points(spec_name).items():
+            folder = RUNS / spec_name / name.replace(" ", "_")
             if not folder.exists():
                 continue
             rows = _per_seed(folder)
@@ -180,7 +201,7 @@ def report() -> None:
                         textcoords="offset points", xytext=(3, 3))
         if dqn_median is not None:
             ax.axhline(min(dqn_median, budget * 1.05), color="tab:red", linestyle="--", label="dqn (no prior)")
-        ax.axhline(budget, color="grey", linewidth=0.5)
+        ax.axhline(budget, color="grey", linewidth=0.5, label="budget (above: not reached)")
         ax.set_title(env_id.split("/")[-1], fontsize=9)
         ax.set_xlabel("coverage@5 of the prior")
         ax.set_ylabel(f"env steps to {THRESHOLD:.0%} test success (median)")
@@ -228,6 +249,9 @@ def main() -> None:
     r.add_argument("--workers", type=int, default=1)
     sub.add_parser("report")
     args = parser.parse_args()
+    import os
+
+    os.chdir(HERE.parent)  # dataset and adapter paths in the specs are relative to the repository
     if args.command == "run":
         chosen = args.env or [*ENVS, "offline"]
         run([e for e in chosen if e in ENVS], args.workers)

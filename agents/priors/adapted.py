@@ -51,10 +51,11 @@ class AdaptedPrior(Prior):
                  alpha: int = 16, target_modules: Sequence[str] = (), owner: str = "this agent") -> None:
         from peft import LoraConfig, get_peft_model
 
-        from priorbench.agents.priors import PRIORS, prior_config, prior_settings
+        from priorbench.agents.priors import PRIORS, prior_config
+        from priorbench.agents.priors.calibration import SETTINGS
         from priorbench.agents.priors.hf import HFPrior
 
-        if prior_settings(prior, params)[1]:
+        if set(params or {}) & set(SETTINGS):  # a preset's calibration simply does not apply here
             raise UserError(f"{owner} scores commands with gradients and takes no calibration or "
                             "list_style; remove them from prior_params")
         backend = PRIORS.load(prior)
