@@ -180,3 +180,26 @@ def test_dqn_checkpoint_resume_gives_the_same_records(tmp_path):
     whole = execute(RunJob(ENV, "dqn", 0, Budget(steps=1500, eval_every=500, checkpoint_every=100),
                            tmp_path / "whole"), progress=False)
     assert _episodes(run) == _episodes(whole)
+
+
+@pytest.mark.parametrize("support", ["candidates", "candidates+data"])
+def test_cql_prior_conservative_set_holds_the_data_action_when_asked(support):
+    """With a q = 1 oracle every proposal is the expert's command; a transition whose data
+    action differs gets it added to the conservative set only with cql_support = candidates+data
+    (cql-prior's registered default)."""
+    from priorbench import agents, envs
+    from priorbench.agents.base import Transition
+
+    agent = agents.make("cql-prior", seed=0, env_id=ENV,
+                        params={"dataset": "unused", "prior": "oracle", "prior_params": {"q": 1.0},
+                                "cql_support": support})
+    env = envs.make(ENV)
+    obs, info = env.reset(seed=0, options={"task": 0})
+    action = next(c for c in info["admissible_commands"] if c != info["expert_action"])
+    next_obs, reward, terminated, truncated, next_info = env.step(action)
+    agent.remember(Transition(obs, info, action, reward, next_obs, next_info, terminated, truncated))
+    sa, _, _, _, here = agent.replay[-1]
+    expert_row = agent.rows(info["task"], obs, [info["expert_action"]])[0]
+    assert set(here[:5]) == {expert_row}
+    assert (sa in here) is (support == "candidates+data")
+    assert agents.AGENTS.entry("cql-prior").params["cql_support"] == "candidates+data"
