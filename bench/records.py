@@ -71,7 +71,15 @@ def git_commit() -> str | None:
 
 
 def machine() -> dict[str, Any]:
-    return {"platform": platform.platform(), "processor": platform.machine(), "cpus": os.cpu_count()}
+    """Where a run ran. torch's thread count is part of it: float sums, and so a run's numbers,
+    can differ between 1 and 2 threads (`--workers N` gives each worker cores // N)."""
+    import sys
+
+    out: dict[str, Any] = {"platform": platform.platform(), "processor": platform.machine(),
+                           "cpus": os.cpu_count()}
+    if "torch" in sys.modules:
+        out["torch_threads"] = int(sys.modules["torch"].get_num_threads())
+    return out
 
 
 @dataclass
