@@ -46,7 +46,8 @@ def train(env_ids: Sequence[str], out: Path, *, base: str = "smollm2-135m",
           lora_alpha: int = 16, normalization: str = "sum", env_kwargs: dict[str, Any] | None = None,
           progress: Any = None) -> dict[str, Any]:
     """Train, check, save; returns the manifest written to `out`/manifest.json."""
-    from priorbench.agents.priors.adapted import ADAPTER_FILE, ADAPTER_MANIFEST, AdaptedPrior
+    from priorbench.agents.priors.adapted import AdaptedPrior
+    from priorbench.agents.priors.lora import ADAPTER_FILE, ADAPTER_MANIFEST
     from priorbench.agents.priors.prompts import fit_prompt, template_for
     from priorbench.bench.prior_inspect import walk_states
 

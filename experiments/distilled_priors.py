@@ -23,7 +23,7 @@ RESULTS = HERE / "results"
 ENVS = {
     "priorbench/FrozenLake-4x4-Random-v0": ("frozenlake-4x4-random", {"states": 200, "steps": 150, "batch_size": 8}),
     "priorbench/TextWorld-Cooking-1-v0": ("textworld-cooking-1", {"states": 100, "steps": 60, "batch_size": 4}),
-    "priorbench/ALFWorldGen-Pick-v0": ("alfworldgen-pick", {"states": 100, "steps": 60, "batch_size": 4}),
+    "priorbench/ALFWorldGen-Pick-v0": ("alfworldgen-pick", {"states": 100, "steps": 40, "batch_size": 4}),
 }
 BASE = "smollm2-135m"
 STATES = 50

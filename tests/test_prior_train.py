@@ -9,7 +9,7 @@ import pytest
 
 from priorbench import envs
 from priorbench.agents.priors import make_prior
-from priorbench.agents.priors.adapted import ADAPTER_FILE, ADAPTER_MANIFEST
+from priorbench.agents.priors.lora import ADAPTER_FILE, ADAPTER_MANIFEST
 from priorbench.bench import prior_train
 from priorbench.bench.prior_inspect import inspect
 from priorbench.core.errors import UserError

@@ -196,7 +196,7 @@ class HFPrior(Prior):
         self._counts = {"llm_calls": 0, "llm_tokens": 0}
 
     def _merge_adapter(self, folder: str) -> None:
-        from priorbench.agents.priors.adapted import merge_adapter, read_adapter
+        from priorbench.agents.priors.lora import merge_adapter, read_adapter
 
         manifest, data = read_adapter(folder)
         base = manifest.get("base", {})
