@@ -2,8 +2,10 @@
 
 The spec lists the offline datasets to make and the experiments (each a normal run spec:
 envs or a suite, agents with their settings, ≥5 seeds, a budget). `run` makes what is
-missing — datasets, then runs — into the leaderboard's runs folder; finished runs are kept,
-killed ones resume. Paths in the spec are relative to the repository root (the working
+missing — datasets, then runs — into the leaderboard's runs folder (an experiment's optional
+`folder` puts its runs in a subfolder of it: two experiments that run the same agent on the
+same env with other settings, e.g. another prior, need one); finished runs are kept, killed
+ones resume. Paths in the spec are relative to the repository root (the working
 directory), so run manifests do not depend on where the checkout lives.
 """
 
@@ -35,6 +37,10 @@ class LeaderboardSpec:
     datasets: Path
     dataset_decls: tuple[DatasetDecl, ...]
     experiments: tuple[Spec, ...]
+    folders: tuple[Path, ...] = ()  # each experiment's runs folder
+
+    def runs_of(self, i: int) -> Path:
+        return self.folders[i] if self.folders else self.runs
 
 
 def load(path: Path) -> LeaderboardSpec:
@@ -55,18 +61,33 @@ def load(path: Path) -> LeaderboardSpec:
             decls.append(DatasetDecl(**item))
         except TypeError as exc:
             raise UserError(f"{path}: [[dataset]] #{i + 1}: {exc}") from None
-    experiments = []
+    runs = Path(data.get("runs", "leaderboard/runs"))
+    experiments, folders = [], []
+    writes: dict[tuple[Path, str, str], str] = {}
     for i, item in enumerate(data.get("experiment", [])):
+        item = dict(item)
+        folder = item.pop("folder", "")
+        if not isinstance(folder, str) or Path(folder).is_absolute() or ".." in Path(folder).parts:
+            raise UserError(f"{path} [[experiment]] #{i + 1}: folder must be a relative subfolder "
+                            f"name of the runs folder, not {folder!r}")
         spec = spec_from_dict(item, where=f"{path} [[experiment]] #{i + 1}")
+        for env_id in spec.envs:
+            for agent in spec.agents:
+                other = writes.setdefault((Path(folder), env_id, agent), spec.name)
+                if other != spec.name:
+                    raise UserError(
+                        f"{path}: experiments {other!r} and {spec.name!r} both write {agent} on "
+                        f"{env_id} into the same runs folder; give one of them its own "
+                        f"`folder = \"…\"`")
+        folders.append(runs / folder)
         if len(spec.seeds) < MIN_SEEDS:
             raise UserError(f"{path}: experiment {spec.name!r} has {len(spec.seeds)} seeds; "
                             f"the leaderboard needs at least {MIN_SEEDS}")
         experiments.append(spec)
     if not experiments:
         raise UserError(f"{path}: no [[experiment]] tables")
-    return LeaderboardSpec(path, Path(data.get("runs", "leaderboard/runs")),
-                           Path(data.get("datasets", "leaderboard/datasets")), tuple(decls),
-                           tuple(experiments))
+    return LeaderboardSpec(path, runs, Path(data.get("datasets", "leaderboard/datasets")),
+                           tuple(decls), tuple(experiments), tuple(folders))
 
 
 def run(path: Path, *, progress: bool = True, workers: int = 1) -> list[Path]:
@@ -83,5 +104,6 @@ def run(path: Path, *, progress: bool = True, workers: int = 1) -> list[Path]:
         episodes = collect_episodes(decl.env, decl.policy, decl.episodes, decl.seed, progress=progress)
         datasets.write_dataset(episodes, env_id=decl.env, policy=decl.policy, seed=decl.seed,
                                out=spec.datasets, name=decl.name)
-    jobs = [job for experiment in spec.experiments for job in jobs_from_spec(experiment, spec.runs)]
+    jobs = [job for i, experiment in enumerate(spec.experiments)
+            for job in jobs_from_spec(experiment, spec.runs_of(i))]
     return execute_all(jobs, progress=progress, workers=workers)

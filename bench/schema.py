@@ -284,11 +284,38 @@ class RunSummary:
                 for k in (f.name for f in dataclasses.fields(self))}
 
 
+def prior_label(prior: dict[str, Any]) -> str:
+    """A prior's identity as tables show it, from its provenance: the model, its adapter (first 8
+    hex digits of the adapter's sha256), and the prompt settings that change its distribution
+    (calibration, numbered list) when not the plain ones; a SYNTHETIC prior's own label."""
+    if prior.get("synthetic"):
+        return str(prior.get("label") or "SYNTHETIC prior")
+    parts = [str(prior.get("model_id") or prior.get("model") or prior.get("backend") or "prior")]
+    adapter = prior.get("adapter")
+    if isinstance(adapter, dict):
+        parts[0] += f" + adapter {str(adapter.get('sha256', ''))[:8]}"
+    if prior.get("calibration", "none") != "none":
+        parts.append(f"calibration={prior['calibration']}")
+    if prior.get("list_style", "comma") != "comma":
+        parts.append(f"list_style={prior['list_style']}")
+    return ", ".join(parts)
+
+
 def agent_label(manifest: dict[str, Any]) -> str:
-    """The agent's name as tables show it: with a SYNTHETIC prior's label appended, so a
-    controlled prior's runs never pass for a real prior's (and never share a row with them)."""
+    """The agent's name as tables show it, with its prior's identity (`prior_label`) in brackets:
+    two priors never share a row, and a controlled prior's runs never pass for a real prior's."""
     name = str(manifest["agent"]["name"])
     prior = (manifest.get("agent_provenance") or {}).get("prior") or {}
-    if isinstance(prior, dict) and prior.get("synthetic"):
-        return f"{name} [{prior.get('label') or 'SYNTHETIC prior'}]"
+    if isinstance(prior, dict) and prior:
+        return f"{name} [{prior_label(prior)}]"
     return name
+
+
+def base_agent(label: str) -> str:
+    """The registered agent name of a table label (`agent_label` without the prior)."""
+    return label.split(" [", 1)[0]
+
+
+def is_synthetic(label: str) -> bool:
+    """True when a table label names a SYNTHETIC prior (`agent_label`)."""
+    return " [SYNTHETIC" in label

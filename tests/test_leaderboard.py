@@ -16,7 +16,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from priorbench.bench import cite, leaderboard, metrics, records, reproduce
+from priorbench.bench import (
+    cite,
+    leaderboard,
+    leaderboard_spec,
+    metrics,
+    records,
+    reproduce,
+    schema,
+)
 from priorbench.bench.runner import RunJob, execute
 from priorbench.bench.spec import Budget
 from priorbench.core.errors import UserError
@@ -106,6 +114,70 @@ def test_key_pairs():
     assert leaderboard.key_pairs(["expert", "random", "tabular-q"]) == [
         ("expert", "random"), ("tabular-q", "random")]
     assert leaderboard.key_pairs(["a", "b", "c"]) == [("a", "b"), ("a", "c"), ("b", "c")]
+
+
+def test_key_pairs_on_labelled_rows():
+    """Rows carry their prior in the label: each prior's row meets the plain agent and the llm
+    row of the same prior only."""
+    cal, plain = "[smollm2-135m, calibration=contextual]", "[smollm2-135m]"
+    oracle = "[SYNTHETIC oracle (q=0.9)]"
+    labels = ["dqn", f"dqn-prior {cal}", f"dqn-prior {oracle}", f"llm {cal}", f"llm {plain}",
+              f"vi {plain}", "ppo"]
+    assert leaderboard.key_pairs(labels) == [
+        (f"dqn-prior {oracle}", "dqn"), (f"dqn-prior {cal}", "dqn"), (f"dqn-prior {cal}", f"llm {cal}"),
+        (f"vi {plain}", "ppo"), (f"vi {plain}", f"llm {plain}")]
+
+
+def _manifest(prior: dict) -> dict:
+    return {"agent": {"name": "dqn-prior"}, "agent_provenance": {"prior": prior}}
+
+
+def test_the_prior_is_part_of_a_rows_key():
+    """Two priors never share a row: model, adapter, calibration and list style are in the label."""
+    base = {"backend": "hf", "model_id": "smollm2-135m"}
+    labels = {schema.agent_label(_manifest(p)) for p in (
+        base, {**base, "calibration": "contextual"}, {**base, "list_style": "numbered"},
+        {**base, "adapter": {"sha256": "0162b203aa23c53e99"}}, {**base, "model_id": "gemma3-270m"})}
+    assert labels == {"dqn-prior [smollm2-135m]", "dqn-prior [smollm2-135m, calibration=contextual]",
+                      "dqn-prior [smollm2-135m, list_style=numbered]",
+                      "dqn-prior [smollm2-135m + adapter 0162b203]", "dqn-prior [gemma3-270m]"}
+    assert schema.agent_label({"agent": {"name": "dqn"}}) == "dqn"
+    synthetic = schema.agent_label(_manifest({"synthetic": True, "label": "SYNTHETIC oracle (q=0.9)"}))
+    assert schema.is_synthetic(synthetic) and schema.base_agent(synthetic) == "dqn-prior"
+    assert not schema.is_synthetic("dqn-prior [smollm2-135m]")
+
+
+def _board(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "spec.toml"
+    path.write_text(text)
+    return path
+
+
+_EXPERIMENT = """
+[[experiment]]
+name = "{name}"
+envs = ["priorbench/FrozenLake-4x4-v0"]
+agents = ["dqn-prior"]
+seeds = [0, 1, 2, 3, 4]
+{folder}
+[experiment.agent.dqn-prior]
+prior = "oracle"
+prior_params = {{q = {q}}}
+"""
+
+
+def test_leaderboard_spec_keeps_two_priors_of_one_agent_apart(tmp_path):
+    """Two experiments of one agent on one env (another prior) would overwrite each other's runs:
+    the spec refuses that, and an experiment's `folder` puts its runs beside the others'."""
+    same = _EXPERIMENT.format(name="a", folder="", q=0.5) + _EXPERIMENT.format(name="b", folder="", q=0.9)
+    with pytest.raises(UserError, match="both write dqn-prior on priorbench/FrozenLake-4x4-v0.*folder"):
+        leaderboard_spec.load(_board(tmp_path, same))
+    apart = _EXPERIMENT.format(name="a", folder="", q=0.5) + _EXPERIMENT.format(
+        name="b", folder='folder = "oracle-0.9"', q=0.9)
+    spec = leaderboard_spec.load(_board(tmp_path, 'runs = "r"\n' + apart))
+    assert [spec.runs_of(i) for i in range(2)] == [Path("r"), Path("r/oracle-0.9")]
+    with pytest.raises(UserError, match="folder must be a relative subfolder"):
+        leaderboard_spec.load(_board(tmp_path, _EXPERIMENT.format(name="a", folder='folder = "../x"', q=0.5)))
 
 
 # --- building --------------------------------------------------------------------------------

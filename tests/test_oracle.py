@@ -102,3 +102,24 @@ def test_tables_label_the_synthetic_prior(tmp_path, cli):
                                             "dqn-prior [SYNTHETIC oracle (q=0.5)]")]
     shown = cli("show", str(tmp_path / "runs"))
     assert shown.returncode == 0 and "dqn-prior [SYNTHETIC oracle (q=0.5)]" in shown.stdout
+
+
+def test_the_leaderboard_keeps_synthetic_rows_in_their_own_section(tmp_path):
+    """A SYNTHETIC prior's row is never in the main table, the all-envs table or the LaTeX table:
+    it has its own labelled section (and its own table on the site)."""
+    from priorbench.bench import leaderboard
+
+    budget = Budget(steps=40, eval_every=40, checkpoint_every=40)
+    for env in ("priorbench/FrozenLake-4x4-v0", "priorbench/FrozenLake-4x4-Slippery-v0"):
+        for agent, params in (("dqn", {}), ("dqn-prior", {"prior": "oracle", "prior_params": {"q": 0.9}})):
+            execute(RunJob(env, agent, 0, budget, tmp_path / "runs", agent_params=params), progress=False)
+    leaderboard.build(tmp_path / "runs", tmp_path / "board")
+    md = (tmp_path / "board" / "LEADERBOARD.md").read_text()
+    main, _, section = md.partition(f"## {leaderboard.SYNTHETIC_TITLE}")
+    label = "dqn-prior [SYNTHETIC oracle (q=0.9)]"
+    assert section and label not in main and label in section and "Controls, not entries" in section
+    assert "## All envs" in main and "| dqn " in main.split("## All envs")[1]
+    assert "SYNTHETIC" not in (tmp_path / "board" / "leaderboard.tex").read_text()
+    assert label in (tmp_path / "board" / "leaderboard_full.csv").read_text()  # labelled, kept
+    site = (tmp_path / "board" / "site" / "index.html").read_text()
+    assert 'id="synthetic"' in site and site.index(label) > site.index(leaderboard.SYNTHETIC_TITLE)

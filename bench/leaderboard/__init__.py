@@ -44,6 +44,7 @@ from priorbench.bench.leaderboard.stats import (
 )
 from priorbench.bench.leaderboard.tables import (
     FULL_COLUMNS,
+    SYNTHETIC_TITLE,
     TABLE_COLUMNS,
     THRESHOLD_LABEL,
     markdown_table,
@@ -53,7 +54,7 @@ from priorbench.bench.leaderboard.tables import (
 
 __all__ = [
     "COUNTERPARTS", "FULL_COLUMNS", "NOTES", "PLOT_DPI", "PLOT_PATTERNS", "PRIOR_FREE_LLM",
-    "TABLE_COLUMNS", "TEXT_OUTPUTS", "THRESHOLD_LABEL", "Curve", "Row", "Run", "aggregate",
+    "SYNTHETIC_TITLE", "TABLE_COLUMNS", "TEXT_OUTPUTS", "THRESHOLD_LABEL", "Curve", "Row", "Run", "aggregate",
     "build", "collect", "improvements", "key_pairs", "make_rows", "markdown_table",
     "overall", "plot_curves", "plot_final", "plot_improvement", "provenance", "row_curve",
     "row_stats", "row_success_matrix", "slug", "snapshot", "snapshot_differences", "tex_escape",

@@ -14,7 +14,16 @@ from typing import Any
 import numpy as np
 
 from priorbench.bench.leaderboard.stats import Row
-from priorbench.bench.leaderboard.tables import THRESHOLD_LABEL, ci_text, provenance, steps_cell
+from priorbench.bench.leaderboard.tables import (
+    SYNTHETIC_TITLE,
+    THRESHOLD_LABEL,
+    ci_text,
+    provenance,
+    split_pairs,
+    split_synthetic,
+    steps_cell,
+    synthetic_text,
+)
 
 
 def _asset(name: str) -> str:
@@ -66,6 +75,29 @@ def _provenance_html(row: Row) -> str:
     return f"<details><summary>seeds {html.escape(' '.join(map(str, p['seeds'])))}</summary><dl>{body}</dl></details>"
 
 
+def _row_cells(row: Row) -> list[tuple[str, str | None]]:
+    s = row.stats
+    steps = s["steps_to_threshold"]
+    return [
+        _num_cell(row.index, "d"), (html.escape(row.env), None), (html.escape(row.agent), None),
+        _num_cell(s["seeds"], "d"), _num_cell(s["iqm"]),
+        (html.escape(ci_text(s["iqm_lo"], s["iqm_hi"])), None), _num_cell(s["success"]),
+        _num_cell(s["success_se"]), _num_cell(s["normalised_return"]), _num_cell(s["auc"]),
+        (html.escape(steps_cell(row)), "" if steps is None else str(steps)),
+        _num_cell(s["env_steps"], ".0f"), _num_cell(s["llm_calls"], ".1f"),
+        _num_cell(s["llm_tokens"], ".0f"), _num_cell(s["wall_s"], ".2f"),
+        (_provenance_html(row), None),
+    ]
+
+
+def _pairs_html(pairs: Sequence[dict[str, Any]], table_id: str) -> str:
+    return _html_table([("X", "text"), ("Y", "text"), ("envs", "num"), ("P(X > Y)", "num"), ("95% CI", None)],
+                       [[(html.escape(p["x"]), None), (html.escape(p["y"]), None),
+                         _num_cell(p["envs"], "d"), _num_cell(p["p"]),
+                         (html.escape(ci_text(p["p_lo"], p["p_hi"])), None)] for p in pairs],
+                       table_id)
+
+
 def index_html(rows: Sequence[Row], envs: Sequence[str], overall_rows: Sequence[dict[str, Any]],
                pairs: Sequence[dict[str, Any]], images: Sequence[tuple[str, str, bytes]],
                refused: Sequence[tuple[str, str]], legend: str) -> str:
@@ -75,20 +107,9 @@ def index_html(rows: Sequence[Row], envs: Sequence[str], overall_rows: Sequence[
         ("AUC", "num"), (THRESHOLD_LABEL, "num"), ("env steps", "num"), ("LLM calls", "num"),
         ("LLM tokens", "num"), ("wall s", "num"), ("provenance", None),
     ]
-    body = []
-    for row in rows:
-        s = row.stats
-        steps = s["steps_to_threshold"]
-        body.append([
-            _num_cell(row.index, "d"), (html.escape(row.env), None), (html.escape(row.agent), None),
-            _num_cell(s["seeds"], "d"), _num_cell(s["iqm"]),
-            (html.escape(ci_text(s["iqm_lo"], s["iqm_hi"])), None), _num_cell(s["success"]),
-            _num_cell(s["success_se"]), _num_cell(s["normalised_return"]), _num_cell(s["auc"]),
-            (html.escape(steps_cell(row)), "" if steps is None else str(steps)),
-            _num_cell(s["env_steps"], ".0f"), _num_cell(s["llm_calls"], ".1f"),
-            _num_cell(s["llm_tokens"], ".0f"), _num_cell(s["wall_s"], ".2f"),
-            (_provenance_html(row), None),
-        ])
+    real, synthetic = split_synthetic(rows)
+    real_pairs, synthetic_pairs = split_pairs(pairs)
+    body = [_row_cells(row) for row in real]
     parts = [
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
@@ -108,14 +129,13 @@ def index_html(rows: Sequence[Row], envs: Sequence[str], overall_rows: Sequence[
                                 (html.escape(ci_text(o["iqm_lo"], o["iqm_hi"])), None),
                                 _num_cell(o["success"]), _num_cell(o["success_se"])]
                                for o in overall_rows], "overall")]
-    if pairs:
-        parts += ["<h2>Probability of improvement</h2>",
-                  _html_table([("X", "text"), ("Y", "text"), ("envs", "num"), ("P(X > Y)", "num"),
-                               ("95% CI", None)],
-                              [[(html.escape(p["x"]), None), (html.escape(p["y"]), None),
-                                _num_cell(p["envs"], "d"), _num_cell(p["p"]),
-                                (html.escape(ci_text(p["p_lo"], p["p_hi"])), None)] for p in pairs],
-                              "improvement")]
+    if real_pairs:
+        parts += ["<h2>Probability of improvement</h2>", _pairs_html(real_pairs, "improvement")]
+    if synthetic:
+        parts += [f"<h2>{SYNTHETIC_TITLE}</h2>", f"<p>{html.escape(synthetic_text().replace('`', ''))}</p>",
+                  _html_table(headers, [_row_cells(row) for row in synthetic], "synthetic")]
+        if synthetic_pairs:
+            parts.append(_pairs_html(synthetic_pairs, "synthetic-improvement"))
     parts.append("<h2>Plots</h2>")
     for _, title, data in images:
         encoded = base64.b64encode(data).decode("ascii")

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from priorbench.bench import metrics
+from priorbench.bench import metrics, schema
 from priorbench.bench.leaderboard.load import Run
 
 
@@ -116,7 +116,11 @@ def _env_matrix(rows: Sequence[Row], agent: str, envs: Sequence[str]) -> np.ndar
 
 
 def overall(rows: Sequence[Row]) -> tuple[list[str], list[dict[str, Any]]]:
-    """Per agent over the envs every agent ran (tasks = envs): IQM with CI and mean ± SE."""
+    """Per agent over the envs every agent ran (tasks = envs): IQM with CI and mean ± SE. Rows
+    of a SYNTHETIC prior are left out: they are controls, not entries."""
+    rows = [r for r in rows if not schema.is_synthetic(r.agent)]
+    if not rows:
+        return [], []
     agents = sorted({r.agent for r in rows})
     envs = sorted(set.intersection(*({r.env for r in rows if r.agent == a} for a in agents)))
     if len({r.env for r in rows}) < 2 or not envs:
@@ -139,17 +143,22 @@ PRIOR_FREE_LLM = "llm"
 
 
 def key_pairs(agents: Sequence[str]) -> list[tuple[str, str]]:
-    """(X, Y) pairs for probability of improvement: each X-prior agent vs its plain counterpart
-    (and vi vs twosome/ppo) and vs llm when present; else every agent vs random; else all pairs."""
+    """(X, Y) pairs for probability of improvement, on table labels (`schema.agent_label`: the
+    agent's name with its prior in brackets): each X-prior agent vs its plain counterpart (and
+    vi vs twosome/ppo), and vs llm with the same prior when present; else every agent vs random;
+    else all pairs."""
     present = set(agents)
     pairs: list[tuple[str, str]] = []
     for a in sorted(present):
-        plain = [a.replace("-prior", "", 1)] if "-prior" in a else list(COUNTERPARTS.get(a, ()))
-        if not plain and a not in COUNTERPARTS:
+        base = schema.base_agent(a)
+        plain = [base.replace("-prior", "", 1)] if "-prior" in base else list(COUNTERPARTS.get(base, ()))
+        if not plain and base not in COUNTERPARTS:
             continue
         pairs += [(a, b) for b in plain if b in present and b != a]
-        if PRIOR_FREE_LLM in present and a != PRIOR_FREE_LLM:
-            pairs.append((a, PRIOR_FREE_LLM))
+        same_prior = a[len(base):]
+        llm = PRIOR_FREE_LLM + same_prior
+        if llm in present and base != PRIOR_FREE_LLM:
+            pairs.append((a, llm))
     if not pairs and "random" in present:
         pairs = [(a, "random") for a in sorted(present) if a != "random"]
     if not pairs:

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from priorbench.bench import metrics
+from priorbench.bench import metrics, schema
 from priorbench.bench.leaderboard.stats import Row
 
 
@@ -116,13 +116,44 @@ def legend() -> str:
             "stored run records alone; `priorbench reproduce ROW` re-runs a row.")
 
 
+SYNTHETIC_TITLE = "SYNTHETIC prior rows"
+
+
+def synthetic_text() -> str:
+    """What the section of SYNTHETIC prior rows is (LEADERBOARD.md and the site)."""
+    return ("Controls, not entries: these agents ran with a SYNTHETIC prior (the `oracle`: mass q on "
+            "the env's expert command, the rest uniform over the others), not a language model. "
+            "They check that the prior agents use a good prior and draw the curve sample "
+            "efficiency vs prior quality; they are left out of the tables above.")
+
+
+def split_synthetic(rows: Sequence[Row]) -> tuple[list[Row], list[Row]]:
+    """(rows of real priors and prior-free agents, rows of a SYNTHETIC prior)."""
+    return ([r for r in rows if not schema.is_synthetic(r.agent)],
+            [r for r in rows if schema.is_synthetic(r.agent)])
+
+
+def split_pairs(pairs: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(improvement pairs between real rows, pairs with a SYNTHETIC row on either side)."""
+    synthetic = [p for p in pairs if schema.is_synthetic(p["x"]) or schema.is_synthetic(p["y"])]
+    return [p for p in pairs if p not in synthetic], synthetic
+
+
+def _pairs_md(pairs: Sequence[dict[str, Any]]) -> str:
+    return markdown_table(["X", "Y", "envs", "P(X > Y)", "95% CI"],
+                          [[p["x"], p["y"], p["envs"], p["p"], ci_text(p["p_lo"], p["p_hi"])]
+                           for p in pairs])
+
+
 def leaderboard_md(rows: Sequence[Row], envs: Sequence[str], overall_rows: Sequence[dict[str, Any]],
                    pairs: Sequence[dict[str, Any]], plots: Sequence[tuple[str, str]],
                    refused: Sequence[tuple[str, str]], notes: str = "") -> str:
+    real, synthetic = split_synthetic(rows)
+    real_pairs, synthetic_pairs = split_pairs(pairs)
     md = [
         "# priorbench leaderboard", "",
         legend(), "",
-        markdown_table(MAIN_HEADERS, [_main_cells(r) for r in rows], MAIN_FORMATS), "",
+        markdown_table(MAIN_HEADERS, [_main_cells(r) for r in real], MAIN_FORMATS), "",
     ]
     if notes.strip():  # the hand-written reading of the numbers (NOTES.md beside the outputs)
         md += [notes.strip(), ""]
@@ -133,14 +164,18 @@ def leaderboard_md(rows: Sequence[Row], envs: Sequence[str], overall_rows: Seque
                markdown_table(["agent", "envs", "seeds", "IQM success", "95% CI", "mean success", "± SE"],
                               [[o["agent"], o["envs"], o["seeds"], o["iqm"], ci_text(o["iqm_lo"], o["iqm_hi"]),
                                 o["success"], o["success_se"]] for o in overall_rows]), ""]
-    if pairs:
+    if real_pairs:
         md += ["## Probability of improvement", "",
                "rliable's P(X > Y): the chance that a run of X beats a run of Y on final test "
                "success, averaged over the envs both ran, with a 95% bootstrap CI "
                f"({metrics.CURVE_REPS:,} reps). 0.5 is a tie.", "",
-               markdown_table(["X", "Y", "envs", "P(X > Y)", "95% CI"],
-                              [[p["x"], p["y"], p["envs"], p["p"], ci_text(p["p_lo"], p["p_hi"])]
-                               for p in pairs]), ""]
+               _pairs_md(real_pairs), ""]
+    if synthetic:
+        md += [f"## {SYNTHETIC_TITLE}", "", synthetic_text(), "",
+               markdown_table(MAIN_HEADERS, [_main_cells(r) for r in synthetic], MAIN_FORMATS), ""]
+        if synthetic_pairs:
+            md += ["Probability of improvement of these rows (as above):", "",
+                   _pairs_md(synthetic_pairs), ""]
     md += ["## Plots", ""] + [f"![{title}]({name})" for name, title in plots] + [""]
     md += ["## Provenance", "",
            "Per row: seeds, the env version, the priorbench version and git commit(s) that made "
@@ -188,6 +223,10 @@ def tex_escape(text: str) -> str:
 
 
 def latex_table(rows: Sequence[Row]) -> str:
+    """The booktabs table of the rows of real priors and prior-free agents (a paper's table;
+    SYNTHETIC prior rows are in LEADERBOARD.md and the CSVs, labelled)."""
+    rows, _ = split_synthetic(rows)
+
     def num(value: float, fmt: str = ".3f") -> str:
         return "--" if np.isnan(value) else format(value, fmt)
 
