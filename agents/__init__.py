@@ -27,9 +27,9 @@ register("dqn-prior", target="priorbench.agents.posterior:DQNPrior",
 register("cql", target="priorbench.agents.dqn:CQL",
          description="offline CQL over all admissible commands (needs a dataset)",
          references=("kumar2020conservative",))
-register("cql-prior", target="priorbench.agents.posterior:CQLPrior", params={"cql_support": "candidates+data"},
+register("cql-prior", target="priorbench.agents.posterior:CQLPrior", params={"cql_support": "distinct+data"},
          description="offline CQL over k=5 LLM-prior proposals (Yan et al. 2025; needs a dataset); the "
-                     "conservative term also holds the data action (cql_support)",
+                     "conservative term ranges over the distinct proposals and the data action (cql_support)",
          references=("yan2025efficient", "kumar2020conservative"))
 register("tabular-q", target="priorbench.agents.tabular:TabularQ",
          description="tabular Q-learning over (observation text, command); pure RL, no prior",

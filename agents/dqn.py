@@ -58,11 +58,13 @@ class CQLConfig(DQNConfig):
     """Weight c of the conservative term (the paper's c = 5)."""
     max_transitions: int = 0
     """Use only the first N transitions of the dataset (0: all); for dataset-size sweeps."""
-    cql_support: Literal["candidates", "candidates+data"] = "candidates"
+    cql_support: Literal["candidates", "candidates+data", "distinct", "distinct+data"] = "candidates"
     """What the conservative term's logsumexp ranges over at s: the candidates (all admissible
-    commands for cql, which include the data action; the k prior proposals for cql-prior, as
-    the authors' code does), or the candidates plus the data action (standard CQL's support
-    always holds it)."""
+    commands for cql, which include the data action; the k prior proposals for cql-prior as
+    drawn, repeats and all, as the authors' code does), or the candidates plus the data action
+    (standard CQL's support always holds it). "distinct…": each distinct candidate once — with
+    repeats, a peaked prior's favourite enters the sum once per draw, so the term pushes its Q
+    down hardest, below the rarely proposed actions (measured: leaderboard/NOTES.md)."""
 
 
 def td_target(reward, done, next_q, valid, gamma: float, chooser=None):
@@ -273,10 +275,14 @@ class CQL(ValueAgent):
 
     def remember(self, t: Transition) -> None:
         super().remember(t)
-        if self.config.cql_support == "candidates+data":
+        support = self.config.cql_support
+        if support != "candidates":
             sa, reward, done, after, here = self.replay[-1]
-            if sa not in here:
-                self.replay[-1] = (sa, reward, done, after, [*here, sa])
+            if support.startswith("distinct"):
+                here = list(dict.fromkeys(here))
+            if support.endswith("+data") and sa not in here:
+                here = [*here, sa]
+            self.replay[-1] = (sa, reward, done, after, here)
 
     def regulariser(self, q_sa, batch_here):
         import torch

@@ -29,6 +29,8 @@ QS = ("uniform", 0.5, 0.75, 0.9)
 THRESHOLD = 0.9
 
 
+#: Frozen Lake's distilled prior (experiments/distilled_priors.py; trained on other, random 4×4 maps).
+FL_ADAPTER = "experiments/adapters/frozenlake-4x4-random"
 #: The offline study: spec, its dataset (env, policy, episodes, seed) and its points.
 OFFLINE = "cql-support-frozenlake"
 OFFLINE_DATASET = ("priorbench/FrozenLake-4x4-v0", "mixture:0.5", 10, 0, "frozenlake-4x4-mixture-v0")
@@ -37,6 +39,27 @@ OFFLINE_POINTS: dict[str, tuple[str, list[str], str, dict[str, Any]]] = {
     "oracle-q=0.9 proposals": ("cql-prior", ['agent.cql-prior.cql_support="candidates"'], "oracle", {"q": 0.9}),
     "oracle-q=0.9 proposals+data": ("cql-prior", ['agent.cql-prior.cql_support="candidates+data"'],
                                     "oracle", {"q": 0.9}),
+    "oracle-q=0.9 distinct+data": ("cql-prior", [], "oracle", {"q": 0.9}),
+    "distilled proposals+data": ("cql-prior", ["agent.cql-prior.prior=smollm2-135m",
+                                               f'agent.cql-prior.prior_params={{adapter="{FL_ADAPTER}"}}',
+                                               'agent.cql-prior.cql_support="candidates+data"'],
+                                 "smollm2-135m", {"adapter": FL_ADAPTER}),
+    "distilled distinct+data": ("cql-prior", ["agent.cql-prior.prior=smollm2-135m",
+                                              f'agent.cql-prior.prior_params={{adapter="{FL_ADAPTER}"}}'],
+                                "smollm2-135m", {"adapter": FL_ADAPTER}),
+}
+
+
+#: The offline dataset-size curve: spec, dataset, sizes (first N transitions) and points.
+SIZE = "cql-size-overcooked"
+SIZE_DATASET = ("priorbench/Overcooked-TomatoSalad-v0", "mixture:0.5", 300, 0, "overcooked-tomato-mixture-v0")
+SIZES = (50, 100, 400, 1600, 4000)
+SIZE_POINTS: dict[str, tuple[str, list[str], str, dict[str, Any]]] = {
+    "cql": ("cql", [], "", {}),
+    "oracle-q=0.9": ("cql-prior", [], "oracle", {"q": 0.9}),
+    "smollm2-135m contextual": ("cql-prior", ["agent.cql-prior.prior=smollm2-135m",
+                                              'agent.cql-prior.prior_params={calibration="contextual"}'],
+                                "smollm2-135m", {"calibration": "contextual"}),
 }
 
 
@@ -57,7 +80,7 @@ def points() -> dict[str, tuple[str, list[str], str, dict[str, Any]]]:
 
 #: Points only some envs have: the distilled prior trained on the env family's train tasks
 #: (experiments/distilled_priors.py; Frozen Lake's adapter saw random 4×4 maps, not this map).
-DISTILLED = {"prior-quality-frozenlake": "experiments/adapters/frozenlake-4x4-random"}
+DISTILLED = {"prior-quality-frozenlake": FL_ADAPTER}
 
 
 def env_points(spec_name: str) -> dict[str, tuple[str, list[str], str, dict[str, Any]]]:
@@ -70,12 +93,16 @@ def env_points(spec_name: str) -> dict[str, tuple[str, list[str], str, dict[str,
     return out
 
 
-def point_spec(spec_name: str, point: str) -> Any:
-    """The spec of one point: the spec file with only the point's agent and its settings."""
+def point_spec(spec_name: str, point: str, size: int | None = None) -> Any:
+    """The spec of one point: the spec file with only the point's agent and its settings (and,
+    for the dataset-size curve, the first `size` transitions of the dataset)."""
     from priorbench.bench.spec import apply_overrides, spec_from_dict
     from priorbench.core.config import read_toml
 
-    agent, overrides, _, _ = (OFFLINE_POINTS if spec_name == OFFLINE else env_points(spec_name))[point]
+    table = {OFFLINE: OFFLINE_POINTS, SIZE: SIZE_POINTS}.get(spec_name) or env_points(spec_name)
+    agent, overrides, _, _ = table[point]
+    if size is not None:
+        overrides = [*overrides, f"agent.{agent}.max_transitions={size}"]
     path = HERE / f"{spec_name}.toml"
     data = read_toml(path, what="spec file")
     data["agents"] = [agent]
@@ -97,20 +124,36 @@ def run(envs: list[str], workers: int) -> None:
         execute_all(jobs, workers=workers, progress=True)
 
 
-def run_offline(workers: int) -> None:
-    """Make the offline dataset when missing (deterministic), then the offline points' runs."""
+def _dataset(decl: tuple[str, str, int, int, str]) -> None:
+    """Make an offline dataset under experiments/datasets/ when missing (deterministic)."""
     from priorbench.bench import datasets
-    from priorbench.bench.runner import collect_episodes, execute_all, jobs_from_spec
+    from priorbench.bench.runner import collect_episodes
 
-    env_id, policy, episodes, seed, name = OFFLINE_DATASET
+    env_id, policy, episodes, seed, name = decl
     root = HERE / "datasets"
     if not (root / "priorbench" / name).exists():
         datasets.write_dataset(collect_episodes(env_id, policy, episodes, seed, progress=True),
                                env_id=env_id, policy=policy, seed=seed, out=root, name=name)
+
+
+def run_offline(workers: int) -> None:
+    """The offline studies: the conservative term's set (Frozen Lake), then the dataset-size
+    curve (Overcooked), each after its dataset."""
+    from priorbench.bench.runner import execute_all, jobs_from_spec
+
+    _dataset(OFFLINE_DATASET)
     jobs = []
     for point in OFFLINE_POINTS:
         jobs += jobs_from_spec(point_spec(OFFLINE, point), RUNS / OFFLINE / point.replace(" ", "_"))
     execute_all(jobs, workers=workers, progress=True)
+    _dataset(SIZE_DATASET)
+    jobs = [job for size in SIZES for point in SIZE_POINTS
+            for job in jobs_from_spec(point_spec(SIZE, point, size), _size_folder(point, size))]
+    execute_all(jobs, workers=workers, progress=True)
+
+
+def _size_folder(point: str, size: int) -> Path:
+    return RUNS / SIZE / point.replace(" ", "_") / f"n={size}"
 
 
 def _per_seed(folder: Path) -> list[dict[str, Any]]:
@@ -207,6 +250,8 @@ def report() -> None:
         ax.set_ylabel(f"env steps to {THRESHOLD:.0%} test success (median)")
         ax.legend(fontsize=7)
     lines += _offline_section()
+    RESULTS.mkdir(exist_ok=True)
+    lines += _size_section()
     lines += READING
     fig.tight_layout()
     RESULTS.mkdir(exist_ok=True)
@@ -249,6 +294,11 @@ READING = [
 ]
 
 
+SUPPORT_TEXT = {"proposals": "the 5 proposals as drawn (the authors')",
+                "proposals+data": "the proposals as drawn + the data action",
+                "distinct+data": "the distinct proposals + the data action (the default)"}
+
+
 def _offline_section() -> list[str]:
     """The offline study's table: what CQL-Prior's conservative term ranges over."""
     spec = point_spec(OFFLINE, "cql")
@@ -259,7 +309,9 @@ def _offline_section() -> list[str]:
            "proposals drawn for the transition, which need not contain the data action (the authors'",
            "code, `value-based/CQL_overcook_salad.py`, builds proposals + data action but takes the",
            "logsumexp over the proposals alone), or the proposals plus the data action (standard CQL's",
-           "support always holds it; `cql_support = \"candidates+data\"`).", "",
+           "support always holds it; `cql_support = \"candidates+data\"`). As drawn, a proposal drawn",
+           "four times enters the sum four times, so the term pushes a peaked prior's favourite down",
+           "hardest; `\"distinct+data\"` (cql-prior's default) takes each distinct proposal once.", "",
            "| agent | conservative set | seeds | steps to 90% (median) | reached | AUC | final success per seed |",
            "|---|---|---:|---:|---:|---:|---:|"]
     for point, (agent, _, _, _) in OFFLINE_POINTS.items():
@@ -268,11 +320,66 @@ def _offline_section() -> list[str]:
             continue
         rows = _per_seed(folder)
         median, reached = _median_steps(rows, spec.budget.steps)
-        shown = "all admissible commands" if agent == "cql" else "SYNTHETIC " + point.replace(" ", ": ")
+        prior, support = point.rsplit(" ", 1)
+        shown = ("all admissible commands" if agent == "cql" else
+                 f"{'SYNTHETIC ' if prior.startswith('oracle') else ''}{prior}: {SUPPORT_TEXT[support]}")
         finals = ", ".join(f"{r['final']:.0f}" for r in rows)
         out.append(f"| {agent} | {shown} | {len(rows)} | {median:.0f} | {reached}/{len(rows)} | "
                    f"{np.mean([r['auc'] for r in rows]):.3f} | {finals} |")
     return [*out, ""]
+
+
+def _size_section() -> list[str]:
+    """The dataset-size curve: final test success per size, and the smallest dataset at which
+    each agent reaches cql's score on the largest one (the paper's "> 90% fewer samples")."""
+    import matplotlib.pyplot as plt
+
+    spec = point_spec(SIZE, "cql", SIZES[-1])
+    env_id, policy, episodes, seed, name = SIZE_DATASET
+    finals: dict[str, dict[int, list[float]]] = {}
+    for point in SIZE_POINTS:
+        for size in SIZES:
+            folder = _size_folder(point, size)
+            if folder.exists():
+                finals.setdefault(point, {})[size] = [r["final"] for r in _per_seed(folder)]
+    if "cql" not in finals or SIZES[-1] not in finals["cql"]:
+        return []
+    target = float(np.mean(finals["cql"][SIZES[-1]]))
+    out = [f"## Offline: dataset size ({env_id}, {spec.budget.steps} gradient steps)", "",
+           f"Dataset `{name}`: {episodes} episodes of `{policy}` (seed {seed}); each run trains on its",
+           "first N transitions. Mean final test success over seeds (each seed's value in brackets);",
+           "cql-prior's conservative set is the proposals plus the data action (its default).", "",
+           "| transitions | " + " | ".join(("cql" if p == "cql" else "cql-prior, " +
+                                            ("SYNTHETIC " + p if p.startswith("oracle") else p))
+                                           for p in finals) + " |",
+           "|---:|" + "---|" * len(finals)]
+    for size in SIZES:
+        cells = []
+        for point in finals:
+            values = finals[point].get(size)
+            cells.append("" if values is None else
+                         f"{np.mean(values):.2f} ({', '.join(f'{v:.0f}' for v in values)})")
+        out.append(f"| {size:,} | " + " | ".join(cells) + " |")
+    out += ["", f"cql's full-data score (N = {SIZES[-1]:,}): {target:.2f}. Smallest N at which the mean reaches it:", ""]
+    for point, by_size in finals.items():
+        reached = [n for n in SIZES if n in by_size and np.mean(by_size[n]) >= target]
+        shown = "cql" if point == "cql" else "cql-prior, " + ("SYNTHETIC " + point if point.startswith("oracle") else point)
+        out.append(f"- {shown}: " + (f"{reached[0]:,} transitions ({reached[0] / SIZES[-1]:.1%} of the data)"
+                                     if reached else "not within the sizes run"))
+    fig, ax = plt.subplots(figsize=(5, 3.4), dpi=100)
+    for point, by_size in finals.items():
+        sizes = sorted(by_size)
+        label = point if point == "cql" else "cql-prior " + ("SYNTHETIC " + point if point.startswith("oracle") else point)
+        ax.plot(sizes, [np.mean(by_size[n]) for n in sizes], marker="o", label=label)
+    ax.set_xscale("log")
+    ax.set_xlabel("dataset size (transitions)")
+    ax.set_ylabel("final test success (mean over seeds)")
+    ax.set_title(env_id.split("/")[-1], fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(RESULTS / "cql-size.png")
+    plt.close(fig)
+    return [*out, "", "![final test success vs dataset size](cql-size.png)", ""]
 
 
 def main() -> None:

@@ -182,11 +182,11 @@ def test_dqn_checkpoint_resume_gives_the_same_records(tmp_path):
     assert _episodes(run) == _episodes(whole)
 
 
-@pytest.mark.parametrize("support", ["candidates", "candidates+data"])
-def test_cql_prior_conservative_set_holds_the_data_action_when_asked(support):
-    """With a q = 1 oracle every proposal is the expert's command; a transition whose data
-    action differs gets it added to the conservative set only with cql_support = candidates+data
-    (cql-prior's registered default)."""
+@pytest.mark.parametrize("support", ["candidates", "candidates+data", "distinct", "distinct+data"])
+def test_cql_prior_conservative_set(support):
+    """With a q = 1 oracle every proposal is the expert's command. As drawn ("candidates") the
+    conservative set holds it five times; "distinct" once; "+data" adds a differing data action
+    (cql-prior's registered default: distinct+data)."""
     from priorbench import agents, envs
     from priorbench.agents.base import Transition
 
@@ -200,6 +200,6 @@ def test_cql_prior_conservative_set_holds_the_data_action_when_asked(support):
     agent.remember(Transition(obs, info, action, reward, next_obs, next_info, terminated, truncated))
     sa, _, _, _, here = agent.replay[-1]
     expert_row = agent.rows(info["task"], obs, [info["expert_action"]])[0]
-    assert set(here[:5]) == {expert_row}
-    assert (sa in here) is (support == "candidates+data")
-    assert agents.AGENTS.entry("cql-prior").params["cql_support"] == "candidates+data"
+    expected = [expert_row] * (1 if support.startswith("distinct") else 5)
+    assert here == (expected + [sa] if support.endswith("+data") else expected)
+    assert agents.AGENTS.entry("cql-prior").params["cql_support"] == "distinct+data"

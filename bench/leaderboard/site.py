@@ -120,7 +120,7 @@ def index_html(rows: Sequence[Row], envs: Sequence[str], overall_rows: Sequence[
         _html_table(headers, body, "leaderboard"),
     ]
     if overall_rows:
-        parts += [f"<h2>All envs</h2><p>Per agent over the {len(envs)} envs every agent ran: "
+        parts += [f"<h2>All envs</h2><p>Per agent that ran all {len(envs)} envs: "
                   f"{html.escape(', '.join(envs))}.</p>",
                   _html_table([("agent", "text"), ("envs", "num"), ("seeds", "num"), ("IQM success", "num"),
                                ("95% CI", None), ("mean success", "num"), ("± SE", "num")],

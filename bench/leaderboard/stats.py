@@ -116,14 +116,13 @@ def _env_matrix(rows: Sequence[Row], agent: str, envs: Sequence[str]) -> np.ndar
 
 
 def overall(rows: Sequence[Row]) -> tuple[list[str], list[dict[str, Any]]]:
-    """Per agent over the envs every agent ran (tasks = envs): IQM with CI and mean ± SE. Rows
-    of a SYNTHETIC prior are left out: they are controls, not entries."""
+    """Per agent over the envs (tasks): IQM with CI and mean ± SE, for the agents that ran every
+    env of the table (at least two envs; none when fewer than two agents did). Rows of a
+    SYNTHETIC prior are left out: they are controls, not entries."""
     rows = [r for r in rows if not schema.is_synthetic(r.agent)]
-    if not rows:
-        return [], []
-    agents = sorted({r.agent for r in rows})
-    envs = sorted(set.intersection(*({r.env for r in rows if r.agent == a} for a in agents)))
-    if len({r.env for r in rows}) < 2 or not envs:
+    envs = sorted({r.env for r in rows})
+    agents = sorted(a for a in {r.agent for r in rows} if {r.env for r in rows if r.agent == a} == set(envs))
+    if len(envs) < 2 or len(agents) < 2:
         return envs, []
     out = []
     for agent in agents:

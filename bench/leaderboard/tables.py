@@ -159,7 +159,7 @@ def leaderboard_md(rows: Sequence[Row], envs: Sequence[str], overall_rows: Seque
         md += [notes.strip(), ""]
     if overall_rows:
         md += ["## All envs", "",
-               f"Per agent over the {len(envs)} envs every agent ran ({', '.join(envs)}); each "
+               f"Per agent that ran all {len(envs)} envs ({', '.join(envs)}); each "
                "env's score is a seed's mean test success, the IQM is over seeds × envs.", "",
                markdown_table(["agent", "envs", "seeds", "IQM success", "95% CI", "mean success", "± SE"],
                               [[o["agent"], o["envs"], o["seeds"], o["iqm"], ci_text(o["iqm_lo"], o["iqm_hi"]),
