@@ -26,6 +26,7 @@ SCHEMA_VERSION = schema.SCHEMA_VERSION
 MANIFEST = "manifest.json"
 EPISODES = "episodes.jsonl"
 CHECKPOINT = "checkpoint"
+LEGACY_CHECKPOINT = "state.pt"  # pickle: refused, never loaded
 #: Episode fields that differ between identical runs and are ignored by determinism checks.
 TIMING_FIELD = "timing"
 #: Counters that depend on state outside the run (the persistent prior cache, an in-memory
@@ -128,7 +129,7 @@ class RunRecord:
         self.path = Path(path)
         self.manifest_path = self.path / MANIFEST
         self.episodes_path = self.path / EPISODES
-        self.checkpoint_path = self.path / CHECKPOINT / "state.pt"
+        self.checkpoint_path = self.path / CHECKPOINT / "state.safetensors"
 
     # --- manifest ------------------------------------------------------------------------
     def read_manifest(self) -> dict[str, Any] | None:
@@ -180,25 +181,26 @@ class RunRecord:
 
     # --- checkpoint ----------------------------------------------------------------------
     def save_checkpoint(self, payload: dict[str, Any]) -> None:
-        import io
+        """Tensors as safetensors, the rest as JSON in its metadata (`core.statefile`): no pickle."""
+        from priorbench.core import statefile
 
-        import torch
-
-        buffer = io.BytesIO()
-        torch.save(payload, buffer)
-        atomic_write_bytes(self.checkpoint_path, buffer.getvalue())
+        atomic_write_bytes(self.checkpoint_path, statefile.dumps(payload))
 
     def load_checkpoint(self) -> dict[str, Any] | None:
-        if not self.checkpoint_path.exists():
-            return None
-        import torch
+        """The checkpoint, or None when there is none. A checkpoint in the old pickle format
+        (state.pt) is never loaded: unpickling a file from a run folder could run code."""
+        from priorbench.core import statefile
 
+        legacy = self.checkpoint_path.with_name(LEGACY_CHECKPOINT)
+        if not self.checkpoint_path.exists():
+            if legacy.exists():
+                raise UserError(f"{legacy} is a pickle checkpoint, which priorbench no longer loads "
+                                "(it could run code); rerun with --force to start the run over")
+            return None
         try:
-            return torch.load(self.checkpoint_path, weights_only=False)
-        except Exception as exc:  # any unreadable checkpoint is reported the same way
-            raise UserError(
-                f"{self.checkpoint_path} cannot be read ({exc}); rerun with --force to start over"
-            ) from None
+            return statefile.load(self.checkpoint_path)
+        except UserError as exc:
+            raise UserError(f"{exc}; the run folder is left as it is: rerun with --force to start over") from None
 
     def remove_checkpoint(self) -> None:
         """Drop the checkpoint of a finished run (its records are complete)."""

@@ -271,15 +271,25 @@ class _Loop:
             # Killed before the first checkpoint: replaying from the start is exact.
             self.record.truncate_episodes(0)
             return False
-        if checkpoint["episodes_bytes"] > log.valid_bytes:
+        try:
+            episodes_bytes = int(checkpoint["episodes_bytes"])
+            state = _Progress(**checkpoint["progress"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UserError(f"{self.record.checkpoint_path} does not hold a run's progress ({exc!r}); "
+                            "rerun with --force to start the run over") from None
+        if episodes_bytes > log.valid_bytes:
             raise UserError(
                 f"{self.record.episodes_path} holds fewer complete records than its checkpoint "
                 "expects; rerun with --force to start the run over."
             )
-        self.record.truncate_episodes(checkpoint["episodes_bytes"])
-        self.agent.load_state_dict(checkpoint["agent"])
-        seeding.set_rng_state(checkpoint["rng"])
-        self.state = _Progress(**checkpoint["progress"])
+        try:  # the agent's state is checked by loading it, before the records are cut back
+            self.agent.load_state_dict(checkpoint["agent"])
+            seeding.set_rng_state(checkpoint["rng"])
+        except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as exc:
+            raise UserError(f"{self.record.checkpoint_path} does not fit this run's agent ({exc!r}); "
+                            "rerun with --force to start the run over") from None
+        self.record.truncate_episodes(episodes_bytes)
+        self.state = state
         return True
 
     # --- the run -------------------------------------------------------------------------

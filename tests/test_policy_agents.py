@@ -314,7 +314,7 @@ def test_sigkill_then_resume_equals_uninterrupted(tiny_lm, tmp_path):
     cut = subprocess.Popen([sys.executable, "-m", "priorbench.bench", *args, "--out", str(cut_dir)], cwd=ROOT, env=env,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     run = records.run_dir(cut_dir, ENV, "vi", 0)
-    checkpoint = run / "checkpoint" / "state.pt"
+    checkpoint = records.RunRecord(run).checkpoint_path
     deadline = time.time() + 300
     while time.time() < deadline and cut.poll() is None:
         if checkpoint.exists():

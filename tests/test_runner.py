@@ -127,7 +127,7 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "priorbench.bench", *args, "--out", str(cut)],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     run = records.run_dir(cut, ENV, "tabular-q", 0)
-    checkpoint = run / "checkpoint" / "state.pt"
+    checkpoint = records.RunRecord(run).checkpoint_path
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
         if checkpoint.exists() and records.read_episodes(run / "episodes.jsonl").records:

@@ -15,6 +15,7 @@ from priorbench.agents.dqn import conservative_penalty, td_target
 from priorbench.bench import datasets, records
 from priorbench.bench.runner import RunJob, collect_episodes, execute
 from priorbench.bench.spec import Budget
+from priorbench.core import statefile
 from priorbench.core.errors import UserError
 from tests.conftest import ROOT
 
@@ -167,8 +168,8 @@ def test_dqn_checkpoint_resume_gives_the_same_records(tmp_path):
     run = records.run_dir(cut, ENV, "dqn", 0)
     deadline = time.time() + 600
     while time.time() < deadline and proc.poll() is None:
-        ckpt = run / "checkpoint" / "state.pt"
-        if ckpt.exists() and torch.load(ckpt, weights_only=False)["progress"]["env_steps"] >= 300:
+        ckpt = records.RunRecord(run).checkpoint_path
+        if ckpt.exists() and statefile.load(ckpt)["progress"]["env_steps"] >= 300:
             break
         time.sleep(0.2)
     assert proc.poll() is None, "the run ended before it could be killed"
