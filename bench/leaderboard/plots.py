@@ -88,6 +88,11 @@ def _interval_panel(ax: Any, labels: Sequence[str], points: Sequence[float], low
     ax.set_ylim(-0.7, len(labels) - 0.3)
 
 
+def _label_inches(labels: Sequence[str]) -> float:
+    """About how wide the longest tick label is drawn (inches, default 10 pt font)."""
+    return 0.075 * max((len(label) for label in labels), default=0)
+
+
 def plot_final(rows: Sequence[Row], overall_rows: Sequence[dict[str, Any]], path: Path,
                colours: dict[str, Any]) -> bytes:
     from matplotlib.figure import Figure
@@ -99,10 +104,11 @@ def plot_final(rows: Sequence[Row], overall_rows: Sequence[dict[str, Any]], path
     if overall_rows:
         panels.append(("all envs (tasks = envs)",
                        [(o["agent"], o["iqm"], o["iqm_lo"], o["iqm_hi"]) for o in overall_rows]))
-    ncols = min(3, len(panels))
+    width = max(4.2, 2.4 + _label_inches([a for _, items in panels for a, *_ in items]))
+    ncols = min(3 if width < 6 else 2, len(panels))
     nrows = -(-len(panels) // ncols)
     height = max(len(p[1]) for p in panels) * 0.35 + 1.3
-    fig = Figure(figsize=(4.2 * ncols, height * nrows))
+    fig = Figure(figsize=(width * ncols, height * nrows))
     for i, (title, items) in enumerate(panels):
         ax = fig.add_subplot(nrows, ncols, i + 1)
         _interval_panel(ax, [a for a, *_ in items], [p for _, p, _, _ in items],
@@ -118,9 +124,10 @@ def plot_final(rows: Sequence[Row], overall_rows: Sequence[dict[str, Any]], path
 def plot_improvement(pairs: Sequence[dict[str, Any]], path: Path, colours: dict[str, Any]) -> bytes:
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(6.0, 0.38 * len(pairs) + 1.2))
+    labels = [f"P({p['x']} > {p['y']})" for p in pairs]
+    fig = Figure(figsize=(max(6.0, 3.0 + _label_inches(labels)), 0.38 * len(pairs) + 1.2))
     ax = fig.add_subplot()
-    _interval_panel(ax, [f"P({p['x']} > {p['y']})" for p in pairs], [p["p"] for p in pairs],
+    _interval_panel(ax, labels, [p["p"] for p in pairs],
                     [p["p_lo"] for p in pairs], [p["p_hi"] for p in pairs],
                     [colours[p["x"]] for p in pairs])
     ax.axvline(0.5, color="grey", linestyle="--", linewidth=1)
