@@ -17,24 +17,15 @@ class Execute(Protocol):
     def __call__(self, job: Any, *, force: bool, progress: bool) -> Path: ...
 
 
-def _share_cores(workers: int) -> None:
-    """Give each pool worker its share of the cores: torch's default (all cores per process)
-    oversubscribes the machine and slows small-model steps by an order of magnitude."""
-    import os
-
-    import torch
-
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
-
-
 def run_jobs(execute: Execute, jobs: Sequence[Any], *, force: bool, progress: bool,
              workers: int) -> list[Path]:
-    """Run every job; `workers` > 1 uses a process pool (each run stays deterministic)."""
+    """Run every job; `workers` > 1 uses a process pool. Each run pins its own torch threads
+    (`runner.RUN_THREADS`), so its records do not depend on `workers`."""
     from tqdm.auto import tqdm
 
     if workers <= 1:
         return [execute(job, force=force, progress=progress) for job in jobs]
     quiet: Callable[[Any], Path] = functools.partial(execute, force=force, progress=False)
-    with ProcessPoolExecutor(max_workers=workers, initializer=_share_cores, initargs=(workers,)) as pool:
+    with ProcessPoolExecutor(max_workers=workers) as pool:
         futures = [pool.submit(quiet, job) for job in jobs]
         return [f.result() for f in tqdm(futures, desc="runs", disable=not progress)]

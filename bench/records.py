@@ -73,7 +73,7 @@ def git_commit() -> str | None:
 
 def machine() -> dict[str, Any]:
     """Where a run ran. torch's thread count is part of it: float sums, and so a run's numbers,
-    can differ between 1 and 2 threads (`--workers N` gives each worker cores // N)."""
+    differ between 1 and 2 threads (every run pins it to `runner.RUN_THREADS`)."""
     import sys
 
     out: dict[str, Any] = {"platform": platform.platform(), "processor": platform.machine(),

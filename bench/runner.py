@@ -8,9 +8,10 @@ when run again on the same folder.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -371,9 +372,33 @@ def _new_manifest(job: RunJob, config: dict[str, Any], loop: _Loop) -> schema.Ma
     )
 
 
+#: torch threads of every run, whatever ran it (serially, `--workers N`, a user's script): float
+#: sums, and so a run's numbers, differ between 1 and 2 threads, and the spec hash cannot see it.
+RUN_THREADS = 1
+
+
+@contextlib.contextmanager
+def pinned_threads() -> Iterator[None]:
+    """torch at RUN_THREADS threads for the block, then as it was."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(RUN_THREADS)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def execute(job: RunJob, *, force: bool = False, progress: bool = True,
             callbacks: Callbacks | None = None) -> Path:
-    """Run (or resume, or skip if complete) one job; returns its folder."""
+    """Run (or resume, or skip if complete) one job, at RUN_THREADS torch threads; returns its
+    folder."""
+    with pinned_threads():
+        return _execute(job, force=force, progress=progress, callbacks=callbacks)
+
+
+def _execute(job: RunJob, *, force: bool, progress: bool, callbacks: Callbacks | None) -> Path:
     record = records.RunRecord(job.path)
     config = job.config()
     digest = config_hash(config)

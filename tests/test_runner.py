@@ -152,3 +152,26 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
     assert sum(e["length"] for e in a if e["phase"] == "train") == steps
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["status"] == "complete" and manifest["resumed"] == 1
+
+
+def test_records_do_not_depend_on_the_worker_count(tmp_path):
+    """dqn and ppo give the same records serially (with torch at 2 threads in this process) and
+    in a pool of 2 workers: every run pins its own threads (runner.RUN_THREADS)."""
+    import torch
+
+    from priorbench.bench.runner import RUN_THREADS, execute_all
+
+    budget = Budget(steps=200, eval_every=100, checkpoint_every=100)
+    jobs = lambda out: [RunJob(ENV, agent, 0, budget, out) for agent in ("dqn", "ppo")]  # noqa: E731
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        serial = execute_all(jobs(tmp_path / "serial"), workers=1, progress=False)
+        assert torch.get_num_threads() == 2  # put back after each run
+    finally:
+        torch.set_num_threads(before)
+    pooled = execute_all(jobs(tmp_path / "pool"), workers=2, progress=False)
+    for a, b in zip(serial, pooled, strict=True):
+        assert _episodes(a) == _episodes(b)
+        assert any(e.get("update") for e in _episodes(a))  # the learning metrics are compared too
+        assert records.verify_run(a)[0]["machine"]["torch_threads"] == RUN_THREADS
