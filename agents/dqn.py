@@ -12,12 +12,13 @@ import copy
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 
 from priorbench.agents.base import Agent, Transition
 from priorbench.agents.qnet import TextEncoder, q_head, stack_candidates, state_text
+from priorbench.core.config import NON_NEGATIVE, POSITIVE, UNIT, UNIT_OPEN
 from priorbench.core.errors import UserError
 
 
@@ -25,38 +26,38 @@ from priorbench.core.errors import UserError
 class DQNConfig:
     encoder: str = "minilm"
     """Frozen text encoder: "minilm" (all-MiniLM-L6-v2) or a local HF encoder folder."""
-    hidden: int = 64
+    hidden: Annotated[int, POSITIVE] = 64
     """Width of the MLP head."""
-    lr: float = 5e-4
+    lr: Annotated[float, POSITIVE] = 5e-4
     """Adam learning rate (the paper's)."""
-    gamma: float = 0.99
+    gamma: Annotated[float, UNIT] = 0.99
     """Discount factor."""
-    batch_size: int = 64
+    batch_size: Annotated[int, POSITIVE] = 64
     """Transitions per gradient step."""
-    replay_size: int = 10_000
+    replay_size: Annotated[int, POSITIVE] = 10_000
     """Replay buffer capacity."""
-    learning_starts: int = 64
+    learning_starts: Annotated[int, NON_NEGATIVE] = 64
     """Transitions collected before the first update."""
-    train_every: int = 1
+    train_every: Annotated[int, POSITIVE] = 1
     """Env steps between gradient steps."""
-    epsilon: float = 0.2
+    epsilon: Annotated[float, UNIT] = 0.2
     """ε-greedy exploration during training (the paper's)."""
     target: Literal["soft", "hard"] = "soft"
     """Target network update: Polyak (tau) or a copy every target_every updates."""
-    tau: float = 0.005
-    target_every: int = 20
+    tau: Annotated[float, UNIT_OPEN] = 0.005
+    target_every: Annotated[int, POSITIVE] = 20
     double: bool = False
     """Double DQN: choose a' with the online network, value it with the target network."""
-    max_grad_norm: float = 10.0
+    max_grad_norm: Annotated[float, POSITIVE] = 10.0
 
 
 @dataclass(frozen=True)
 class CQLConfig(DQNConfig):
     dataset: str = ""
     """Path of an offline dataset (`priorbench dataset collect`)."""
-    cql_alpha: float = 5.0
+    cql_alpha: Annotated[float, NON_NEGATIVE] = 5.0
     """Weight c of the conservative term (the paper's c = 5)."""
-    max_transitions: int = 0
+    max_transitions: Annotated[int, NON_NEGATIVE] = 0
     """Use only the first N transitions of the dataset (0: all); for dataset-size sweeps."""
     cql_support: Literal["candidates", "candidates+data", "distinct", "distinct+data"] = "candidates"
     """What the conservative term's logsumexp ranges over at s: the candidates (all admissible

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 
@@ -12,6 +12,7 @@ from priorbench.agents.base import Agent
 from priorbench.agents.diagnostics import PriorDiagnostics
 from priorbench.agents.priors import Normalization, make_prior
 from priorbench.agents.priors.prompts import fit_prompt, template_for
+from priorbench.core.config import NON_NEGATIVE
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class LLMConfig:
     """argmax of the exact prior, or a sample from it."""
     normalization: Normalization = "sum"
     """Candidate log-prob: token sum, or normalised per token or per word (TWOSOME)."""
-    history: int = 2
+    history: Annotated[int, NON_NEGATIVE] = 2
     """Recent (observation, action) pairs in the prompt (dropped first if the context is full)."""
     cache: bool = True
     """Use the persistent prior cache."""

@@ -14,7 +14,7 @@ state costs no LLM call.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 
@@ -22,6 +22,7 @@ from priorbench.agents.diagnostics import PriorDiagnostics
 from priorbench.agents.dqn import CQL, DQN, CQLConfig, DQNConfig, ValueAgent
 from priorbench.agents.priors import make_prior
 from priorbench.agents.priors.prompts import fit_prompt, template_for
+from priorbench.core.config import NON_NEGATIVE, POSITIVE
 
 
 @dataclass(frozen=True)
@@ -30,19 +31,19 @@ class PriorSettings:
     """Registered prior (`priorbench list priors`)."""
     prior_params: dict[str, Any] = field(default_factory=dict)
     """Settings of the prior backend."""
-    k: int = 5
+    k: Annotated[int, POSITIVE] = 5
     """Proposals per state (the paper's k = 5)."""
     proposal_mode: Literal["sample", "exact"] = "exact"
     """exact: k draws from the prior over admissible commands; sample: k draws from a pool of
     free-text samples mapped to commands (the paper's rule; SmolLM2-135M's free text rarely
     matches a command, so unmatched samples are counted and exact draws fill in)."""
-    pool_size: int = 20
+    pool_size: Annotated[int, POSITIVE] = 20
     """Free-text samples asked for once per state in sample mode."""
     decision: Literal["softmax", "argmax", "epsilon", "posterior"] = "softmax"
     """How to act: among the k proposals by softmax(β·Q) (the paper), argmax or ε-greedy; or
     "posterior": q(a|s) ∝ p(a|s)·exp(β·Q(s,a)) over all admissible commands with the exact
     prior (exact mode only). Evaluation takes the most likely action of the same rule."""
-    inverse_temperature: float = 10.0
+    inverse_temperature: Annotated[float, NON_NEGATIVE] = 10.0
     """β of softmax(β·Q) (the paper's Overcooked setting)."""
     cache: bool = True
     """Use the persistent prior cache."""

@@ -15,12 +15,13 @@ import dataclasses
 from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import numpy as np
 
 from priorbench.agents.base import Agent, Transition
 from priorbench.agents.qnet import TextEncoder, q_head, state_text
+from priorbench.core.config import NON_NEGATIVE, POSITIVE, UNIT
 
 if TYPE_CHECKING:
     import torch
@@ -28,25 +29,25 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class PPOConfig:
-    rollout_steps: int = 128
+    rollout_steps: Annotated[int, POSITIVE] = 128
     """Env steps collected per update (the rollout buffer N)."""
-    epochs: int = 4
+    epochs: Annotated[int, POSITIVE] = 4
     """Passes over the rollout per update."""
-    minibatch_size: int = 32
+    minibatch_size: Annotated[int, POSITIVE] = 32
     """States per gradient step."""
-    lr: float = 3e-4
+    lr: Annotated[float, POSITIVE] = 3e-4
     """Adam learning rate of the policy."""
-    gamma: float = 0.99
+    gamma: Annotated[float, UNIT] = 0.99
     """Discount factor."""
-    gae_lambda: float = 0.95
+    gae_lambda: Annotated[float, UNIT] = 0.95
     """λ of generalised advantage estimation."""
-    clip_range: float = 0.2
+    clip_range: Annotated[float, POSITIVE] = 0.2
     """ε of the clipped surrogate (ratio kept in [1 − ε, 1 + ε])."""
-    value_coef: float = 0.5
+    value_coef: Annotated[float, NON_NEGATIVE] = 0.5
     """Weight of the value loss ½·(V(s) − return)²."""
-    entropy_coef: float = 0.01
+    entropy_coef: Annotated[float, NON_NEGATIVE] = 0.01
     """Weight of the entropy bonus (0 turns it off)."""
-    max_grad_norm: float = 0.5
+    max_grad_norm: Annotated[float, POSITIVE] = 0.5
     """Gradient clipping by global norm."""
     normalize_advantages: bool = True
     """Standardise advantages within each minibatch."""
@@ -140,7 +141,7 @@ class PPOAgent(Agent):
 
     config: PPOConfig
     #: The weight α of KL[π ‖ reference] in the loss (only agents with a reference set it).
-    kl_coef: float = 0.0
+    kl_coef: Annotated[float, NON_NEGATIVE] = 0.0
 
     def __init__(self, config: PPOConfig, *, seed: int, env_id: str) -> None:
         super().__init__(config, seed=seed, env_id=env_id)
@@ -332,9 +333,9 @@ def _step_from_dict(data: dict[str, Any]) -> RolloutStep:
 class PPOTextConfig(PPOConfig):
     encoder: str = "minilm"
     """Frozen text encoder: "minilm" (all-MiniLM-L6-v2) or a local HF encoder folder."""
-    hidden: int = 64
+    hidden: Annotated[int, POSITIVE] = 64
     """Width of the policy and value MLPs."""
-    lr: float = 5e-4
+    lr: Annotated[float, POSITIVE] = 5e-4
     """Adam learning rate of both MLPs."""
 
 

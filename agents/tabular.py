@@ -7,18 +7,19 @@ check that the runner, records and resume carry a learning agent correctly.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from priorbench.agents.base import Agent, Transition
+from priorbench.core.config import UNIT, UNIT_OPEN
 
 
 @dataclass(frozen=True)
 class TabularQConfig:
-    lr: float = 0.5
+    lr: Annotated[float, UNIT_OPEN] = 0.5
     """Step size of the Q-learning update."""
-    gamma: float = 0.95
+    gamma: Annotated[float, UNIT] = 0.95
     """Discount factor."""
-    epsilon: float = 0.2
+    epsilon: Annotated[float, UNIT] = 0.2
     """Exploration rate during training (greedy at evaluation)."""
     initial_q: float = 0.0
     """Value of unseen (state, command) pairs."""

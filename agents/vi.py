@@ -54,13 +54,14 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import numpy as np
 
 from priorbench.agents.ppo import PolicyState, PPOAgent, PPOConfig, pad_scores
 from priorbench.agents.priors import Normalization
 from priorbench.agents.priors.prompts import fit_prompt, template_for
+from priorbench.core.config import NON_NEGATIVE, POSITIVE
 from priorbench.core.errors import UserError
 
 if TYPE_CHECKING:
@@ -72,33 +73,33 @@ class VIConfig(PPOConfig):
     """Registered transformers prior (`priorbench list priors`); its weights carry the adapter."""
     prior_params: dict[str, Any] = field(default_factory=dict)
     """Settings of the prior backend (model path, device, dtype)."""
-    alpha: float = 0.1
+    alpha: Annotated[float, NON_NEGATIVE] = 0.1
     """Weight α of KL[π_θ ‖ p_LLM] in the loss (0: TWOSOME)."""
     normalization: Normalization = "token"
     """Command log-prob before the softmax: token sum, or per token or per word (TWOSOME)."""
-    history: int = 0
+    history: Annotated[int, NON_NEGATIVE] = 0
     """Recent (observation, action) pairs in the prompt (0–1 keeps CPU prompts short)."""
-    lora_r: int = 8
+    lora_r: Annotated[int, POSITIVE] = 8
     """LoRA rank."""
-    lora_alpha: int = 16
+    lora_alpha: Annotated[int, POSITIVE] = 16
     """LoRA scaling numerator (scale = lora_alpha / lora_r)."""
     lora_target_modules: tuple[str, ...] = ()
     """Modules that get the adapter; empty: by model type (GPT-2 c_attn, Llama q_proj+v_proj)."""
-    value_hidden: int = 64
+    value_hidden: Annotated[int, POSITIVE] = 64
     """Width of the value head's hidden layer."""
-    value_lr: float = 1e-3
+    value_lr: Annotated[float, POSITIVE] = 1e-3
     """Adam learning rate of the value head."""
-    score_batch_size: int = 16
+    score_batch_size: Annotated[int, POSITIVE] = 16
     """Prompts per forward pass when scoring with the frozen prior."""
     prior_cache: bool = True
     """Keep the frozen prior's log-probs per (prompt, commands); off: rescore every rollout state."""
-    rollout_steps: int = 64
+    rollout_steps: Annotated[int, POSITIVE] = 64
     """Env steps collected per update (CPU-sized; TWOSOME used 4 envs × 128 on GPUs)."""
-    epochs: int = 2
+    epochs: Annotated[int, POSITIVE] = 2
     """Passes over the rollout per update (each costs a forward+backward per stored prompt)."""
-    minibatch_size: int = 8
+    minibatch_size: Annotated[int, POSITIVE] = 8
     """Prompts per gradient step (raise it on a GPU)."""
-    lr: float = 1e-4
+    lr: Annotated[float, POSITIVE] = 1e-4
     """Adam learning rate of the LoRA weights."""
 
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from priorbench.core.errors import UserError
+from priorbench.core.paths import check_out_folder
 
 DEMO_ENVS = ("priorbench/FrozenLake-4x4-v0",)
 DEMO_AGENTS = ("random", "expert", "llm", "tabular-q", "dqn", "dqn-prior")
@@ -74,6 +75,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                    help="prior backend setting, e.g. device=cuda, dtype=bfloat16, model=PATH")
+    p.add_argument("--limit", action="append", default=[], metavar="NAME=VALUE", dest="limits",
+                   help="request limits: n=64, max_tokens=256, prompts=64, prompt_tokens=4096, "
+                        "body_bytes=2000000, queue=32 (the defaults)")
 
     p = sub.add_parser("prior", help="look at a prior before spending RL compute on it")
     psub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -105,8 +109,9 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                    help="base prior setting (e.g. model=PATH), or env.<kwarg>=VALUE")
 
-    p = sub.add_parser("show", help="summarise run folders")
+    p = sub.add_parser("show", help="summarise run folders (exit 1 when a run is refused)")
     p.add_argument("runs", nargs="+", type=Path)
+    p.add_argument("--allow-refused", action="store_true", help="exit 0 even when runs are refused")
 
     p = sub.add_parser("leaderboard", help="leaderboard tables from stored runs")
     lsub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -117,6 +122,8 @@ def _parser() -> argparse.ArgumentParser:
     b = lsub.add_parser("build", help="write LEADERBOARD.md, leaderboard.csv/.tex, plots/ and site/")
     b.add_argument("--runs", type=Path, default=Path("leaderboard/runs"))
     b.add_argument("--out", type=Path, default=Path("leaderboard"))
+    b.add_argument("--allow-refused", action="store_true",
+                   help="build from the usable runs and exit 0 even when some are refused")
 
     p = sub.add_parser("reproduce", help="re-run a leaderboard row's seeds and check the stored CI")
     p.add_argument("row", metavar="ROW", help='a row index or "ENV_ID:AGENT"')
@@ -125,7 +132,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, nargs="+", metavar="K", help="only these seeds")
 
     p = sub.add_parser("cite", help="BibTeX for priorbench and the methods in the table")
-    p.add_argument("--runs", type=Path, default=Path("leaderboard/runs"))
+    p.add_argument("--runs", type=Path, help="run records (default leaderboard/runs, where it exists)")
+    p.add_argument("--all", action="store_true", help="every method priorbench knows, whatever ran")
     return parser
 
 
@@ -196,6 +204,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.workers <= 0:
         raise UserError(f"--workers must be positive, got {args.workers}")
     spec = _spec_from_args(args)
+    check_out_folder(args.out, "--out")
     jobs = jobs_from_spec(spec, args.out)
     paths = execute_all(jobs, force=args.force, progress=not args.no_progress, workers=args.workers)
     _print_table(paths)
@@ -244,7 +253,7 @@ def _cmd_demo(out: Path, progress: bool) -> int:
     return 0
 
 
-def _cmd_show(paths: list[Path]) -> int:
+def _cmd_show(paths: list[Path], allow_refused: bool) -> int:
     from priorbench.bench.leaderboard import markdown_table
     from priorbench.bench.metrics import run_summary
     from priorbench.bench.records import find_runs, verify_run
@@ -265,7 +274,17 @@ def _cmd_show(paths: list[Path]) -> int:
             rows.append([str(path), "complete", s["agent"], s["env_steps"], s["success"], s["return"],
                          f"{s['wall_s']:.1f} s"])
     print(markdown_table(["run", "status", "agent", "env steps", "test success", "test return", "wall"], rows))
-    return 0
+    return _refused_exit(sum(row[1] == "refused" for row in rows), allow_refused)
+
+
+def _refused_exit(refused: int, allow_refused: bool) -> int:
+    """Exit 1 when runs were refused (unless --allow-refused), with a line saying so."""
+    if not refused:
+        return 0
+    print(f"priorbench: {refused} run{'s' if refused > 1 else ''} refused (see above); "
+          f"{'continuing (--allow-refused)' if allow_refused else 'exit 1 (--allow-refused to accept)'}",
+          file=sys.stderr)
+    return 0 if allow_refused else 1
 
 
 def _cmd_leaderboard(args: argparse.Namespace) -> int:
@@ -284,12 +303,16 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
               f"({time.perf_counter() - started:.0f} s); next: priorbench leaderboard build")
         return 0
 
+    if not args.runs.is_dir():
+        raise UserError(f"--runs {args.runs} does not exist; give the folder of run records "
+                        "(priorbench leaderboard run makes leaderboard/runs)")
+    check_out_folder(args.out, "--out")
     rows, refused = build(args.runs, args.out)
     print(f"wrote {args.out}/LEADERBOARD.md, leaderboard.csv, leaderboard_full.csv, "
           f"leaderboard.tex, plots/ and site/index.html ({len(rows)} rows)")
     for path, why in refused:
         print(f"refused {path}: {why}", file=sys.stderr)
-    return 0
+    return _refused_exit(len(refused), args.allow_refused)
 
 
 def _cmd_dataset(args: argparse.Namespace) -> int:
@@ -304,6 +327,9 @@ def _cmd_dataset(args: argparse.Namespace) -> int:
     from priorbench.core.config import parse_value
 
     envs.check_env_id(args.env)
+    if args.name:
+        datasets.check_name(args.name)
+    check_out_folder(args.out, "--out")
     kwargs = {}
     for item in args.overrides:
         key, sep, value = item.partition("=")
@@ -323,19 +349,29 @@ def _cmd_dataset(args: argparse.Namespace) -> int:
 def _cmd_serve_prior(args: argparse.Namespace) -> int:
     from priorbench.agents.priors import PRIORS, prior_config
     from priorbench.agents.priors.hf import HFPrior
-    from priorbench.agents.priors.server import make_server
-    from priorbench.core.config import parse_value
+    from priorbench.agents.priors.server import ServerLimits, check_port, make_server
+    from priorbench.core.config import build_config, parse_value
 
+    if not 0 <= args.port <= 65535:
+        raise UserError(f"--port {args.port}: a port is a number from 0 to 65535 (0: any free port)")
     params = {}
     for item in args.overrides:
         key, sep, value = item.partition("=")
         if not sep:
             raise UserError(f"--set {item!r}: expected key=value, e.g. --set device=cuda")
         params[key.strip()] = parse_value(value.strip())
+    limits = {}
+    for item in args.limits:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UserError(f"--limit {item!r}: expected NAME=VALUE, e.g. --limit n=16")
+        limits[key.strip()] = parse_value(value.strip())
+    limits = build_config(ServerLimits, limits, where="--limit")
     if not issubclass(PRIORS.load(args.prior), HFPrior):  # the backend, not the name, decides
         raise UserError("serve-prior serves a local model; choose an hf prior (`priorbench list priors`)")
+    check_port(args.host, args.port)  # before the model loads
     config = prior_config(args.prior, {**params, "prompt_format": "raw"})
-    server = make_server(HFPrior(config), args.host, args.port)
+    server = make_server(HFPrior(config), args.host, args.port, limits)
     host, port = server.server_address[:2]
     print(f"serving {args.prior} at http://{host}:{port}/v1 (Ctrl-C stops)", flush=True)
     try:
@@ -356,9 +392,15 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     return 0 if result.inside else 1
 
 
-def _cmd_cite(runs: Path) -> int:
+def _cmd_cite(runs: Path | None, everything: bool) -> int:
     from priorbench.bench.cite import cite
 
+    if everything and runs is not None:
+        raise UserError("cite: give --runs FOLDER or --all, not both")
+    if runs is not None and not runs.is_dir():
+        raise UserError(f"--runs {runs} does not exist; give a folder of run records, or --all")
+    if runs is None and not everything:
+        runs = Path("leaderboard/runs") if Path("leaderboard/runs").is_dir() else None
     print(cite(runs), end="")
     return 0
 
@@ -414,6 +456,12 @@ def _cmd_prior_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_flags_given(args: argparse.Namespace) -> bool:
+    """Whether `run` got any flag that only makes sense with envs and agents."""
+    return bool(args.seeds is not None or args.steps is not None or args.eval_every is not None
+                or args.overrides or args.force or args.workers != 1 or args.out != Path("runs"))
+
+
 def main(argv: list[str] | None = None) -> int:
     import os
 
@@ -429,6 +477,9 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_demo(out, not getattr(args, "no_progress", False))
         if args.command == "run":
             if args.spec is None and not args.env and not args.agent and not args.suite:
+                if _run_flags_given(args):
+                    raise UserError("run: give --env ID and --agent NAME (or --suite NAME, or a spec "
+                                    "file) with these flags; `priorbench run` alone runs the demo")
                 return _cmd_demo(Path("runs/demo"), not args.no_progress)
             return _cmd_run(args)
         if args.command == "dataset":
@@ -438,7 +489,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "sweep":
             return _cmd_sweep(args)
         if args.command == "show":
-            return _cmd_show(args.runs)
+            return _cmd_show(args.runs, args.allow_refused)
         if args.command == "prior":
             return _cmd_prior_train(args) if args.action == "train" else _cmd_prior_inspect(args)
         if args.command == "leaderboard":
@@ -446,9 +497,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "reproduce":
             return _cmd_reproduce(args)
         if args.command == "cite":
-            return _cmd_cite(args.runs)
+            return _cmd_cite(args.runs, args.all)
     except UserError as exc:
         print(f"priorbench: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a folder that cannot be written, a disk that is full: one line
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"priorbench: error: {where}{exc.strerror or exc}; check the path and its permissions",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("priorbench: interrupted; run the same command again to resume", file=sys.stderr)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import warnings
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -27,13 +28,31 @@ def _minari_root(root: Path) -> AbstractContextManager[None]:
     return temporary_env("MINARI_DATASETS_PATH", str(root))
 
 
+#: What `sha256` in priorbench.json covers: "data/*" is every file under data/, Minari's
+#: metadata.json (episode and step counts) included; datasets before it left metadata.json out.
+CHECKSUM_COVERS = "data/*"
+#: A dataset's name: a plain folder name ending in Minari's version suffix.
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._]*(-[A-Za-z0-9._]+)*-v[0-9]+")
+
+
 def _data_checksum(folder: Path) -> str:
     digest = hashlib.sha256()
     for path in sorted((folder / "data").rglob("*")):
-        if path.is_file() and path.name != "metadata.json":
+        if path.is_file():
             digest.update(path.relative_to(folder).as_posix().encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def check_name(name: str) -> str:
+    """A dataset name as `--name` takes it: a plain folder name with a version (mydata-v0)."""
+    if "/" in name or "\\" in name or name.startswith(".") or ".." in name:
+        raise UserError(f"--name {name!r}: give a plain name (letters, digits, . _ -), not a path; "
+                        "the folder goes under --out")
+    if not NAME.fullmatch(name):
+        stem = re.sub(r"[^A-Za-z0-9._-]", "-", name).strip("-") or "mydata"
+        raise UserError(f"--name {name!r}: a dataset name ends in a version, e.g. {stem}-v0")
+    return name
 
 
 def dataset_name(env_id: str, policy: str, episodes: int, seed: int) -> str:
@@ -50,7 +69,7 @@ def write_dataset(episodes: list[dict[str, Any]], *, env_id: str, policy: str, s
 
     from priorbench.envs.base import text_space
 
-    name = name or dataset_name(env_id, policy, len(episodes), seed)
+    name = check_name(name) if name else dataset_name(env_id, policy, len(episodes), seed)
     folder = Path(out).resolve() / "priorbench" / name
     if folder.exists():
         raise UserError(f"dataset {folder} already exists; choose another --out or --name, or delete it")
@@ -80,6 +99,7 @@ def write_dataset(episodes: list[dict[str, Any]], *, env_id: str, policy: str, s
             )
         built = staging / "priorbench" / name
         provenance["sha256"] = _data_checksum(built)
+        provenance["sha256_covers"] = CHECKSUM_COVERS
         (built / PROVENANCE).write_text(json.dumps(provenance, indent=2, sort_keys=True) + "\n")
         os.replace(built, folder)
     return folder
@@ -90,9 +110,18 @@ def read_provenance(folder: Path) -> dict[str, Any]:
     if not (folder / PROVENANCE).exists():
         raise UserError(f"{folder} is not a priorbench dataset (no {PROVENANCE}); "
                         "make one with `priorbench dataset collect`")
-    provenance = json.loads((folder / PROVENANCE).read_text())
+    try:
+        provenance = json.loads((folder / PROVENANCE).read_bytes().decode("utf-8"))
+    except ValueError:
+        raise UserError(f"dataset {folder}: {PROVENANCE} is not valid JSON; collect the dataset again") from None
+    if not isinstance(provenance, dict) or not isinstance(provenance.get("sha256"), str):
+        raise UserError(f"dataset {folder}: {PROVENANCE} has no sha256 checksum; collect the dataset again")
+    if provenance.get("sha256_covers") != CHECKSUM_COVERS:
+        raise UserError(f"dataset {folder} was made by an older priorbench whose checksum left "
+                        "data/metadata.json out; collect it again with `priorbench dataset collect`")
     if _data_checksum(folder) != provenance["sha256"]:
-        raise UserError(f"dataset {folder}: data files do not match their checksum (edited or incomplete)")
+        raise UserError(f"dataset {folder}: data files do not match their checksum (edited or incomplete); "
+                        "collect the dataset again")
     return provenance
 
 

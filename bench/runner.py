@@ -403,6 +403,9 @@ def _execute(job: RunJob, *, force: bool, progress: bool, callbacks: Callbacks |
     config = job.config()
     digest = config_hash(config)
     existing = record.read_manifest()
+    if existing is None and record.episodes_path.exists() and record.episodes_path.stat().st_size and not force:
+        raise UserError(f"{job.path} holds {records.EPISODES} but no manifest.json, so what made it is "
+                        "unknown; restore the manifest, move the folder away, or rerun with --force")
     if existing is not None and existing.get("spec_hash") != digest:
         if not force:
             raise UserError(

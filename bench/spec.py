@@ -116,6 +116,12 @@ def spec_from_dict(data: dict[str, Any], *, where: str) -> Spec:
         raise UserError(f"{where}: no agents given (agents = [...] in the spec, or --agent NAME)")
     if not spec.seeds:
         raise UserError(f"{where}: no seeds given")
+    for seed in spec.seeds:
+        if not 0 <= seed < 2**32:
+            raise UserError(f"{where}: seed {seed} is out of range; seeds are integers from 0 to {2**32 - 1}")
+    repeated = sorted({s for s in spec.seeds if spec.seeds.count(s) > 1})
+    if repeated:
+        raise UserError(f"{where}: seed {repeated[0]} is given twice; each seed is one run, list it once")
     for agent_name, params in spec.agent.items():
         if not isinstance(params, dict):
             raise UserError(f"{where}: agent.{agent_name} must be a table of parameters")

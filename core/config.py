@@ -16,6 +16,30 @@ from priorbench.core.registry import close_matches
 
 # --- typed construction of dataclasses from plain data -------------------------------------
 
+@dataclasses.dataclass(frozen=True)
+class Range:
+    """A bound on a number setting, declared as `lr: Annotated[float, POSITIVE] = 1e-3`."""
+
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False
+
+    def text(self) -> str:
+        if self.hi is None:
+            return f"{'>' if self.lo_open else '≥'} {self.lo:g}"
+        return f"in {'(' if self.lo_open else '['}{self.lo:g}, {self.hi:g}]"
+
+    def holds(self, value: float) -> bool:
+        above = value > self.lo if self.lo_open else value >= self.lo
+        return (self.lo is None or above) and (self.hi is None or value <= self.hi)
+
+
+POSITIVE = Range(0, lo_open=True)
+NON_NEGATIVE = Range(0)
+UNIT = Range(0, 1)
+UNIT_OPEN = Range(0, 1, lo_open=True)
+
+
 def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
 
@@ -27,6 +51,13 @@ def _coerce(value: Any, tp: Any, key: str, where: str) -> Any:
         f"{where}: {key} must be {_type_name(tp)}, got {type(value).__name__} {value!r}"
     )
     if tp is Any:
+        return value
+    if origin is typing.Annotated:
+        base, *marks = typing.get_args(tp)
+        value = _coerce(value, base, key, where)
+        for mark in marks:
+            if isinstance(mark, Range) and value is not None and not mark.holds(value):
+                raise UserError(f"{where}: {key} must be {mark.text()}, got {value!r}")
         return value
     if origin in (typing.Union, types.UnionType):
         for option in typing.get_args(tp):
@@ -72,7 +103,7 @@ def _coerce(value: Any, tp: Any, key: str, where: str) -> Any:
 
 def build_config(cls: type, params: dict[str, Any], *, where: str, prefix: str = "") -> Any:
     """Instantiate dataclass `cls` from `params`, refusing unknown keys and wrong types."""
-    hints = typing.get_type_hints(cls)
+    hints = typing.get_type_hints(cls, include_extras=True)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(params) - names)
     if unknown:

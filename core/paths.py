@@ -10,6 +10,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from priorbench.core.errors import UserError
+
 #: The environment variable that moves priorbench's cache (models, games, the prior cache).
 CACHE_ENV_VAR = "PRIORBENCH_CACHE"
 
@@ -57,13 +59,53 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 @contextmanager
 def staging_folder(parent: Path, *, prefix: str = ".tmp-") -> Iterator[Path]:
-    """A private temporary folder inside `parent`, removed (with whatever is left in it) at exit."""
+    """A private temporary folder inside `parent`, removed (with whatever is left in it) at exit.
+
+    Its name carries the builder's process id; folders of the same prefix left by a process
+    that no longer runs (a kill -9 mid-build) are removed first."""
     parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    remove_stale_staging(parent, prefix)
+    work = Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=parent))
     try:
         yield work
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def check_out_folder(path: Path, flag: str) -> None:
+    """Refuse an output folder that is a file or sits under one, or whose nearest existing
+    parent cannot be written, before any work starts (nothing is created here)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise UserError(f"{flag} {path} is a file; give a folder (it is made if missing)")
+    parent = path
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise UserError(f"{flag} {path}: {parent} is a file, so no folder can be made there; give another folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UserError(f"{flag} {path}: {parent} is not writable; give a folder you can write to")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):  # gone, or an id no process can have
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_stale_staging(parent: Path, prefix: str) -> list[Path]:
+    """Remove `parent`/`prefix`<pid>-* folders whose process is gone; returns what was removed."""
+    removed = []
+    for path in parent.glob(f"{prefix}*"):
+        pid, sep, _ = path.name[len(prefix):].partition("-")
+        if path.is_dir() and sep and pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
 
 
 @contextmanager

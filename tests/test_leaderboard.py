@@ -218,6 +218,28 @@ def test_rebuild_is_byte_identical(fresh_runs, tmp_path, cli):
     assert site.count("data:image/png;base64,") == 3 and "<script>" in site
 
 
+def test_a_failed_build_leaves_the_old_outputs_whole(fresh_runs, tmp_path, monkeypatch):
+    from priorbench.bench.leaderboard import plots
+
+    out = tmp_path / "lb"
+    leaderboard.build(fresh_runs, out)
+    before = _files(out)
+    stale = out / ".build-999999999-x"  # a build killed mid-way (its process is gone)
+    stale.mkdir()
+    (stale / "LEADERBOARD.md").write_text("half-written\n")
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("killed while drawing")
+
+    monkeypatch.setattr(plots, "plot_final", boom)
+    with pytest.raises(RuntimeError, match="killed while drawing"):
+        leaderboard.build(fresh_runs, out)
+    assert _files(out) == before  # old tables and plots whole, both staging folders gone
+    monkeypatch.undo()
+    leaderboard.build(fresh_runs, out)
+    assert _files(out) == before
+
+
 def test_golden_files():
     """The committed records build to the committed expected outputs (regenerate:
     `python -m tests.golden.regenerate`)."""
@@ -278,7 +300,7 @@ def test_tampered_and_mixed_records_are_refused(tmp_path, cli):
 
     out = tmp_path / "lb"
     result = cli("leaderboard", "build", "--runs", str(runs), "--out", str(out))
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # built from the usable runs, exit 1: runs were refused
     md = (out / "LEADERBOARD.md").read_text()
     refused_md = md.split("## Refused runs", 1)[1]
     expected = {
@@ -345,7 +367,9 @@ def test_cite(cli, tmp_path):
                 "@article{watkins1992q"):
         assert key in out, key
     assert "kumar2020conservative" not in out and "tan2024true" not in out
-    everything = cli("cite", "--runs", str(tmp_path / "none")).stdout
+    missing = cli("cite", "--runs", str(tmp_path / "none"))
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
+    everything = cli("cite", "--all").stdout
     for key in cite.BIBTEX:
         assert "{" + key + "," in everything, key
     assert everything.count("@") == len(cite.BIBTEX)

@@ -12,12 +12,13 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
 
 from priorbench.agents.priors.base import Normalization, Prior, Proposals
 from priorbench.agents.priors.matching import match_command
+from priorbench.core.config import POSITIVE, UNIT_OPEN
 from priorbench.core.errors import UserError
 from priorbench.core.paths import atomic_folder, cache_root, sha256_files
 from priorbench.core.seeding import derive_seed, fixed_rng
@@ -143,11 +144,11 @@ class HFPriorConfig:
     """torch device; "auto" spreads the model with accelerate's device_map."""
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
     """fp32 on CPU (bf16 is 2–5× slower on AVX2 CPUs); bf16 on GPUs."""
-    temperature: float = 1.0
+    temperature: Annotated[float, POSITIVE] = 1.0
     """Sampling temperature for proposals."""
-    top_p: float = 1.0
+    top_p: Annotated[float, UNIT_OPEN] = 1.0
     """Nucleus sampling threshold for proposals."""
-    max_new_tokens: int = 10
+    max_new_tokens: Annotated[int, POSITIVE] = 10
     """Longest proposal, in tokens (a proposal also stops at a newline)."""
     adapter: str = ""
     """A LoRA adapter folder made by `priorbench prior train` (merged into the weights), or ""."""
@@ -168,6 +169,9 @@ class HFPrior(Prior):
 
         hf_logging.disable_progress_bar()
         self.config = config or HFPriorConfig(**overrides)
+        if self.config.device.startswith("cuda") and not torch.cuda.is_available():
+            raise UserError(f"prior device {self.config.device!r}: CUDA is not available on this machine "
+                            "(torch has no GPU here); set device=\"cpu\"")
         self.resolved = resolve_model(self.config.model)
         dtype = getattr(torch, self.config.dtype)
         kwargs: dict[str, Any] = {"dtype": dtype}

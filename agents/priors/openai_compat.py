@@ -19,12 +19,13 @@ import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 
 from priorbench.agents.priors.base import Normalization, Prior, Proposals
 from priorbench.agents.priors.matching import match_command
+from priorbench.core.config import NON_NEGATIVE, POSITIVE, UNIT_OPEN
 from priorbench.core.errors import UserError
 from priorbench.core.seeding import derive_seed
 
@@ -37,15 +38,17 @@ class OpenAIPriorConfig:
     """Model name the server expects."""
     api_key_env: str = "OPENAI_API_KEY"
     """Environment variable holding the API key (unset: no key sent)."""
-    temperature: float = 1.0
-    top_p: float = 1.0
-    max_new_tokens: int = 10
-    timeout_s: float = 60.0
-    """Per-request timeout."""
-    retries: int = 4
+    temperature: Annotated[float, POSITIVE] = 1.0
+    top_p: Annotated[float, UNIT_OPEN] = 1.0
+    max_new_tokens: Annotated[int, POSITIVE] = 10
+    timeout_s: Annotated[float, POSITIVE] = 60.0
+    """Per-attempt socket timeout."""
+    deadline_s: Annotated[float, POSITIVE] = 120.0
+    """Total time one request may take, retries and backoff included; then a clear error."""
+    retries: Annotated[int, NON_NEGATIVE] = 4
     """Attempts after the first, with exponential backoff, before giving up."""
-    backoff_s: float = 0.5
-    context_length: int = 4096
+    backoff_s: Annotated[float, NON_NEGATIVE] = 0.5
+    context_length: Annotated[int, POSITIVE] = 4096
     """The served model's context (used to fit prompts)."""
 
 
@@ -66,12 +69,18 @@ class OpenAIPrior(Prior):
             headers["Authorization"] = f"Bearer {key}"
         body = json.dumps({"model": self.config.model, **payload}).encode()
         last: Exception | None = None
+        deadline = time.monotonic() + self.config.deadline_s
+        tries = 0
         for attempt in range(self.config.retries + 1):
             if attempt:
-                time.sleep(self.config.backoff_s * 2 ** (attempt - 1))
+                time.sleep(max(0.0, min(self.config.backoff_s * 2 ** (attempt - 1), deadline - time.monotonic())))
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            tries += 1
             try:
                 request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-                with urllib.request.urlopen(request, timeout=self.config.timeout_s) as response:
+                with urllib.request.urlopen(request, timeout=min(self.config.timeout_s, remaining)) as response:
                     self._counts["llm_calls"] += 1
                     return json.loads(response.read())
             except urllib.error.HTTPError as exc:
@@ -82,7 +91,8 @@ class OpenAIPrior(Prior):
             except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
                 last = exc
         raise UserError(
-            f"prior server {url} did not answer after {self.config.retries + 1} tries ({last}); "
+            f"prior server {url} did not answer after {tries} tries within {self.config.deadline_s:g} s "
+            f"({last}); "
             "is it running? (`priorbench serve-prior` or vLLM)"
         )
 

@@ -8,6 +8,7 @@ so building twice gives the same bytes."""
 from __future__ import annotations
 
 import base64
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from priorbench.bench.leaderboard import plots, site, tables
 from priorbench.bench.leaderboard.load import aggregate, collect
 from priorbench.bench.leaderboard.stats import improvements, make_rows, overall
 from priorbench.core.errors import UserError
+from priorbench.core.paths import staging_folder
 
 
 def build(runs_root: Path, out_dir: Path) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
@@ -32,12 +34,28 @@ def build(runs_root: Path, out_dir: Path) -> tuple[list[dict[str, Any]], list[tu
     pairs = improvements(rows)
 
     out_dir = Path(out_dir)
+    notes_file = out_dir / NOTES
+    notes = notes_file.read_text() if notes_file.exists() else ""
+    # Everything is built in a staging folder inside out_dir and then moved in (each file and
+    # folder by one rename, all after the slow part): a kill mid-build leaves the old outputs
+    # whole, and its staging folder is removed by the next build.
+    with staging_folder(out_dir, prefix=".build-") as stage:
+        _write(stage, groups, rows, envs, overall_rows, pairs, refused, notes)
+        for name in TEXT_OUTPUTS:
+            os.replace(stage / name, out_dir / name)
+        for name in ("plots", "site"):
+            if (out_dir / name).exists():
+                os.replace(out_dir / name, stage / f"old-{name}")
+            os.replace(stage / name, out_dir / name)
+    summary = aggregate([run.summary for runs in groups.values() for run in runs])
+    return summary, refused
+
+
+def _write(out_dir: Path, groups, rows, envs, overall_rows, pairs, refused, notes: str) -> None:
+    """The leaderboard's files, written into the (empty) folder `out_dir`."""
     plots_dir = out_dir / "plots"
-    plots_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "site").mkdir(parents=True, exist_ok=True)
-    for pattern in plots.PLOT_PATTERNS:  # plots of envs or pairs no longer in the runs
-        for stale in plots_dir.glob(pattern):
-            stale.unlink()
+    plots_dir.mkdir()
+    (out_dir / "site").mkdir()
     colours = plots.agent_colours([r.agent for r in rows])
     images: list[tuple[str, str, bytes]] = []
     with plots.plot_style():
@@ -53,8 +71,6 @@ def build(runs_root: Path, out_dir: Path) -> tuple[list[dict[str, Any]], list[tu
                                pairs, out_dir / "plots/probability-of-improvement.png", colours)))
 
     (plots_dir / "RENDERER").write_text(f"matplotlib {_matplotlib_version()}\n")
-    notes_file = out_dir / NOTES
-    notes = notes_file.read_text() if notes_file.exists() else ""
     md = tables.leaderboard_md(rows, envs, overall_rows, pairs, [(n, t) for n, t, _ in images],
                                refused, notes)
     (out_dir / "LEADERBOARD.md").write_text(md)
@@ -66,8 +82,6 @@ def build(runs_root: Path, out_dir: Path) -> tuple[list[dict[str, Any]], list[tu
     (out_dir / "leaderboard.tex").write_text(tables.latex_table(rows))
     (out_dir / "site" / "index.html").write_text(
         site.index_html(rows, envs, overall_rows, pairs, images, refused, _plain(tables.legend())))
-    summary = aggregate([run.summary for runs in groups.values() for run in runs])
-    return summary, refused
 
 
 def _matplotlib_version() -> str:
