@@ -125,6 +125,15 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--allow-refused", action="store_true",
                    help="build from the usable runs and exit 0 even when some are refused")
 
+    v = lsub.add_parser("verify", help="re-run cheap rows whole; --write marks the identical ones verified")
+    v.add_argument("--runs", type=Path, default=Path("leaderboard/runs"))
+    v.add_argument("--out", type=Path, default=Path("leaderboard"), help="where verified.json goes")
+    v.add_argument("--row", action="append", default=[], dest="rows", metavar="ROW",
+                   help='a row index or "ENV_ID:AGENT" (repeatable; default: every cheap row)')
+    v.add_argument("--max-seconds", type=float, default=10.0,
+                   help="a cheap row: no LLM calls and at most this much stored wall time (default 10)")
+    v.add_argument("--write", action="store_true", help="write verified.json with the rows that matched")
+
     p = sub.add_parser("reproduce", help="re-run a leaderboard row's seeds and check the stored CI")
     p.add_argument("row", metavar="ROW", help='a row index or "ENV_ID:AGENT"')
     p.add_argument("--runs", type=Path, default=Path("leaderboard/runs"))
@@ -307,12 +316,32 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
         raise UserError(f"--runs {args.runs} does not exist; give the folder of run records "
                         "(priorbench leaderboard run makes leaderboard/runs)")
     check_out_folder(args.out, "--out")
+    if args.action == "verify":
+        return _cmd_verify(args)
     rows, refused = build(args.runs, args.out)
     print(f"wrote {args.out}/LEADERBOARD.md, leaderboard.csv, leaderboard_full.csv, "
           f"leaderboard.tex, plots/ and site/index.html ({len(rows)} rows)")
     for path, why in refused:
         print(f"refused {path}: {why}", file=sys.stderr)
     return _refused_exit(len(refused), args.allow_refused)
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from priorbench.bench.leaderboard.verified import write_marks
+    from priorbench.bench.reproduce import verify
+
+    if not args.runs.is_dir():
+        raise UserError(f"--runs {args.runs} does not exist; give the folder of run records")
+    results, marks = verify(args.runs, refs=args.rows, max_seconds=args.max_seconds,
+                            progress=lambda line: print(line, file=sys.stderr))
+    for result in results:
+        print(result.report() + "\n")
+    differ = len(results) - len(marks)
+    print(f"{len(marks)} of {len(results)} rows re-ran with identical episode records"
+          + (f"; {differ} differ" if differ else ""))
+    if args.write:
+        print(f"wrote {write_marks(args.out, marks)}; rebuild to show the marks: priorbench leaderboard build")
+    return 1 if differ else 0
 
 
 def _cmd_dataset(args: argparse.Namespace) -> int:

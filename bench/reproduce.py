@@ -8,6 +8,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from priorbench.bench import metrics, records
 from priorbench.bench.leaderboard import (
@@ -72,18 +73,30 @@ def reproduce(runs_root: Path, ref: str, *, out: Path | None = None,
               progress: Callable[[str], None] | None = None) -> Reproduction:
     """Re-run a row's seeds from their manifests' specs into `out` (a temporary folder when None)
     and compare: the new IQM against the stored 95% CI, and each seed's episode records."""
-    from priorbench.bench.runner import RunJob, execute
-    from priorbench.bench.spec import Budget
-
     if out is not None and (Path(out).resolve() == Path(runs_root).resolve()
                             or Path(runs_root).resolve() in Path(out).resolve().parents):
         raise UserError(f"--out {out} is inside the runs folder {runs_root}: the re-runs would "
                         "replace the stored runs; give another folder")
+    rows, refused = stored_rows(runs_root)
+    result = reproduce_row(find_row(rows, ref), out=out, seeds=seeds, progress=progress)
+    result.refused = refused
+    return result
+
+
+def stored_rows(runs_root: Path) -> tuple[list[Row], list[tuple[str, str]]]:
+    """The rows of a runs folder, numbered as the leaderboard numbers them, and the refused runs."""
     groups, refused = collect(runs_root)
     if not groups:
         raise UserError(f"no usable runs under {runs_root}")
-    rows = [Row(i, env, agent, runs) for i, ((env, agent), runs) in enumerate(sorted(groups.items()))]
-    row = find_row(rows, ref)
+    return [Row(i, env, agent, runs) for i, ((env, agent), runs) in enumerate(sorted(groups.items()))], refused
+
+
+def reproduce_row(row: Row, *, out: Path | None = None, seeds: Sequence[int] | None = None,
+                  progress: Callable[[str], None] | None = None) -> Reproduction:
+    """Re-run one row's seeds (all, or `seeds`) and compare with what is stored."""
+    from priorbench.bench.runner import RunJob, execute
+    from priorbench.bench.spec import Budget
+
     row.stats = row_stats(row.runs)
     chosen = [r for r in row.runs if seeds is None or int(r.summary["seed"]) in set(seeds)]
     if not chosen:
@@ -112,4 +125,41 @@ def reproduce(runs_root: Path, ref: str, *, out: Path | None = None,
     new_iqm = metrics.iqm(row_success_matrix(new_runs))
     tolerance = 1e-9
     inside = stored[1] - tolerance <= new_iqm <= stored[2] + tolerance
-    return Reproduction(row, stored, new_iqm, inside, compared, refused)
+    return Reproduction(row, stored, new_iqm, inside, compared, [])
+
+
+def is_cheap(row: Row, max_seconds: float) -> bool:
+    """A row CI can afford to re-run whole: no language-model calls (a cold prior cache costs
+    far more than the stored wall time says) and at most `max_seconds` of stored wall time."""
+    stats = row_stats(row.runs)
+    wall = sum(float(r.summary.get("wall_s") or 0.0) for r in row.runs)
+    return not stats.get("llm_calls") and wall <= max_seconds
+
+
+def verify(runs_root: Path, *, refs: Sequence[str] = (), max_seconds: float = 10.0,
+           progress: Callable[[str], None] | None = None) -> tuple[list[Reproduction], list[dict[str, Any]]]:
+    """Re-run the named rows (default: every cheap row) whole; returns the reproductions and the
+    marks of the rows whose every seed's episode records came out identical."""
+    from priorbench.bench.leaderboard.verified import row_ref, runs_digest
+
+    rows, _ = stored_rows(runs_root)
+    chosen = [find_row(rows, ref) for ref in refs] if refs else [r for r in rows if is_cheap(r, max_seconds)]
+    if not chosen:
+        raise UserError(f"no row under {runs_root} is cheap enough to re-run (no LLM calls, ≤ {max_seconds:g} s "
+                        "stored wall time); name rows to verify, or raise --max-seconds")
+    results, marks = [], []
+    for row in chosen:
+        result = reproduce_row(row, progress=progress)
+        results.append(result)
+        if all(same for _, same, _, _ in result.seeds):
+            marks.append({"row": row_ref(row.env, row.agent), "runs_sha256": runs_digest(row.runs),
+                          "seeds": sorted(k for k, *_ in result.seeds),
+                          "priorbench": _version(),
+                          "git_commits": sorted({str(r.manifest.get("git_commit") or "unknown") for r in row.runs})})
+    return results, marks
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    return metadata.version("priorbench")

@@ -105,6 +105,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[str], *, where: str) -
 
 def spec_from_dict(data: dict[str, Any], *, where: str) -> Spec:
     """Validate plain data into a Spec (unknown keys, wrong types and bad budgets refused)."""
+    _check_text(data, where, "")
     spec: Spec = build_config(Spec, data, where=where)
     budget = spec.budget if isinstance(spec.budget, Budget) else Budget()
     for name in ("steps", "eval_every", "eval_episodes", "checkpoint_every"):
@@ -126,6 +127,24 @@ def spec_from_dict(data: dict[str, Any], *, where: str) -> Spec:
         if not isinstance(params, dict):
             raise UserError(f"{where}: agent.{agent_name} must be a table of parameters")
     return spec
+
+
+def _check_text(value: Any, where: str, key: str) -> None:
+    """Refuse strings that are not valid Unicode (bytes of another encoding in argv or a path)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            raise UserError(f"{where}: {key or 'a value'} = {shown!r} holds bytes that are not UTF-8; "
+                            "rename the file (or folder) to a UTF-8 name") from None
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _check_text(k, where, key)
+            _check_text(v, where, f"{key}.{k}" if key else str(k))
+    elif isinstance(value, list | tuple):
+        for v in value:
+            _check_text(v, where, key)
 
 
 def load_spec_file(path: Path, overrides: list[str] | None = None) -> Spec:

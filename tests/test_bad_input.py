@@ -66,6 +66,8 @@ RUN_CASES = {
                     "FrozenLake-5x5"),
     "unknown agent": (["run", "--env", FL, "--agent", "dqnn", "--out", "o"], "dqnn"),
     "missing spec": (["run", "nope.toml", "--out", "o"], "nope.toml does not exist"),
+    "non-UTF-8 game path": (["run", "--env", "priorbench/TextWorld-v0", "--agent", "random", "--set",
+                             "env.game_files=['\udcff.z8']", "--out", "o"], "not UTF-8"),
     "cuda prior without cuda": (["run", "--env", FL, "--agent", "llm", "--set",
                                  "agent.llm.prior_params={device='cuda'}", "--out", "o"], "CUDA"),
 }

@@ -25,6 +25,13 @@ from priorbench.bench import (
     reproduce,
     schema,
 )
+from priorbench.bench.leaderboard.verified import (
+    VERIFIED,
+    read_marks,
+    row_ref,
+    runs_digest,
+    write_marks,
+)
 from priorbench.bench.runner import RunJob, execute
 from priorbench.bench.spec import Budget
 from priorbench.core.errors import UserError
@@ -260,15 +267,53 @@ def test_committed_leaderboard_is_current(tmp_path):
     """CI: the committed leaderboard/ equals a rebuild from its committed runs."""
     runs = ROOT / "leaderboard" / "runs"
     assert runs.exists() and records.find_runs(runs), "leaderboard/runs/ holds no committed runs"
-    notes = ROOT / "leaderboard" / leaderboard.NOTES
-    if notes.exists():  # the hand-written reading is an input of the build, like the runs
-        (tmp_path / leaderboard.NOTES).write_text(notes.read_text())
+    for name in (leaderboard.NOTES, VERIFIED):  # inputs of the build, like the runs
+        if (ROOT / "leaderboard" / name).exists():
+            (tmp_path / name).write_text((ROOT / "leaderboard" / name).read_text())
     leaderboard.build(runs, tmp_path)
     differences = leaderboard.snapshot_differences(leaderboard.snapshot(ROOT / "leaderboard"),
                                                    leaderboard.snapshot(tmp_path))
     assert differences == [], (
         f"leaderboard/ is out of date in {differences}: run `priorbench leaderboard build "
         "--runs leaderboard/runs --out leaderboard` and commit the result")
+
+
+def test_verify_marks_rows_and_a_changed_row_loses_its_mark(fresh_runs, tmp_path, cli):
+    runs = tmp_path / "runs"
+    shutil.copytree(fresh_runs, runs)
+    results, marks = reproduce.verify(runs, max_seconds=60)
+    assert [m["row"] for m in marks] == [f"{LAKE}:{a}" for a in ("expert", "random", "tabular-q")]
+    assert all(m["seeds"] == [0, 1] for m in marks) and len(results) == 3
+    out = tmp_path / "lb"
+    out.mkdir()
+    write_marks(out, marks)
+    leaderboard.build(runs, out)
+    section = (out / "LEADERBOARD.md").read_text().split("## Verified rows", 1)[1].split("## Plots")[0]
+    for agent in ("expert", "random", "tabular-q"):
+        assert re.search(rf"\| {re.escape(LAKE)} \| {agent} +\| 0 1 ", section), section
+    assert 'id="verified-rows"' in (out / "site" / "index.html").read_text()
+    shutil.rmtree(runs / LAKE / "tabular-q" / "seed1")  # the row's runs change: its mark is gone
+    leaderboard.build(runs, out)
+    section = (out / "LEADERBOARD.md").read_text().split("## Verified rows", 1)[1].split("## Plots")[0]
+    assert "tabular-q" not in section and "| random" in section
+    result = cli("leaderboard", "verify", "--runs", str(runs), "--row", f"{LAKE}:dqn")
+    assert result.returncode == 2 and "no row" in result.stderr
+
+
+@pytest.mark.slow
+def test_the_committed_verified_rows_still_reproduce():
+    """CI re-runs every row marked verified in leaderboard/verified.json: a mark on main is one
+    this suite re-ran and matched."""
+    marks = read_marks(ROOT / "leaderboard")
+    assert marks, "leaderboard/verified.json marks no row"
+    rows, _ = reproduce.stored_rows(ROOT / "leaderboard" / "runs")
+    by_ref = {row_ref(r.env, r.agent): r for r in rows}
+    for ref, mark in marks.items():
+        row = by_ref.get(ref)
+        assert row is not None and mark["runs_sha256"] == runs_digest(row.runs), (
+            f"{ref}: its runs changed since it was verified; run `priorbench leaderboard verify --write`")
+        result = reproduce.reproduce_row(row)
+        assert [same for _, same, _, _ in result.seeds] == [True] * len(row.runs), result.report()
 
 
 # --- integrity -----------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from priorbench.bench import records
 from priorbench.bench.leaderboard import plots, site, tables
 from priorbench.bench.leaderboard.load import aggregate, collect
 from priorbench.bench.leaderboard.stats import improvements, make_rows, overall
+from priorbench.bench.leaderboard.verified import read_marks, verified_rows
 from priorbench.core.errors import UserError
 from priorbench.core.paths import staging_folder
 
@@ -36,11 +37,12 @@ def build(runs_root: Path, out_dir: Path) -> tuple[list[dict[str, Any]], list[tu
     out_dir = Path(out_dir)
     notes_file = out_dir / NOTES
     notes = notes_file.read_text() if notes_file.exists() else ""
+    verified = verified_rows(rows, read_marks(out_dir))
     # Everything is built in a staging folder inside out_dir and then moved in (each file and
     # folder by one rename, all after the slow part): a kill mid-build leaves the old outputs
     # whole, and its staging folder is removed by the next build.
     with staging_folder(out_dir, prefix=".build-") as stage:
-        _write(stage, groups, rows, envs, overall_rows, pairs, refused, notes)
+        _write(stage, rows, envs, overall_rows, pairs, refused, notes, verified)
         for name in TEXT_OUTPUTS:
             os.replace(stage / name, out_dir / name)
         for name in ("plots", "site"):
@@ -51,7 +53,7 @@ def build(runs_root: Path, out_dir: Path) -> tuple[list[dict[str, Any]], list[tu
     return summary, refused
 
 
-def _write(out_dir: Path, groups, rows, envs, overall_rows, pairs, refused, notes: str) -> None:
+def _write(out_dir: Path, rows, envs, overall_rows, pairs, refused, notes: str, verified) -> None:
     """The leaderboard's files, written into the (empty) folder `out_dir`."""
     plots_dir = out_dir / "plots"
     plots_dir.mkdir()
@@ -72,7 +74,7 @@ def _write(out_dir: Path, groups, rows, envs, overall_rows, pairs, refused, note
 
     (plots_dir / "RENDERER").write_text(f"matplotlib {_matplotlib_version()}\n")
     md = tables.leaderboard_md(rows, envs, overall_rows, pairs, [(n, t) for n, t, _ in images],
-                               refused, notes)
+                               refused, notes, verified)
     (out_dir / "LEADERBOARD.md").write_text(md)
     (out_dir / "leaderboard.csv").write_text(tables.csv_text(tables.TABLE_COLUMNS, [
         [r.env, r.agent, r.stats["seeds"], r.stats["success"], r.stats["success_se"],
@@ -81,7 +83,7 @@ def _write(out_dir: Path, groups, rows, envs, overall_rows, pairs, refused, note
         tables.csv_text(tables.FULL_COLUMNS, [tables.full_row(r) for r in rows]))
     (out_dir / "leaderboard.tex").write_text(tables.latex_table(rows))
     (out_dir / "site" / "index.html").write_text(
-        site.index_html(rows, envs, overall_rows, pairs, images, refused, _plain(tables.legend())))
+        site.index_html(rows, envs, overall_rows, pairs, images, refused, _plain(tables.legend()), verified))
 
 
 def _matplotlib_version() -> str:

@@ -17,13 +17,16 @@ from priorbench.bench.leaderboard.stats import Row
 from priorbench.bench.leaderboard.tables import (
     SYNTHETIC_TITLE,
     THRESHOLD_LABEL,
+    VERIFIED_HEADERS,
     ci_text,
     provenance,
     split_pairs,
     split_synthetic,
     steps_cell,
     synthetic_text,
+    verified_cells,
 )
+from priorbench.bench.leaderboard.verified import VERIFIED_TEXT
 
 
 def _asset(name: str) -> str:
@@ -100,7 +103,8 @@ def _pairs_html(pairs: Sequence[dict[str, Any]], table_id: str) -> str:
 
 def index_html(rows: Sequence[Row], envs: Sequence[str], overall_rows: Sequence[dict[str, Any]],
                pairs: Sequence[dict[str, Any]], images: Sequence[tuple[str, str, bytes]],
-               refused: Sequence[tuple[str, str]], legend: str) -> str:
+               refused: Sequence[tuple[str, str]], legend: str,
+               verified: Sequence[tuple[Row, dict[str, Any]]] = ()) -> str:
     headers: list[tuple[str, str | None]] = [
         ("row", "num"), ("env", "text"), ("agent", "text"), ("seeds", "num"), ("IQM success", "num"),
         ("95% CI", None), ("mean success", "num"), ("± SE", "num"), ("norm. return", "num"),
@@ -136,6 +140,13 @@ def index_html(rows: Sequence[Row], envs: Sequence[str], overall_rows: Sequence[
                   _html_table(headers, [_row_cells(row) for row in synthetic], "synthetic")]
         if synthetic_pairs:
             parts.append(_pairs_html(synthetic_pairs, "synthetic-improvement"))
+    parts += ['<h2 id="verified">Verified rows</h2>', f"<p>{html.escape(VERIFIED_TEXT.replace('`', ''))}</p>"]
+    if verified:
+        parts.append(_html_table([(h, "text") for h in VERIFIED_HEADERS],
+                                 [[(html.escape(str(c)), None) for c in cells] for cells in verified_cells(verified)],
+                                 "verified-rows"))
+    else:
+        parts.append("<p>No row is verified yet (priorbench leaderboard verify --write).</p>")
     parts.append("<h2>Plots</h2>")
     for _, title, data in images:
         encoded = base64.b64encode(data).decode("ascii")

@@ -15,6 +15,7 @@ import numpy as np
 
 from priorbench.bench import metrics, schema
 from priorbench.bench.leaderboard.stats import Row
+from priorbench.bench.leaderboard.verified import VERIFIED_TEXT
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
@@ -147,7 +148,8 @@ def _pairs_md(pairs: Sequence[dict[str, Any]]) -> str:
 
 def leaderboard_md(rows: Sequence[Row], envs: Sequence[str], overall_rows: Sequence[dict[str, Any]],
                    pairs: Sequence[dict[str, Any]], plots: Sequence[tuple[str, str]],
-                   refused: Sequence[tuple[str, str]], notes: str = "") -> str:
+                   refused: Sequence[tuple[str, str]], notes: str = "",
+                   verified: Sequence[tuple[Row, dict[str, Any]]] = ()) -> str:
     real, synthetic = split_synthetic(rows)
     real_pairs, synthetic_pairs = split_pairs(pairs)
     md = [
@@ -176,6 +178,9 @@ def leaderboard_md(rows: Sequence[Row], envs: Sequence[str], overall_rows: Seque
         if synthetic_pairs:
             md += ["Probability of improvement of these rows (as above):", "",
                    _pairs_md(synthetic_pairs), ""]
+    md += ["## Verified rows", "", VERIFIED_TEXT, ""]
+    md += ([markdown_table(VERIFIED_HEADERS, verified_cells(verified)), ""] if verified else
+           ["No row is verified yet (`priorbench leaderboard verify --write`).", ""])
     md += ["## Plots", ""] + [f"![{title}]({name})" for name, title in plots] + [""]
     md += ["## Provenance", "",
            "Per row: seeds, the env version, the priorbench version and git commit(s) that made "
@@ -193,6 +198,14 @@ def leaderboard_md(rows: Sequence[Row], envs: Sequence[str], overall_rows: Seque
                "versions or configurations) and are not in any table:", ""]
         md += [f"- `{p}`: {why}" for p, why in refused] + [""]
     return "\n".join(md)
+
+
+VERIFIED_HEADERS = ["row", "env", "agent", "seeds re-run", "re-run with priorbench"]
+
+
+def verified_cells(verified: Sequence[tuple[Row, dict[str, Any]]]) -> list[list[Any]]:
+    return [[row.index, row.env, row.agent, " ".join(map(str, mark["seeds"])), mark["priorbench"]]
+            for row, mark in verified]
 
 
 def csv_text(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

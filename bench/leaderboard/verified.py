@@ -1,0 +1,71 @@
+"""Verified rows: the marks `priorbench leaderboard verify --write` leaves in `verified.json`
+beside the outputs, and which rows they still hold for.
+
+A mark names a row and a digest of its runs (each run's path, spec hash and episodes checksum),
+so it holds only for the runs that were re-run: a row whose runs change loses its mark. The
+test suite re-runs every marked row (tests/test_leaderboard.py), so a mark on main is one CI
+re-ran and matched for the commit that landed it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from priorbench.bench.leaderboard.load import Run
+from priorbench.bench.leaderboard.stats import Row
+from priorbench.core.config import canonical_json
+from priorbench.core.errors import UserError
+
+VERIFIED = "verified.json"
+
+
+def row_ref(env: str, agent: str) -> str:
+    return f"{env}:{agent}"
+
+
+def runs_digest(runs: Sequence[Run]) -> str:
+    """sha256 over a row's runs: path, spec hash and episodes checksum of each."""
+    items = sorted([r.path, r.manifest["spec_hash"], r.manifest["episodes_sha256"]] for r in runs)
+    return hashlib.sha256(canonical_json(items).encode()).hexdigest()
+
+
+def read_marks(out_dir: Path) -> dict[str, dict[str, Any]]:
+    """The marks in `out_dir`/verified.json by row reference; none when the file is missing."""
+    path = Path(out_dir) / VERIFIED
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+        marks = {m["row"]: m for m in data["rows"]}
+    except (ValueError, KeyError, TypeError):
+        raise UserError(f"{path} is not a verified-rows file; delete it or rewrite it with "
+                        "`priorbench leaderboard verify --write`") from None
+    return marks
+
+
+def write_marks(out_dir: Path, marks: Sequence[dict[str, Any]]) -> Path:
+    path = Path(out_dir) / VERIFIED
+    text = json.dumps({"rows": sorted(marks, key=lambda m: m["row"])}, indent=2, sort_keys=True)
+    path.write_text(text + "\n")
+    return path
+
+
+def verified_rows(rows: Sequence[Row], marks: dict[str, dict[str, Any]]) -> list[tuple[Row, dict[str, Any]]]:
+    """The rows whose mark still holds (same runs as when they were re-run)."""
+    held = []
+    for row in rows:
+        mark = marks.get(row_ref(row.env, row.agent))
+        if mark is not None and mark.get("runs_sha256") == runs_digest(row.runs):
+            held.append((row, mark))
+    return held
+
+
+VERIFIED_TEXT = ("Rows that `priorbench leaderboard verify` re-ran from their manifests with "
+                 "identical episode records (timing aside). The mark holds only for the runs "
+                 "that were re-run, and the test suite re-runs every marked row, so CI checked "
+                 "it for the commit that landed it. Other rows are not verified: the checksums "
+                 "catch accidents, not forgery (README, Leaderboard).")
