@@ -13,6 +13,7 @@ encoder like the paper's frozen BERT; 384-d, mean pooled). Any local HF encoder 
 from __future__ import annotations
 
 import importlib.util
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,7 @@ class TextEncoder:
         self.index: dict[str, int] = {}
         self.table = torch.zeros(0, self.dim)
         self.counts = {"encoder_calls": 0, "embedding_hits": 0, "embedding_misses": 0}
+        self.warned_truncation = False
 
     def rows(self, texts: Sequence[str]) -> list[int]:
         """Row indices of `texts` in the table, encoding the ones never seen (batched)."""
@@ -74,6 +76,13 @@ class TextEncoder:
                     batch = new[start:start + self.batch_size]
                     enc = self.tokenizer(batch, padding=True, truncation=True,
                                          max_length=self.max_length, return_tensors="pt")
+                    if not self.warned_truncation and int(enc["attention_mask"].sum(1).max()) >= self.max_length:
+                        longest = max(len(ids) for ids in self.tokenizer(batch)["input_ids"])
+                        if longest > self.max_length:
+                            self.warned_truncation = True
+                            warnings.warn(f"encoder {self.name!r}: a text of {longest} tokens is cut to its first "
+                                          f"{self.max_length} (the encoder's limit); the Q network sees only that part",
+                                          stacklevel=2)
                     hidden = self.model(**enc).last_hidden_state
                     mask = enc["attention_mask"].unsqueeze(-1).float()
                     pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)

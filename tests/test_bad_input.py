@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import socket
+import warnings
 from pathlib import Path
 
 import pytest
@@ -203,3 +204,14 @@ def test_serve_prior_busy_port_is_refused_before_the_model_loads(cwd, capsys):
         busy.listen()
         port = busy.getsockname()[1]
         _refused(capsys, ["serve-prior", "--port", port], f"port {port} is in use")
+
+
+def test_a_long_observation_is_cut_with_a_warning():
+    from priorbench.agents.qnet import TextEncoder
+
+    encoder = TextEncoder(max_length=32)
+    with pytest.warns(UserWarning, match="a text of .* tokens is cut to its first 32"):
+        encoder.rows(["a short room", "a very long room description " * 40])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # once per encoder, not once per text
+        encoder.rows(["another very long room description " * 40])
