@@ -57,8 +57,9 @@ def cite(runs_root: Path | None) -> str:
     agents: list[str] = []
     envs: list[str] = []
     source = "every method priorbench knows (no runs given or found)"
+    refused: list[tuple[str, str]] = []
     if runs_root is not None and Path(runs_root).exists():
-        groups, _ = collect(runs_root)
+        groups, refused = collect(runs_root)
         if groups:
             envs = sorted({env for env, _ in groups})
             agents = sorted({agent for _, agent in groups})
@@ -73,5 +74,8 @@ def cite(runs_root: Path | None) -> str:
         version = "unknown"
     out = [f"% BibTeX for priorbench and {source}"]
     out += [f"% no reference known for agent {a!r}" for a in unknown]
+    if refused:
+        out.append(f"% {len(refused)} refused run(s) are not in the table and not cited "
+                   "(`priorbench show` says why)")
     out += [BIBTEX[k].replace("{version}", version) for k in keys]
     return "\n\n".join(out) + "\n"

@@ -17,7 +17,9 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+from priorbench import envs
 from priorbench.agents.base import Transition
+from priorbench.core import seeding
 from priorbench.core.errors import UserError
 from priorbench.core.paths import staging_folder, temporary_env
 
@@ -101,7 +103,15 @@ def write_dataset(episodes: list[dict[str, Any]], *, env_id: str, policy: str, s
         provenance["sha256"] = _data_checksum(built)
         provenance["sha256_covers"] = CHECKSUM_COVERS
         (built / PROVENANCE).write_text(json.dumps(provenance, indent=2, sort_keys=True) + "\n")
-        os.replace(built, folder)
+        try:
+            os.replace(built, folder)
+        except OSError:  # another process finished the same dataset first: reuse it if equal
+            if not folder.is_dir():
+                raise
+            theirs = read_provenance(folder)
+            if theirs["sha256"] != provenance["sha256"]:
+                raise UserError(f"dataset {folder} appeared while this one was written, with other data; "
+                                "choose another --name or --out") from None
     return folder
 
 
@@ -179,3 +189,52 @@ def describe(folder: Path) -> dict[str, Any]:
     return {**provenance, "path": str(folder),
             "mean_return": sum(returns) / len(returns) if returns else float("nan"),
             "terminated_episodes": sum(any(ep["terminations"]) for ep in episodes)}
+
+
+def collect_episodes(env_id: str, policy: str, episodes: int, seed: int,
+                     env_kwargs: dict[str, Any] | None = None, progress: bool = True) -> list[dict[str, Any]]:
+    """Play `episodes` train-split episodes with a data policy, for offline datasets.
+
+    policy: "expert", "random", or "mixture:P" (the expert's action with probability P, else a
+    uniformly random admissible command). Returns one dict per episode with T+1 observations
+    and infos (admissible commands, task, expert action) and T actions and rewards.
+    """
+    import numpy as np
+
+    if episodes <= 0:
+        raise UserError(f"--episodes must be positive, got {episodes}")
+    expert_prob = {"expert": 1.0, "random": 0.0}.get(policy)
+    if expert_prob is None:
+        name, _, value = policy.partition(":")
+        try:
+            expert_prob = float(value)
+        except ValueError:
+            expert_prob = -1.0
+        if name != "mixture" or not 0.0 <= expert_prob <= 1.0:
+            raise UserError(f"unknown data policy {policy!r}: use expert, random or mixture:P with 0 ≤ P ≤ 1")
+    env = envs.make(env_id, split="train", **(env_kwargs or {}))
+    rng = np.random.default_rng(seeding.derive_seed(seed, "dataset-policy"))
+    collected = []
+    from tqdm.auto import tqdm
+
+    for index in tqdm(range(episodes), desc=f"collect {policy}", disable=not progress, leave=False):
+        episode_seed = seeding.derive_seed(seed, "dataset", index)
+        obs, info = env.reset(seed=episode_seed)
+        episode: dict[str, Any] = {"seed": episode_seed, "task_id": info.get("task_id"),
+                                   "observations": [obs], "actions": [], "rewards": [],
+                                   "terminations": [], "truncations": [], "infos": [info]}
+        done = False
+        while not done:
+            commands = info["admissible_commands"]
+            use_expert = "expert_action" in info and rng.random() < expert_prob
+            if expert_prob > 0 and "expert_action" not in info and policy == "expert":
+                raise UserError(f"{env_id} gives no expert_action here, so the expert policy cannot act")
+            action = info["expert_action"] if use_expert else commands[int(rng.integers(len(commands)))]
+            obs, reward, terminated, truncated, info = env.step(action)
+            done = terminated or truncated
+            for key, value in (("observations", obs), ("actions", action), ("rewards", float(reward)),
+                               ("terminations", bool(terminated)), ("truncations", bool(truncated)),
+                               ("infos", info)):
+                episode[key].append(value)
+        collected.append(episode)
+    return collected

@@ -7,6 +7,7 @@ each one (the runner hands in its own `execute`), so this module imports nothing
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -24,7 +25,12 @@ def run_jobs(execute: Execute, jobs: Sequence[Any], *, force: bool, progress: bo
     from tqdm.auto import tqdm
 
     if workers <= 1:
-        return [execute(job, force=force, progress=progress) for job in jobs]
+        paths = []
+        for k, job in enumerate(jobs, 1):
+            if progress and len(jobs) > 1:
+                tqdm.write(f"run {k}/{len(jobs)}: {job}", file=sys.stderr)
+            paths.append(execute(job, force=force, progress=progress))
+        return paths
     quiet: Callable[[Any], Path] = functools.partial(execute, force=force, progress=False)
     with ProcessPoolExecutor(max_workers=workers) as pool:
         futures = [pool.submit(quiet, job) for job in jobs]

@@ -93,7 +93,8 @@ def load(path: Path) -> LeaderboardSpec:
 def run(path: Path, *, progress: bool = True, workers: int = 1) -> list[Path]:
     """Make the missing datasets and runs; returns every run folder of the spec."""
     from priorbench.bench import datasets
-    from priorbench.bench.runner import collect_episodes, execute_all, jobs_from_spec
+    from priorbench.bench.datasets import collect_episodes
+    from priorbench.bench.runner import execute_all, jobs_from_spec
 
     spec = load(path)
     for decl in spec.dataset_decls:

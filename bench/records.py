@@ -213,6 +213,42 @@ def strip_timing(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: v for k, v in r.items() if k != TIMING_FIELD} for r in records]
 
 
+#: `diff_episodes`' tolerance for numbers: equal when |a − b| ≤ ABS_TOL + REL_TOL·|b| (float
+#: sums that ran in another order differ by ~1e-9; a real change by far more).
+REL_TOL = 1e-6
+ABS_TOL = 1e-9
+
+
+def diff_episodes(stored: list[dict[str, Any]], new: list[dict[str, Any]]) -> dict[str, Any]:
+    """How two runs' episode records differ, timing aside: `exact` (identical), `close` (equal
+    but for numbers within REL_TOL/ABS_TOL) and `fields`: for each differing field (dotted path)
+    the count of episodes where it differs, and the largest |difference| of a number."""
+    fields: dict[str, dict[str, Any]] = {}
+
+    def walk(a: Any, b: Any, key: str, close: list[bool]) -> None:
+        if isinstance(a, dict) and isinstance(b, dict):
+            for k in sorted(set(a) | set(b)):
+                walk(a.get(k), b.get(k), f"{key}.{k}" if key else k, close)
+        elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+            for x, y in zip(a, b, strict=True):
+                walk(x, y, key, close)
+        elif a != b:
+            entry = fields.setdefault(key, {"episodes": 0, "max_abs_diff": 0.0})
+            entry["episodes"] += 1
+            numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (a, b))
+            if numbers:
+                entry["max_abs_diff"] = max(entry["max_abs_diff"], abs(float(a) - float(b)))
+            if not (numbers and abs(float(a) - float(b)) <= ABS_TOL + REL_TOL * abs(float(b))):
+                close[0] = False
+
+    close = [len(stored) == len(new)]
+    for a, b in zip(strip_timing(stored), strip_timing(new), strict=False):
+        walk(a, b, "", close)
+    if len(stored) != len(new):
+        fields["(episodes)"] = {"episodes": abs(len(stored) - len(new)), "max_abs_diff": 0.0}
+    return {"exact": not fields, "close": close[0], "fields": fields}
+
+
 #: Packages whose version must be the same in every run of one leaderboard row.
 ROW_CONSISTENT_PACKAGES = ("priorbench",)
 

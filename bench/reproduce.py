@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,21 +32,38 @@ class Reproduction:
     inside: bool
     seeds: list[tuple[int, bool, float, float]]  # seed, identical episodes, stored/new success
     refused: list[tuple[str, str]]
+    diffs: dict[int, dict[str, Any]] = field(default_factory=dict)  # seed → records.diff_episodes
+    environment: list[str] = field(default_factory=list)  # package / machine differences
 
     def report(self) -> str:
         iqm, lo, hi = self.stored
+
+        def verdict(seed: int) -> str:
+            diff = self.diffs.get(seed, {"exact": True})
+            return ("identical" if diff["exact"] else
+                    f"equal within {records.REL_TOL:g} (rel.)" if diff["close"] else "differ")
+
         lines = [
             f"row {self.row.index}: {self.row.env} {self.row.agent} "
             f"({len(self.seeds)} of {len(self.row.runs)} seeds re-run)",
-            markdown_table(["seed", "stored success", "new success", "episodes identical"],
-                           [[k, a, b, "yes" if same else "no"] for k, same, a, b in self.seeds]),
+            markdown_table(["seed", "stored success", "new success", "episode records"],
+                           [[k, a, b, verdict(k)] for k, _, a, b in self.seeds]),
             f"stored IQM {iqm:.3f}, 95% CI [{lo:.3f}, {hi:.3f}]; new IQM {self.new:.3f}: "
             + ("inside the stored CI" if self.inside else "OUTSIDE the stored CI"),
         ]
         same = sum(s[1] for s in self.seeds)
-        lines.append(f"episode records identical (timing ignored): {same}/{len(self.seeds)} seeds"
-                     + ("" if same == len(self.seeds) else
-                        " (expected on the machine and versions that made them; see the manifests)"))
+        close = sum(self.diffs.get(k, {"close": True})["close"] for k, *_ in self.seeds)
+        lines.append(f"episode records identical (timing ignored): {same}/{len(self.seeds)} seeds; "
+                     f"equal within |Δ| ≤ {records.ABS_TOL:g} + {records.REL_TOL:g}·|stored|: "
+                     f"{close}/{len(self.seeds)}")
+        for seed, diff in sorted(self.diffs.items()):
+            for name, entry in sorted(diff["fields"].items()):
+                lines.append(f"  seed {seed}: {name} differs in {entry['episodes']} episodes"
+                             + (f", max |Δ| {entry['max_abs_diff']:.3g}" if entry["max_abs_diff"] else ""))
+        if self.environment:
+            lines.append("the re-run's environment differs from the stored runs': " + "; ".join(self.environment))
+        elif same < len(self.seeds):
+            lines.append("same package versions and machine as the stored runs")
         return "\n".join(lines)
 
 
@@ -105,6 +122,8 @@ def reproduce_row(row: Row, *, out: Path | None = None, seeds: Sequence[int] | N
     with tempfile.TemporaryDirectory(prefix="priorbench-reproduce-") as tmp:
         target = Path(out) if out is not None else Path(tmp)
         new_runs, compared = [], []
+        diffs: dict[int, dict[str, Any]] = {}
+        environment: set[str] = set()
         for run in chosen:
             spec = run.manifest["spec"]
             job = RunJob(spec["env_id"], spec["agent"], int(spec["seed"]), Budget(**spec["budget"]),
@@ -119,13 +138,26 @@ def reproduce_row(row: Row, *, out: Path | None = None, seeds: Sequence[int] | N
                                 "(the agent's parameters no longer resolve the same way)")
             new = Run(run.path, manifest, episodes, metrics.run_summary(manifest, episodes))
             new_runs.append(new)
-            identical = records.strip_timing(episodes) == records.strip_timing(run.episodes)
-            compared.append((int(spec["seed"]), identical, float(run.summary["success"]),
+            diff = records.diff_episodes(run.episodes, episodes)
+            diffs[int(spec["seed"])] = diff
+            compared.append((int(spec["seed"]), diff["exact"], float(run.summary["success"]),
                              float(new.summary["success"])))
+            environment.update(_environment_differences(run.manifest, manifest))
     new_iqm = metrics.iqm(row_success_matrix(new_runs))
     tolerance = 1e-9
     inside = stored[1] - tolerance <= new_iqm <= stored[2] + tolerance
-    return Reproduction(row, stored, new_iqm, inside, compared, [])
+    return Reproduction(row, stored, new_iqm, inside, compared, [], diffs, sorted(environment))
+
+
+def _environment_differences(stored: dict[str, Any], new: dict[str, Any]) -> set[str]:
+    """Package versions and machine fields that differ between a stored manifest and a re-run's."""
+    out = set()
+    for section in ("packages", "machine"):
+        a, b = stored.get(section) or {}, new.get(section) or {}
+        for key in sorted(set(a) | set(b)):
+            if a.get(key) != b.get(key):
+                out.add(f"{section}.{key}: {a.get(key)} → {b.get(key)}")
+    return out
 
 
 def is_cheap(row: Row, max_seconds: float) -> bool:

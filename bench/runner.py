@@ -24,6 +24,7 @@ from priorbench.bench.spec import Budget, Spec
 from priorbench.core import seeding
 from priorbench.core.config import config_hash
 from priorbench.core.errors import UserError
+from priorbench.core.progress import notice
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,9 @@ class RunJob:
     @property
     def path(self) -> Path:
         return records.run_dir(self.out, self.env_id, self.agent, self.seed)
+
+    def __str__(self) -> str:
+        return f"{self.env_id} {self.agent} seed {self.seed}"
 
     def config(self) -> dict[str, Any]:
         """The run's identity: what must match for a folder to be resumed or reused."""
@@ -82,6 +86,8 @@ def jobs_from_spec(spec: Spec, out: Path) -> list[RunJob]:
     ]
     for job in jobs:
         job.config()  # resolves agent params now: a bad setting fails before any run starts
+    for env_id, suite_kwargs in env_list:
+        envs.check_settings(env_id, {**suite_kwargs, **spec.env})  # an unknown env setting too
     return jobs
 
 
@@ -220,6 +226,8 @@ class _Loop:
                 self._append(row)
                 results.append(row)
                 episode += 1
+                if self.bar is not None and not self.agent.trains:
+                    self.bar.update(1)
         if self.callbacks.on_evaluation is not None:
             self.callbacks.on_evaluation(steps, results)
         self.state.eval_rounds += 1
@@ -301,13 +309,17 @@ class _Loop:
         wall_before = self.state.wall_s
         manifest = dataclasses.replace(manifest, resumed=manifest.resumed + int(resumed))
         self.record.write_manifest(manifest)
-        total = budget.steps if self.agent.trains else 0
         self.bar = None
         if self.show_progress:
             from tqdm.auto import tqdm
 
-            self.bar = tqdm(total=total, initial=self.state.env_steps, unit="step", leave=False,
-                            desc=f"{self.job.env_id.split('/')[-1]} {self.job.agent} s{self.job.seed}")
+            desc = f"{self.job.env_id.split('/')[-1]} {self.job.agent} s{self.job.seed}"
+            if self.agent.trains:
+                self.bar = tqdm(total=budget.steps, initial=self.state.env_steps, unit="step", leave=False,
+                                desc=desc)
+            else:  # an evaluation-only agent: a bar over its test episodes, not a frozen 0-step bar
+                self.bar = tqdm(total=len(self.test_env.tasks) * budget.eval_episodes, unit="episode",
+                                leave=False, desc=f"{desc} eval")
         try:
             if not self.agent.trains:
                 if self.state.eval_rounds == 0:
@@ -398,6 +410,19 @@ def execute(job: RunJob, *, force: bool = False, progress: bool = True,
         return _execute(job, force=force, progress=progress, callbacks=callbacks)
 
 
+def _changed(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> str:
+    """What differs between two run configs, as `key: old → new` (at most three keys)."""
+    out = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            inner = _changed(a, b, f"{prefix}{key}.")
+            out += [inner] if inner else []
+        elif a != b:
+            out.append(f"{prefix}{key}: {a!r} → {b!r}")
+    return "; ".join(out[:3]) + ("; …" if len(out) > 3 else "")
+
+
 def _execute(job: RunJob, *, force: bool, progress: bool, callbacks: Callbacks | None) -> Path:
     record = records.RunRecord(job.path)
     config = job.config()
@@ -408,9 +433,10 @@ def _execute(job: RunJob, *, force: bool, progress: bool, callbacks: Callbacks |
                         "unknown; restore the manifest, move the folder away, or rerun with --force")
     if existing is not None and existing.get("spec_hash") != digest:
         if not force:
+            changed = (_changed(existing.get("spec") or {}, config)
+                       or f"hash {str(existing.get('spec_hash'))[:12]} ≠ {digest[:12]}")
             raise UserError(
-                f"{job.path} already holds a run of a different spec (hash "
-                f"{str(existing.get('spec_hash'))[:12]} ≠ {digest[:12]}). Use another --out, "
+                f"{job.path} already holds a run of a different spec ({changed}). Use another --out, "
                 "or --force to replace it."
             )
         record.wipe()
@@ -433,53 +459,19 @@ def execute_all(jobs: Iterable[RunJob], *, force: bool = False, progress: bool =
     """Run jobs serially or in a process pool (see bench.executors)."""
     from priorbench.bench.executors import run_jobs
 
-    return run_jobs(execute, list(jobs), force=force, progress=progress, workers=workers)
+    jobs = list(jobs)
+    reused = 0 if force else sum(is_complete(job) for job in jobs)
+    if progress and len(jobs) > 1:  # a single run has its own bar
+        notice(f"{len(jobs)} run{'s' if len(jobs) > 1 else ''}: {len(jobs) - reused} to run"
+               + (f", {reused} already complete (reused; --force redoes them)" if reused else ""))
+    return run_jobs(execute, jobs, force=force, progress=progress, workers=workers)
 
 
-def collect_episodes(env_id: str, policy: str, episodes: int, seed: int,
-                     env_kwargs: dict[str, Any] | None = None, progress: bool = True) -> list[dict[str, Any]]:
-    """Play `episodes` train-split episodes with a data policy, for offline datasets.
-
-    policy: "expert", "random", or "mixture:P" (the expert's action with probability P, else a
-    uniformly random admissible command). Returns one dict per episode with T+1 observations
-    and infos (admissible commands, task, expert action) and T actions and rewards.
-    """
-    import numpy as np
-
-    if episodes <= 0:
-        raise UserError(f"--episodes must be positive, got {episodes}")
-    expert_prob = {"expert": 1.0, "random": 0.0}.get(policy)
-    if expert_prob is None:
-        name, _, value = policy.partition(":")
-        try:
-            expert_prob = float(value)
-        except ValueError:
-            expert_prob = -1.0
-        if name != "mixture" or not 0.0 <= expert_prob <= 1.0:
-            raise UserError(f"unknown data policy {policy!r}: use expert, random or mixture:P with 0 ≤ P ≤ 1")
-    env = envs.make(env_id, split="train", **(env_kwargs or {}))
-    rng = np.random.default_rng(seeding.derive_seed(seed, "dataset-policy"))
-    collected = []
-    from tqdm.auto import tqdm
-
-    for index in tqdm(range(episodes), desc=f"collect {policy}", disable=not progress, leave=False):
-        episode_seed = seeding.derive_seed(seed, "dataset", index)
-        obs, info = env.reset(seed=episode_seed)
-        episode: dict[str, Any] = {"seed": episode_seed, "task_id": info.get("task_id"),
-                                   "observations": [obs], "actions": [], "rewards": [],
-                                   "terminations": [], "truncations": [], "infos": [info]}
-        done = False
-        while not done:
-            commands = info["admissible_commands"]
-            use_expert = "expert_action" in info and rng.random() < expert_prob
-            if expert_prob > 0 and "expert_action" not in info and policy == "expert":
-                raise UserError(f"{env_id} gives no expert_action here, so the expert policy cannot act")
-            action = info["expert_action"] if use_expert else commands[int(rng.integers(len(commands)))]
-            obs, reward, terminated, truncated, info = env.step(action)
-            done = terminated or truncated
-            for key, value in (("observations", obs), ("actions", action), ("rewards", float(reward)),
-                               ("terminations", bool(terminated)), ("truncations", bool(truncated)),
-                               ("infos", info)):
-                episode[key].append(value)
-        collected.append(episode)
-    return collected
+def is_complete(job: RunJob) -> bool:
+    """Whether `job`'s folder already holds a complete run of the same spec (it will be reused)."""
+    try:
+        existing = records.RunRecord(job.path).read_manifest()
+    except UserError:
+        return False
+    return bool(existing and existing.get("status") == "complete"
+                and existing.get("spec_hash") == config_hash(job.config()))

@@ -97,12 +97,22 @@ def _alive(pid: int) -> bool:
     return True
 
 
+#: A staging folder untouched this long whose process is gone is left over from a kill.
+STALE_AFTER_S = 60.0
+
+
 def remove_stale_staging(parent: Path, prefix: str) -> list[Path]:
-    """Remove `parent`/`prefix`<pid>-* folders whose process is gone; returns what was removed."""
+    """Remove `parent`/`prefix`<pid>-* folders whose process is gone and that were not touched
+    for STALE_AFTER_S (the age guards a builder in another PID namespace sharing the folder);
+    returns what was removed."""
+    import time
+
     removed = []
     for path in parent.glob(f"{prefix}*"):
         pid, sep, _ = path.name[len(prefix):].partition("-")
-        if path.is_dir() and sep and pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+        if not (path.is_dir() and sep and pid.isdigit()) or int(pid) == os.getpid() or _alive(int(pid)):
+            continue
+        if time.time() - path.stat().st_mtime > STALE_AFTER_S:
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
     return removed

@@ -61,6 +61,7 @@ _register(
     "priorbench.envs.frozenlake:FrozenLakeText",
     "Frozen Lake, standard 4×4 map, not slippery, ≤20 steps (the paper's setting)",
     prompt_family="frozenlake",
+    references=("towers2024gymnasium",),
     card="docs/envs/frozenlake.md",
     map_name="4x4",
     max_steps=20,
@@ -70,6 +71,7 @@ _register(
     "priorbench.envs.frozenlake:FrozenLakeText",
     "Frozen Lake, standard 8×8 map, not slippery, ≤100 steps",
     prompt_family="frozenlake",
+    references=("towers2024gymnasium",),
     card="docs/envs/frozenlake.md",
     map_name="8x8",
     max_steps=100,
@@ -79,6 +81,7 @@ _register(
     "priorbench.envs.frozenlake:FrozenLakeText",
     "Frozen Lake, standard 4×4 map, slippery (moves may slide sideways), ≤100 steps",
     prompt_family="frozenlake",
+    references=("towers2024gymnasium",),
     card="docs/envs/frozenlake.md",
     map_name="4x4",
     is_slippery=True,
@@ -89,6 +92,7 @@ _register(
     "priorbench.envs.frozenlake:FrozenLakeText",
     "Frozen Lake, random 4×4 maps by seed: 100 train maps, 20 disjoint test maps, ≤20 steps",
     prompt_family="frozenlake",
+    references=("towers2024gymnasium",),
     card="docs/envs/frozenlake.md",
     random_maps=True,
     size=4,
@@ -99,6 +103,7 @@ _register(
     "priorbench.envs.frozenlake:FrozenLakeText",
     "Frozen Lake, random 8×8 maps by seed: 100 train maps, 20 disjoint test maps, ≤100 steps",
     prompt_family="frozenlake",
+    references=("towers2024gymnasium",),
     card="docs/envs/frozenlake.md",
     random_maps=True,
     size=8,
@@ -215,9 +220,33 @@ def check_env_id(env_id: str) -> None:
         )
 
 
+def env_settings(env_id: str) -> list[str] | None:
+    """The keyword settings an env takes (None when its constructor takes any keyword)."""
+    import inspect
+
+    from gymnasium.envs.registration import load_env_creator
+
+    entry = gym.registry[env_id].entry_point
+    creator = load_env_creator(entry) if isinstance(entry, str) else entry
+    params = inspect.signature(creator).parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return None
+    return sorted(p.name for p in params if p.name not in ("self", "split", "render_mode"))
+
+
+def check_settings(env_id: str, kwargs: dict[str, Any]) -> None:
+    """Refuse a keyword the env's constructor does not take, naming the ones it does."""
+    known = env_settings(env_id)
+    unknown = sorted(set(kwargs) - set(known)) if known is not None else []
+    if unknown:
+        raise UserError(f"env {env_id!r} has no setting {unknown[0]!r}.{close_matches(unknown[0], known)} "
+                        f"Its settings: {', '.join(known)} (as --set env.<name>=VALUE)")
+
+
 def make(env_id: str, *, split: str = "train", **kwargs: Any) -> TextEnv:
     """Build a registered env for one split; bad kwargs become a UserError naming them."""
     check_env_id(env_id)
+    check_settings(env_id, kwargs)
     try:
         env = gym.make(env_id, split=split, **kwargs)
     except (TypeError, ValueError) as exc:  # unknown keywords; values the env refuses

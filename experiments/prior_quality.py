@@ -132,7 +132,7 @@ def run(envs: list[str], workers: int) -> None:
 def _dataset(decl: tuple[str, str, int, int, str]) -> None:
     """Make an offline dataset under experiments/datasets/ when missing (deterministic)."""
     from priorbench.bench import datasets
-    from priorbench.bench.runner import collect_episodes
+    from priorbench.bench.datasets import collect_episodes
 
     env_id, policy, episodes, seed, name = decl
     root = HERE / "datasets"

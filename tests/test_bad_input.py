@@ -8,8 +8,10 @@ own entry point, minus the interpreter start-up), so a traceback fails the test 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
+import time
 import warnings
 from pathlib import Path
 
@@ -151,7 +153,7 @@ def test_dataset_refuses(argv, match, cwd, capsys):
 @pytest.fixture(scope="module")
 def stored_dataset(tmp_path_factory):
     from priorbench.bench import datasets
-    from priorbench.bench.runner import collect_episodes
+    from priorbench.bench.datasets import collect_episodes
 
     out = tmp_path_factory.mktemp("ds")
     return datasets.write_dataset(collect_episodes(FL, "random", 3, seed=0, progress=False),
@@ -187,9 +189,13 @@ def test_collect_removes_stale_staging_folders(cwd, capsys):
     stale = cwd / "d" / "priorbench" / ".staging-999999999-abc"
     (stale / "data").mkdir(parents=True)
     (stale / "data" / "main_data.hdf5").write_bytes(b"\0" * 1000)
+    os.utime(stale, (time.time() - 3600, time.time() - 3600))  # an hour old, its process gone
+    fresh = cwd / "d" / "priorbench" / ".staging-999999998-abc"  # maybe another PID namespace's
+    fresh.mkdir()
     assert main(COLLECT + ["--out", "d"]) == 0
-    assert not stale.exists()
-    assert [p.name for p in (cwd / "d" / "priorbench").iterdir()] == ["frozenlake-4x4-expert-2ep-s0-v0"]
+    assert not stale.exists() and fresh.exists()
+    assert sorted(p.name for p in (cwd / "d" / "priorbench").iterdir()) == [
+        ".staging-999999998-abc", "frozenlake-4x4-expert-2ep-s0-v0"]
 
 
 # --- the prior server ------------------------------------------------------------------------

@@ -111,7 +111,7 @@ def test_set_unknown_key(cli, tmp_path):
     _fails(cli(*base, "--set", "budgte.steps=5"), "--set budgte.steps", "no such spec key")
     _fails(cli(*base, "--set", "budget.stepz=5"), "budget keys are")
     _fails(cli(*base, "--set", "agent.tabular-q.learning_rate=0.1"), "unknown setting 'learning_rate'")
-    _fails(cli(*base, "--set", "env.no_such_kwarg=1", "--steps", "10"), "rejected its settings")
+    _fails(cli(*base, "--set", "env.no_such_kwarg=1", "--steps", "10"), "has no setting 'no_such_kwarg'", "Its settings: ")
 
 
 def test_nonpositive_budget(cli, tmp_path):
@@ -176,3 +176,32 @@ def test_env_setting_refused_by_the_env_is_one_line(cli, tmp_path, value):
 
 def test_serve_prior_refuses_a_remote_backend(cli):
     _fails(cli("serve-prior", "--prior", "openai"), "serve-prior serves a local model")
+
+
+def test_every_command_and_flag_is_in_the_readme():
+    """README.md's command table names every command of `priorbench --help` and, in that
+    command's own rows (or the sentence on --no-progress), every one of its flags."""
+    import argparse
+
+    from priorbench.bench.cli_parser import build_parser
+
+    readme = (ROOT / "README.md").read_text()
+    common = next(p for p in readme.split("\n\n") if "takes `--no-progress`" in p)
+
+    def walk(parser, path):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    yield from walk(sub, [*path, name])
+        if not any(isinstance(a, argparse._SubParsersAction) for a in parser._actions):
+            yield " ".join(path), [o for a in parser._actions for o in a.option_strings
+                                   if o.startswith("--") and o != "--help"]
+
+    missing = []
+    for command, flags in walk(build_parser(), []):
+        rows = [line for line in readme.splitlines() if line.startswith(f"| `priorbench {command}")]
+        if not rows:
+            missing.append(f"priorbench {command}")
+        missing += [f"priorbench {command} {flag}" for flag in flags
+                    if not any(flag in row for row in rows) and not (flag == "--no-progress" and command in common)]
+    assert missing == [], missing

@@ -9,8 +9,10 @@ change to the leaderboard's output, regenerate them with `python -m tests.golden
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -234,6 +236,7 @@ def test_a_failed_build_leaves_the_old_outputs_whole(fresh_runs, tmp_path, monke
     stale = out / ".build-999999999-x"  # a build killed mid-way (its process is gone)
     stale.mkdir()
     (stale / "LEADERBOARD.md").write_text("half-written\n")
+    os.utime(stale, (time.time() - 3600, time.time() - 3600))
 
     def boom(*args, **kwargs):
         raise RuntimeError("killed while drawing")
@@ -425,3 +428,16 @@ def test_cite(cli, tmp_path):
                     "he2016deep", "tan2024true", "schulman2017proximal", "shridhar2021alfworld",
                     "cote2018textworld"]
     assert unknown == ["mystery"]
+
+
+def test_reproduce_compares_numbers_with_a_stated_tolerance():
+    stored = [{"phase": "train", "return": 1.0, "update": {"td_loss": 0.25, "q_mean": 0.5}, "timing": {"wall_s": 1}}]
+    near = [{"phase": "train", "return": 1.0, "update": {"td_loss": 0.25 + 1e-10, "q_mean": 0.5}, "timing": {"wall_s": 9}}]
+    far = [{"phase": "eval", "return": 0.0, "update": {"td_loss": 0.3, "q_mean": 0.5}, "timing": {}}]
+    assert records.diff_episodes(stored, stored) == {"exact": True, "close": True, "fields": {}}
+    got = records.diff_episodes(stored, near)
+    assert not got["exact"] and got["close"] and list(got["fields"]) == ["update.td_loss"]
+    assert got["fields"]["update.td_loss"]["max_abs_diff"] == pytest.approx(1e-10, rel=1e-3)
+    got = records.diff_episodes(stored, far)
+    assert not got["close"] and set(got["fields"]) == {"phase", "return", "update.td_loss"}
+    assert not records.diff_episodes(stored, stored + stored)["close"]

@@ -3,11 +3,13 @@ driven by playwright — never `playwright install`, whose browser download cann
 
 Checks the table renders, that clicking a column header sorts it (and clicking again reverses
 it), that the plots load and the page raises no script errors; saves a screenshot under
-test-artifacts/. Fails, with the install command, where chromium or playwright is missing.
+test-artifacts/. Where chromium or playwright is missing it skips with the install command,
+and fails in CI (CI=1).
 """
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -34,9 +36,12 @@ def _need_browser() -> None:
     except ImportError:
         missing.append("playwright (pip install -e '.[test]')")
     if missing:
-        # A missing browser is a failure, never a skip: .ci/run installs chromium, and the
-        # test extra installs playwright.
-        pytest.fail("the browser test needs " + " and ".join(missing))
+        # In CI (CI=1: .ci/run, passed through by tox) a missing browser is a failure: .ci/run
+        # installs chromium. Elsewhere the test skips and pytest's summary (-ra) says why.
+        why = "the browser test needs " + " and ".join(missing)
+        if os.environ.get("CI"):
+            pytest.fail(why)
+        pytest.skip(why + "; it fails instead of skipping when CI=1")
 
 
 def _column(page, index: int) -> list[str]:

@@ -14,7 +14,8 @@ import torch
 
 from priorbench.agents.dqn import conservative_penalty, td_target
 from priorbench.bench import datasets, records
-from priorbench.bench.runner import RunJob, collect_episodes, execute
+from priorbench.bench.datasets import collect_episodes
+from priorbench.bench.runner import RunJob, execute
 from priorbench.bench.spec import Budget
 from priorbench.core import statefile
 from priorbench.core.errors import UserError

@@ -21,6 +21,7 @@ from priorbench.agents.priors.matching import match_command
 from priorbench.core.config import POSITIVE, UNIT_OPEN
 from priorbench.core.errors import UserError
 from priorbench.core.paths import atomic_folder, cache_root, sha256_files
+from priorbench.core.progress import notice
 from priorbench.core.seeding import derive_seed, fixed_rng
 
 if TYPE_CHECKING:
@@ -75,6 +76,7 @@ def convert_gguf(gguf_file: Path) -> Path:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    notice(f"converting {gguf_file.name} to safetensors once (about 20 s for 135M parameters) into {folder}")
     try:
         tokenizer = AutoTokenizer.from_pretrained(gguf_file.parent, gguf_file=gguf_file.name)
         loaded = AutoModelForCausalLM.from_pretrained(

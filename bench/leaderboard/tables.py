@@ -113,7 +113,11 @@ def legend() -> str:
             f"not train scores its step-0 success); **{THRESHOLD_LABEL}** the median over seeds of the "
             f"first evaluation with test success ≥ {metrics.SUCCESS_THRESHOLD:g} (— when the median "
             "seed never got there; in brackets how many did). Budget columns are means per run (LLM "
-            "calls and tokens include evaluation). Built by `priorbench leaderboard build` from the "
+            "calls and tokens include evaluation; they count model calls actually made, so a prior "
+            "agent whose scores all came from the prior cache shows 0 — cache hits are in the "
+            "runs' counters). **success** is winning the game; return counts the game's points, so "
+            "a game with partial credit (TextWorld's cooking recipes) can return 1 of 3 without a "
+            "win. Built by `priorbench leaderboard build` from the "
             "stored run records alone; `priorbench reproduce ROW` re-runs a row.")
 
 

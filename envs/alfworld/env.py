@@ -15,9 +15,10 @@ from typing import Any, ClassVar
 
 from priorbench.core.errors import UserError
 from priorbench.core.paths import sha256_file
+from priorbench.core.progress import make_each
 from priorbench.envs.alfworld.engine import _Engine
 from priorbench.envs.alfworld.expert import expert_command
-from priorbench.envs.alfworld.games import default_cache_dir, ensure_game, read_game
+from priorbench.envs.alfworld.games import default_cache_dir, ensure_game, game_path, read_game
 from priorbench.envs.alfworld.install import _quiet_alfworld_import, require_alfworld
 from priorbench.envs.alfworld.splits import load_split, suite_path
 from priorbench.envs.alfworld.tasks import GENERATOR_VERSION, LABEL, TASK_TYPE_IDS, TASK_TYPES, Goal
@@ -185,7 +186,9 @@ class ALFWorldGen(_ALFWorldBase):
         self.suite_file = suite_path(task_type)
         tasks = load_split(task_type, split, self.suite_file)[:n_tasks]
         self.gen_tasks = tasks
-        paths = [ensure_game(t, self.cache_dir) for t in tasks]
+        paths = make_each(tasks, lambda t: ensure_game(t, self.cache_dir),
+                          ready=lambda t: game_path(t, self.cache_dir).is_file(),
+                          what=f"ALFWorldGen {task_type} {split} games", where=self.cache_dir)
         goals = [Goal(task_type, t.object.lower(), t.receptacle.lower(), t.toggle.lower())
                  for t in tasks]
         self._setup([t.task_id for t in tasks], paths, goals, split, max_steps, expert, max_open)

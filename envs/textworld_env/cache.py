@@ -35,14 +35,19 @@ def cache_folder(cache_dir: Path, generator: str, settings: dict[str, Any]) -> P
     return cache_dir / f"{generator}-{digest}"
 
 
+def game_file(generator: str, settings: dict[str, Any], seed: int, cache_dir: Path) -> Path:
+    """Where the game of `seed` is (or will be) cached; its `.json` lies beside it."""
+    return cache_folder(cache_dir, generator, settings) / f"seed-{seed}.z8"
+
+
 def generate_game(generator: str, settings: dict[str, Any], seed: int, cache_dir: Path) -> Path:
     """The `.z8` for (generator, settings, seed), generated on first use and cached.
 
     Files are compiled in a private temporary folder and moved into place (`.json` first, the
     `.z8` last), so concurrent processes and interrupted runs never see half a game.
     """
-    folder = cache_folder(cache_dir, generator, settings)
-    target = folder / f"seed-{seed}.z8"
+    target = game_file(generator, settings, seed, cache_dir)
+    folder = target.parent
     if target.is_file() and target.with_suffix(".json").is_file():
         return target
     import textworld

@@ -11,8 +11,9 @@ from typing import Any, ClassVar
 
 from priorbench.core.errors import UserError
 from priorbench.core.paths import sha256_file
+from priorbench.core.progress import make_each
 from priorbench.envs.base import ResetResult, StepResult, TextEnv, text_space
-from priorbench.envs.textworld_env.cache import default_cache_dir, generate_game
+from priorbench.envs.textworld_env.cache import default_cache_dir, game_file, generate_game
 from priorbench.envs.textworld_env.engine import EngineError, _Engine
 from priorbench.envs.textworld_env.families import FAMILIES, TEST_SEED_OFFSET, generator_settings
 from priorbench.envs.textworld_env.gamefile import check_game_file
@@ -252,8 +253,9 @@ class TextWorldGenerated(TextWorldGames):
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
         self.seeds = (list(range(n_train_games)) if split == "train"
                       else list(range(TEST_SEED_OFFSET, TEST_SEED_OFFSET + n_test_games)))
-        paths = [generate_game(self.family.generator, self.settings, s, self.cache_dir)
-                 for s in self.seeds]
+        paths = make_each(self.seeds, lambda s: generate_game(self.family.generator, self.settings, s, self.cache_dir),
+                          ready=lambda s: game_file(self.family.generator, self.settings, s, self.cache_dir).is_file(),
+                          what=f"TextWorld {self.family.name} level {self.level} {split} games", where=self.cache_dir)
         task_ids = [f"{self.family.name}-{self.level}-seed-{s}" for s in self.seeds]
         self._setup(paths, task_ids, split, max_steps, expert, description, inventory,
                     step_timeout, clean)
