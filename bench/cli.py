@@ -372,6 +372,10 @@ def main(argv: list[str] | None = None) -> int:
     # 2-core machine spinning made a DQN update 100× slower (benchmarks/README.md).
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     args = build_parser().parse_args(argv)
+    if getattr(args, "no_progress", False):
+        from priorbench.core.progress import NO_PROGRESS_ENV
+
+        os.environ[NO_PROGRESS_ENV] = "1"  # inherited by pool workers
     try:
         if args.command == "list":
             return _cmd_list(args.what)

@@ -6,9 +6,13 @@ no minute passes in silence; cached work says nothing.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import TypeVar
+
+#: Set to "1" (the CLI's --no-progress does, for its workers too) to hide the bars; notices stay.
+NO_PROGRESS_ENV = "PRIORBENCH_NO_PROGRESS"
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -30,7 +34,8 @@ def make_each(items: Sequence[T], make: Callable[[T], R], *, ready: Callable[[T]
 
     notice(f"{what}: making {missing} of {len(items)} once (cached in {where})")
     out = []
-    with tqdm(total=missing, desc=what, unit="game", leave=False, file=sys.stderr) as bar:
+    hidden = os.environ.get(NO_PROGRESS_ENV) == "1" or not sys.stderr.isatty()
+    with tqdm(total=missing, desc=what, unit="game", leave=False, file=sys.stderr, disable=hidden) as bar:
         for item in items:
             fresh = not ready(item)
             out.append(make(item))
