@@ -45,10 +45,13 @@ class DQNConfig:
     target: Literal["soft", "hard"] = "soft"
     """Target network update: Polyak (tau) or a copy every target_every updates."""
     tau: Annotated[float, UNIT_OPEN] = 0.005
+    """Polyak step of the soft target update (target ← τ·online + (1 − τ)·target)."""
     target_every: Annotated[int, POSITIVE] = 20
+    """Updates between copies of the online network, for the hard target update."""
     double: bool = False
     """Double DQN: choose a' with the online network, value it with the target network."""
     max_grad_norm: Annotated[float, POSITIVE] = 10.0
+    """Gradient clipping by global norm."""
 
 
 @dataclass(frozen=True)

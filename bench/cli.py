@@ -187,13 +187,20 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
               f"({time.perf_counter() - started:.0f} s); next: priorbench leaderboard build")
         return 0
 
-    if not args.runs.is_dir():
-        raise UserError(f"--runs {args.runs} does not exist; give the folder of run records "
-                        "(priorbench leaderboard run makes leaderboard/runs)")
-    check_out_folder(args.out, "--out")
     if args.action == "verify":
         return _cmd_verify(args)
-    rows, refused = build(args.runs, args.out)
+    runs = args.runs or [Path("leaderboard/runs")]
+    for folder in runs:
+        if not folder.is_dir():
+            raise UserError(f"--runs {folder} does not exist; give the folder of run records "
+                            "(priorbench leaderboard run makes leaderboard/runs)")
+    check_out_folder(args.out, "--out")
+    protocol = None
+    if args.protocol is not None:
+        from priorbench.bench.leaderboard.protocol import load_protocol
+
+        protocol = load_protocol(args.protocol)
+    rows, refused = build(runs if len(runs) > 1 else runs[0], args.out, protocol)
     print(f"wrote {args.out}/LEADERBOARD.md, leaderboard.csv, leaderboard_full.csv, "
           f"leaderboard.tex, plots/ and site/index.html ({len(rows)} rows)")
     for path, why in refused:
@@ -324,6 +331,40 @@ def _prior_and_env_settings(overrides: list[str]) -> tuple[dict[str, object], di
     return prior_params, env_kwargs
 
 
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from priorbench.bench.evaluate import protocol_jobs
+    from priorbench.bench.leaderboard.protocol import load_protocol
+    from priorbench.bench.runner import execute_all
+
+    if args.workers <= 0:
+        raise UserError(f"--workers must be positive, got {args.workers}")
+    protocol = load_protocol(args.protocol)
+    check_out_folder(args.out, "--out")
+    jobs = protocol_jobs(protocol, args.agent, args.out, args.overrides, unofficial=args.unofficial)
+    paths = execute_all(jobs, progress=not args.no_progress, workers=args.workers)
+    _print_table(paths)
+    print(f"\nprotocol {protocol.label}{' (UNOFFICIAL)' if args.unofficial else ''}: {len(paths)} runs in "
+          f"{args.out}/; beside the baselines: priorbench leaderboard build --runs leaderboard/runs "
+          f"--runs {args.out} --protocol {args.protocol} --out BOARD")
+    return 0
+
+
+def _cmd_check_agent(args: argparse.Namespace) -> int:
+    from priorbench.bench.check_agent import check_agent
+
+    if args.steps <= 0:
+        raise UserError(f"--steps must be positive, got {args.steps}")
+    params, env_kwargs = _prior_and_env_settings(args.overrides)
+    failures = check_agent(args.name, args.env, params=params, env_kwargs=env_kwargs, steps=args.steps,
+                           progress=lambda line: print(line, file=sys.stderr))
+    for line in failures:
+        print(f"FAIL {line}")
+    print(f"agent {args.name!r} on {args.env}: " + (f"{len(failures)} rule(s) failed" if failures else
+                                                    "every rule holds (config, admissible, update, counters, "
+                                                    "seeded, state, writes)"))
+    return 1 if failures else 0
+
+
 def _cmd_prior_train(args: argparse.Namespace) -> int:
     from priorbench.bench import prior_train
 
@@ -397,6 +438,10 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_sweep(args)
         if args.command == "show":
             return _cmd_show(args.runs, args.allow_refused)
+        if args.command == "evaluate":
+            return _cmd_evaluate(args)
+        if args.command == "check":
+            return _cmd_check_agent(args)
         if args.command == "prior":
             return _cmd_prior_train(args) if args.action == "train" else _cmd_prior_inspect(args)
         if args.command == "leaderboard":

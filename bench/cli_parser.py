@@ -70,6 +70,25 @@ def build_parser() -> argparse.ArgumentParser:
                    help="request limits: n=64, max_tokens=256, prompts=64, prompt_tokens=4096, "
                         "body_bytes=2000000, queue=32 (the defaults)")
 
+    p = sub.add_parser("evaluate", help="run the leaderboard protocol for one agent (comparable rows)")
+    p.add_argument("--agent", required=True, metavar="NAME", help="registered, plug-in or package.module:Class")
+    p.add_argument("--protocol", type=Path, default=Path("leaderboard/protocol.toml"), metavar="FILE")
+    p.add_argument("--out", type=Path, required=True, help="run records folder")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                   help="agent.<name>.<param>=VALUE (budgets and env settings need --unofficial)")
+    p.add_argument("--unofficial", action="store_true", help="allow budget/env changes; rows marked unofficial")
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--no-progress", action="store_true")
+
+    p = sub.add_parser("check", help="check an agent against the agent contract")
+    csub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    a = csub.add_parser("agent", help="act admissible, seeded, state round trip, finite metrics, …")
+    a.add_argument("name", help="registered agent, plug-in name, or package.module:Class")
+    a.add_argument("--env", default="priorbench/FrozenLake-4x4-v0", help="env to play (default Frozen Lake 4x4)")
+    a.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                   help="agent setting, or env.<kwarg>=VALUE")
+    a.add_argument("--steps", type=int, default=200, help="training steps per check (default 200)")
+
     p = sub.add_parser("prior", help="look at a prior before spending RL compute on it")
     psub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     q = psub.add_parser("inspect", help="P(expert), coverage@k vs uniform, argmax wins, per env")
@@ -111,8 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--workers", type=int, default=1)
     r.add_argument("--no-progress", action="store_true")
     b = lsub.add_parser("build", help="write LEADERBOARD.md, leaderboard.csv/.tex, plots/ and site/")
-    b.add_argument("--runs", type=Path, default=Path("leaderboard/runs"))
+    b.add_argument("--runs", type=Path, action="append", metavar="DIR",
+                   help="run records (repeatable: a new agent's runs beside the baselines; "
+                        "default leaderboard/runs)")
     b.add_argument("--out", type=Path, default=Path("leaderboard"))
+    b.add_argument("--protocol", type=Path, metavar="FILE",
+                   help="refuse runs not made under this protocol (leaderboard/protocol.toml)")
     b.add_argument("--allow-refused", action="store_true",
                    help="build from the usable runs and exit 0 even when some are refused")
 

@@ -372,7 +372,7 @@ def _new_manifest(job: RunJob, config: dict[str, Any], loop: _Loop) -> schema.Ma
              "train_tasks": list(loop.train_env.tasks), "test_tasks": list(loop.test_env.tasks),
              **loop.train_env.provenance(), "test_provenance": loop.test_env.provenance()},
         suite=job.suite or None,
-        agent={"name": job.agent, "params": config["agent_params"]},
+        agent={"name": job.agent, "params": config["agent_params"], **_plugin(job.agent)},
         budget_unit="gradient_steps" if loop.agent.offline else "env_steps",
         seed=job.seed,
         seeding="episode seeds = priorbench.core.seeding.derive_seed(seed, phase, index…)",
@@ -382,6 +382,14 @@ def _new_manifest(job: RunJob, config: dict[str, Any], loop: _Loop) -> schema.Ma
         status="running",
         episodes_sha256=None,
     )
+
+
+def _plugin(agent: str) -> dict[str, Any]:
+    """A plug-in agent's distribution and version, for the manifest ({} for built-ins)."""
+    entry = agent_registry.AGENTS.entry(agent)
+    if not entry.distribution:
+        return {}
+    return {"plugin": {"distribution": entry.distribution, "version": entry.version, "target": entry.target}}
 
 
 #: torch threads of every run, whatever ran it (serially, `--workers N`, a user's script): float

@@ -26,6 +26,9 @@ class Entry:
     params: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
     references: tuple[str, ...] = ()
+    #: A plug-in's distribution and version ("" for the suite's own entries), for manifests.
+    distribution: str = ""
+    version: str = ""
 
 
 def close_matches(name: str, choices: list[str], n: int = 3) -> str:
@@ -46,11 +49,45 @@ def import_target(target: str) -> Any:
 
 
 class Registry(Generic[T]):
-    """Names → lazily imported targets of one kind (agents, priors, …)."""
+    """Names → lazily imported targets of one kind (agents, priors, …).
 
-    def __init__(self, kind: str) -> None:
+    Besides the suite's own entries it holds plug-ins: the entry points of `group` in installed
+    distributions (read on first look-up, their code imported only when used; a name that
+    clashes with a built-in is refused), and any "package.module:Attr" name, imported from the
+    Python path when first asked for."""
+
+    def __init__(self, kind: str, group: str = "") -> None:
         self.kind = kind
+        self.group = group
         self._entries: dict[str, Entry] = {}
+        self._plugins_read = not group
+
+    def _read_plugins(self) -> None:
+        if self._plugins_read:
+            return
+        self._plugins_read = True
+        from importlib import metadata
+
+        for point in metadata.entry_points(group=self.group):
+            dist = point.dist.name if point.dist is not None else "unknown"
+            version = point.dist.version if point.dist is not None else ""
+            if point.name in self._entries:
+                raise UserError(f"plug-in {self.kind} {point.name!r} of the distribution {dist!r} has the "
+                                f"name of a built-in {self.kind}; rename its entry point in {dist}'s "
+                                f"pyproject.toml ([project.entry-points.\"{self.group}\"])")
+            self._entries[point.name] = Entry(point.name, point.value, {}, f"plug-in from {dist} {version}",
+                                              (), dist, version)
+
+    def _from_path(self, name: str) -> Entry:
+        """An unregistered "package.module:Attr" name: imported now, registered under that name."""
+        try:
+            import_target(name)
+        except Exception as exc:  # noqa: BLE001 - any import failure is the user's code's
+            raise UserError(f"cannot import {self.kind} {name!r}: {type(exc).__name__}: {exc}; is its "
+                            "package installed or on PYTHONPATH?") from None
+        entry = Entry(name, name, {}, "from the Python path", (), name.partition(":")[0].split(".")[0], "")
+        self._entries[name] = entry
+        return entry
 
     def register(
         self,
@@ -66,6 +103,9 @@ class Registry(Generic[T]):
         self._entries[name] = Entry(name, target, dict(params or {}), description, tuple(references))
 
     def entry(self, name: str) -> Entry:
+        self._read_plugins()
+        if name not in self._entries and ":" in name:
+            return self._from_path(name)
         try:
             return self._entries[name]
         except KeyError:
@@ -76,12 +116,21 @@ class Registry(Generic[T]):
 
     def load(self, name: str) -> T:
         """The object the name's target points at (imported now)."""
-        return import_target(self.entry(name).target)
+        entry = self.entry(name)
+        if not entry.distribution:
+            return import_target(entry.target)
+        try:
+            return import_target(entry.target)
+        except Exception as exc:  # noqa: BLE001 - a plug-in's import error is its own
+            raise UserError(f"plug-in {self.kind} {name!r} of the distribution {entry.distribution!r} "
+                            f"failed to import ({entry.target}): {type(exc).__name__}: {exc}") from None
 
     def names(self) -> list[str]:
+        self._read_plugins()
         return sorted(self._entries)
 
     def __contains__(self, name: object) -> bool:
+        self._read_plugins()
         return name in self._entries
 
     def __iter__(self) -> Iterator[Entry]:

@@ -206,13 +206,47 @@ for _task, _what in (
     )
 
 
+def register(name: str, entry_point: str, description: str, *, prompt_family: str = "generic",
+             references: tuple[str, ...] = (), card: str = "", **kwargs: Any) -> None:
+    """Register a plug-in env as `priorbench/<name>` (the function behind a `priorbench.envs`
+    entry point calls this); the name of a built-in env is refused."""
+    if f"{NAMESPACE}/{name}" in INFO:
+        raise UserError(f"plug-in env {name!r}: priorbench/{name} is a built-in env; choose another name")
+    _register(name, entry_point, description, prompt_family=prompt_family, references=references,
+              card=card, **kwargs)
+
+
+_PLUGINS_READ = False
+
+
+def read_plugins() -> None:
+    """Call every installed `priorbench.envs` entry point once (each registers its envs)."""
+    global _PLUGINS_READ
+    if _PLUGINS_READ:
+        return
+    _PLUGINS_READ = True
+    from importlib import metadata
+
+    for point in metadata.entry_points(group="priorbench.envs"):
+        dist = point.dist.name if point.dist is not None else "unknown"
+        try:
+            point.load()()
+        except UserError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a plug-in's failure is its own
+            raise UserError(f"plug-in envs {point.name!r} of the distribution {dist!r} failed to load "
+                            f"({point.value}): {type(exc).__name__}: {exc}") from None
+
+
 def env_ids() -> list[str]:
     """All registered priorbench env ids, sorted."""
+    read_plugins()
     return sorted(k for k in gym.registry if k.startswith(NAMESPACE + "/"))
 
 
 def check_env_id(env_id: str) -> None:
     """Raise a UserError naming close matches if `env_id` is not registered."""
+    read_plugins()
     if env_id not in gym.registry or not env_id.startswith(NAMESPACE + "/"):
         raise UserError(
             f"unknown env {env_id!r}.{close_matches(env_id, env_ids())} "

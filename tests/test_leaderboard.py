@@ -441,3 +441,25 @@ def test_reproduce_compares_numbers_with_a_stated_tolerance():
     got = records.diff_episodes(stored, far)
     assert not got["close"] and set(got["fields"]) == {"phase", "return", "update.td_loss"}
     assert not records.diff_episodes(stored, stored + stored)["close"]
+
+
+@pytest.mark.slow
+def test_the_committed_runs_follow_the_protocol():
+    from priorbench.bench.leaderboard.protocol import load_protocol
+
+    protocol = load_protocol(ROOT / "leaderboard" / "protocol.toml")
+    groups, refused = leaderboard.collect(ROOT / "leaderboard" / "runs", protocol)
+    assert refused == [] and groups
+
+
+def test_the_protocol_refuses_runs_made_otherwise(fresh_runs):
+    from priorbench.bench.leaderboard.protocol import EnvTerms, Protocol, refusal
+
+    run = next(iter(leaderboard.collect(fresh_runs)[0].values()))[0]
+    protocol = Protocol("core-v0", 1, (0, 1), (EnvTerms(LAKE, steps=300, eval_every=100),))
+    assert refusal(run.manifest, protocol) is None
+    other = Protocol("core-v0", 1, (0, 1), (EnvTerms(LAKE, steps=2000, eval_every=100),))
+    assert refusal(run.manifest, other) == "budget.steps = 300, protocol core-v0@1 says 2000"
+    moved = {**run.manifest, "spec_name": "protocol:core-v0@2"}
+    assert refusal(moved, protocol) == "made under core-v0@2, not protocol core-v0@1"
+    assert "an unofficial run" in refusal({**run.manifest, "spec_name": "unofficial:core-v0@1"}, protocol)

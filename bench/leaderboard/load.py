@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from priorbench.bench import metrics, records, schema
+from priorbench.bench.leaderboard.protocol import Protocol, refusal
 from priorbench.core.errors import UserError
 
 
@@ -45,30 +46,42 @@ def _row_key(manifest: dict[str, Any]) -> tuple[str, str]:
     return (str(manifest["env"]["id"]), schema.agent_label(manifest))
 
 
-def collect(root: Path) -> tuple[dict[tuple[str, str], list[Run]], list[tuple[str, str]]]:
-    """Verified runs under `root` grouped into (env, agent) rows, and the refused runs with why.
+def collect(root: Path | Sequence[Path], protocol: Protocol | None = None,
+            ) -> tuple[dict[tuple[str, str], list[Run]], list[tuple[str, str]]]:
+    """Verified runs under `root` (or several roots) grouped into (env, agent) rows, and the
+    refused runs with why.
 
-    Every run is checked on its own first; then each row's survivors are checked together
-    (`records.verify_run(path, row=…)`): a row that mixes versions or configurations is refused
-    as a whole."""
-    root = Path(root)
-    if not root.exists():
-        raise UserError(f"runs folder {root} does not exist; run `priorbench run` first")
+    Every run is checked on its own first (and against `protocol` when one is given); then
+    each row's survivors are checked together (`records.verify_run(path, row=…)`): a row that
+    mixes versions or configurations is refused as a whole. With several roots a run's path is
+    shown with its root in front."""
+    roots = [Path(root)] if isinstance(root, str | Path) else [Path(r) for r in root]
+    for r in roots:
+        if not r.exists():
+            raise UserError(f"runs folder {r} does not exist; run `priorbench run` first")
     refused: list[tuple[str, str]] = []
     first: dict[tuple[str, str], list[tuple[Path, dict[str, Any]]]] = {}
-    for path in records.find_runs(root):
-        rel = _relative(path, root)
+    shown: dict[Path, str] = {}
+    for root_ in roots:
+        for path in records.find_runs(root_):
+            shown[path] = (_relative(path, root_) if len(roots) == 1
+                           else f"{root_.as_posix().rstrip('/')}/{_relative(path, root_)}")
+    for path, rel in shown.items():
         try:
             manifest, _ = records.verify_run(path)
         except UserError as exc:
             refused.append((rel, _reason(exc, path, rel)))
+            continue
+        why = refusal(manifest, protocol) if protocol is not None else None
+        if why is not None:
+            refused.append((rel, why))
             continue
         first.setdefault(_row_key(manifest), []).append((path, manifest))
     rows: dict[tuple[str, str], list[Run]] = {}
     for key, members in sorted(first.items()):
         row_manifests = [m for _, m in members]
         for path, _ in members:
-            rel = _relative(path, root)
+            rel = shown[path]
             try:
                 manifest, episodes = records.verify_run(path, row=row_manifests)
             except UserError as exc:

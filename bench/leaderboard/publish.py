@@ -10,23 +10,26 @@ from __future__ import annotations
 import base64
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from priorbench.bench import records
 from priorbench.bench.leaderboard import plots, site, tables
 from priorbench.bench.leaderboard.load import aggregate, collect
+from priorbench.bench.leaderboard.protocol import Protocol
 from priorbench.bench.leaderboard.stats import improvements, make_rows, overall
 from priorbench.bench.leaderboard.verified import read_marks, verified_rows
 from priorbench.core.errors import UserError
 from priorbench.core.paths import staging_folder
 
 
-def build(runs_root: Path, out_dir: Path) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+def build(runs_root: Path | Sequence[Path], out_dir: Path, protocol: Protocol | None = None,
+          ) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
     """Write LEADERBOARD.md, leaderboard.csv, leaderboard_full.csv, leaderboard.tex, plots/*.png
     and site/index.html from the runs under `runs_root`. Returns the rows (as aggregate()) and
     the refused runs (path relative to runs_root, reason)."""
-    groups, refused = collect(runs_root)
+    groups, refused = collect(runs_root, protocol)
     if not groups:
         reasons = "; ".join(f"{p}: {why}" for p, why in refused) or "no run folders found"
         raise UserError(f"no usable runs under {runs_root} ({reasons})")

@@ -141,15 +141,35 @@ COUNTERPARTS: dict[str, tuple[str, ...]] = {"vi": ("twosome", "ppo")}
 PRIOR_FREE_LLM = "llm"
 
 
+#: The rows a plug-in (not built-in) agent is compared with, where the table has them.
+NEW_AGENT_BASELINES = ("random", "tabular-q", "dqn", "ppo", "cql")
+
+
+def _is_new(base: str) -> bool:
+    """Whether an agent name is a plug-in's (or unknown here), not one of the suite's own."""
+    from priorbench.agents import AGENTS
+    from priorbench.core.errors import UserError
+
+    if ":" in base:
+        return True
+    try:
+        return bool(AGENTS.entry(base).distribution)
+    except UserError:
+        return True
+
+
 def key_pairs(agents: Sequence[str]) -> list[tuple[str, str]]:
     """(X, Y) pairs for probability of improvement, on table labels (`schema.agent_label`: the
     agent's name with its prior in brackets): each X-prior agent vs its plain counterpart (and
-    vi vs twosome/ppo), and vs llm with the same prior when present; else every agent vs random;
-    else all pairs."""
+    vi vs twosome/ppo), and vs llm with the same prior when present; a plug-in agent vs each of
+    NEW_AGENT_BASELINES present; else every agent vs random; else all pairs."""
     present = set(agents)
     pairs: list[tuple[str, str]] = []
     for a in sorted(present):
         base = schema.base_agent(a)
+        if _is_new(base):  # a plug-in agent: against each plain baseline in the table
+            pairs += [(a, b) for b in NEW_AGENT_BASELINES if b in present]
+            continue
         plain = [base.replace("-prior", "", 1)] if "-prior" in base else list(COUNTERPARTS.get(base, ()))
         if not plain and base not in COUNTERPARTS:
             continue

@@ -1,0 +1,79 @@
+"""The evaluation protocol as data (`leaderboard/protocol.toml`): which envs, budgets, evaluation
+schedule and seeds make a result comparable with the committed baselines, and the check that
+refuses a run made otherwise."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from priorbench.core.config import build_config, read_toml
+from priorbench.core.errors import UserError
+
+#: A run's spec_name under `priorbench evaluate`: "protocol:<name>@<version>" (official) or
+#: "unofficial:<name>@<version>" (budget changed with --unofficial).
+OFFICIAL, UNOFFICIAL = "protocol", "unofficial"
+
+
+@dataclass(frozen=True)
+class EnvTerms:
+    id: str
+    """Registered env id."""
+    steps: int
+    """Training budget (env steps; gradient steps for offline agents)."""
+    eval_every: int
+    """Steps between evaluations."""
+    eval_episodes: int = 1
+    """Evaluation episodes per test task."""
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    """Env settings (none: the registered defaults)."""
+
+
+@dataclass(frozen=True)
+class Protocol:
+    name: str
+    """The protocol's name (a leaderboard track)."""
+    version: int
+    """Bumped whenever a term changes."""
+    seeds: tuple[int, ...]
+    """The seeds every agent runs."""
+    env: tuple[EnvTerms, ...]
+    """The envs and their budgets."""
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}@{self.version}"
+
+    def terms(self, env_id: str) -> EnvTerms | None:
+        return next((t for t in self.env if t.id == env_id), None)
+
+
+def load_protocol(path: Path) -> Protocol:
+    data = read_toml(path, what="protocol file")
+    protocol: Protocol = build_config(Protocol, data, where=str(path))
+    if not protocol.env or not protocol.seeds:
+        raise UserError(f"{path}: a protocol needs [[env]] tables and seeds")
+    return protocol
+
+
+def refusal(manifest: dict[str, Any], protocol: Protocol) -> str | None:
+    """Why a run does not follow `protocol` (None when it does)."""
+    spec = manifest["spec"]
+    name = str(manifest.get("spec_name", ""))
+    if name.startswith(UNOFFICIAL + ":"):
+        return f"an unofficial run ({name}: its budget differs from protocol {protocol.label})"
+    if name.startswith(OFFICIAL + ":") and name != f"{OFFICIAL}:{protocol.label}":
+        return f"made under {name.split(':', 1)[1]}, not protocol {protocol.label}"
+    terms = protocol.terms(spec["env_id"])
+    if terms is None:
+        return f"env {spec['env_id']} is not in protocol {protocol.label}"
+    budget = spec["budget"]
+    for key in ("steps", "eval_every", "eval_episodes"):
+        if budget.get(key) != getattr(terms, key):
+            return f"budget.{key} = {budget.get(key)}, protocol {protocol.label} says {getattr(terms, key)}"
+    if dict(spec.get("env_kwargs") or {}) != dict(terms.kwargs):
+        return f"env settings {spec.get('env_kwargs')} differ from protocol {protocol.label}'s {terms.kwargs}"
+    if int(spec["seed"]) not in protocol.seeds:
+        return f"seed {spec['seed']} is not one of protocol {protocol.label}'s seeds {list(protocol.seeds)}"
+    return None

@@ -1,0 +1,38 @@
+"""Agents that break the agent contract, one rule each, for tests/test_plugins.py (loaded by
+`priorbench check agent tests.plugin_agents:NAME`, as code on the Python path)."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from priorbench.agents.tabular import TabularQ
+
+
+class NonAdmissible(TabularQ):
+    """Says a command the game does not offer now and then."""
+
+    def act(self, obs: str, info: dict[str, Any], *, explore: bool) -> str:
+        return "fly over the lake" if self.rng.random() < 0.2 else super().act(obs, info, explore=explore)
+
+
+class Unseeded(TabularQ):
+    """Explores with an RNG nobody seeds."""
+
+    def __init__(self, config: Any, *, seed: int, env_id: str) -> None:
+        super().__init__(config, seed=seed, env_id=env_id)
+        self.own = random.Random()
+
+    def act(self, obs: str, info: dict[str, Any], *, explore: bool) -> str:
+        commands = info["admissible_commands"]
+        return self.own.choice(commands) if explore else super().act(obs, info, explore=explore)
+
+
+class Forgetful(TabularQ):
+    """Leaves its Q table out of its state."""
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.rng.bit_generator.state = state["rng"]
