@@ -86,7 +86,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     spec = _spec_from_args(args)
     check_out_folder(args.out, "--out")
     jobs = jobs_from_spec(spec, args.out)
-    paths = execute_all(jobs, force=args.force, progress=not args.no_progress, workers=args.workers)
+    paths = execute_all(jobs, force=args.force, progress=not args.no_progress, workers=args.workers,
+                        executor=args.executor, address=args.address)
     _print_table(paths)
     print(f"\nrun records: {args.out}/")
     return 0
@@ -111,7 +112,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         folder = args.out / "__".join(p.replace("/", "-") for p in point)
         spec = load_spec_file(args.spec, [*args.overrides, *point])
         jobs += jobs_from_spec(spec, folder)
-    paths = execute_all(jobs, progress=not args.no_progress, workers=args.workers)
+    paths = execute_all(jobs, progress=not args.no_progress, workers=args.workers,
+                        executor=args.executor, address=args.address)
     print(f"{len(paths)} runs under {args.out}/ (one folder per grid point); "
           f"tabulate with: priorbench leaderboard build --runs FOLDER")
     return 0
@@ -182,7 +184,8 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
         if args.workers <= 0:
             raise UserError(f"--workers must be positive, got {args.workers}")
         started = time.perf_counter()
-        paths = leaderboard_spec.run(args.spec, progress=not args.no_progress, workers=args.workers)
+        paths = leaderboard_spec.run(args.spec, progress=not args.no_progress, workers=args.workers,
+                        executor=args.executor, address=args.address)
         print(f"{len(paths)} runs complete under {leaderboard_spec.load(args.spec).runs}/ "
               f"({time.perf_counter() - started:.0f} s); next: priorbench leaderboard build")
         return 0
@@ -341,7 +344,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     protocol = load_protocol(args.protocol)
     check_out_folder(args.out, "--out")
     jobs = protocol_jobs(protocol, args.agent, args.out, args.overrides, unofficial=args.unofficial)
-    paths = execute_all(jobs, progress=not args.no_progress, workers=args.workers)
+    paths = execute_all(jobs, progress=not args.no_progress, workers=args.workers,
+                        executor=args.executor, address=args.address)
     _print_table(paths)
     print(f"\nprotocol {protocol.label}{' (UNOFFICIAL)' if args.unofficial else ''}: {len(paths)} runs in "
           f"{args.out}/; beside the baselines: priorbench leaderboard build --runs leaderboard/runs "

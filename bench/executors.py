@@ -1,17 +1,25 @@
-"""Ways to run many jobs: serially in this process, or in a local process pool.
+"""Ways to run many jobs: serially in this process, in a local process pool, or as Ray tasks
+(a local Ray started for the command, or an existing cluster).
 
 An executor knows nothing of what a job is: it calls `execute(job, force=…, progress=…)` for
 each one (the runner hands in its own `execute`), so this module imports nothing of the runner.
+Each run pins its own torch threads (`runner.RUN_THREADS`), so records do not depend on the
+executor or the worker count.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
+
+from priorbench.core.errors import UserError
+
+EXECUTORS = ("local", "ray")
 
 
 class Execute(Protocol):
@@ -19,11 +27,15 @@ class Execute(Protocol):
 
 
 def run_jobs(execute: Execute, jobs: Sequence[Any], *, force: bool, progress: bool,
-             workers: int) -> list[Path]:
-    """Run every job; `workers` > 1 uses a process pool. Each run pins its own torch threads
-    (`runner.RUN_THREADS`), so its records do not depend on `workers`."""
+             workers: int, executor: str = "local", address: str | None = None) -> list[Path]:
+    """Run every job: serially (`workers` 1), in a process pool, or on Ray (`executor="ray"`,
+    `workers` CPUs of a local Ray, or the cluster at `address`)."""
     from tqdm.auto import tqdm
 
+    if executor not in EXECUTORS:
+        raise UserError(f"--executor {executor!r}: choose one of {', '.join(EXECUTORS)}")
+    if executor == "ray":
+        return _run_ray(execute, jobs, force=force, progress=progress, workers=workers, address=address)
     if workers <= 1:
         paths = []
         for k, job in enumerate(jobs, 1):
@@ -35,3 +47,48 @@ def run_jobs(execute: Execute, jobs: Sequence[Any], *, force: bool, progress: bo
     with ProcessPoolExecutor(max_workers=workers) as pool:
         futures = [pool.submit(quiet, job) for job in jobs]
         return [f.result() for f in tqdm(futures, desc="runs", disable=not progress)]
+
+
+def _run_ray(execute: Execute, jobs: Sequence[Any], *, force: bool, progress: bool, workers: int,
+             address: str | None) -> list[Path]:
+    """Each job a Ray task of one CPU. A failed run is reported with its folder and error after
+    the others have finished; then the command fails. Records land in the jobs' own folders
+    (on a cluster: a shared filesystem, or per-node folders merged by `leaderboard build`)."""
+    try:
+        import ray
+    except ImportError:
+        raise UserError("--executor ray needs Ray: pip install 'priorbench[ray]'") from None
+    from tqdm.auto import tqdm
+
+    for name, value in (("RAY_USAGE_STATS_ENABLED", "0"), ("RAY_AUTH_MODE", "disabled")):
+        os.environ.setdefault(name, value)
+    started = not ray.is_initialized()
+    if started:
+        options: dict[str, Any] = {"address": address, "include_dashboard": False, "log_to_driver": False,
+                                   "configure_logging": False}
+        if address is None:
+            options["num_cpus"] = max(1, workers)
+        ray.init(**options)
+    try:
+        task = ray.remote(num_cpus=1, max_retries=0)(
+            lambda job: execute(job, force=force, progress=False))
+        pending = {task.remote(job): i for i, job in enumerate(jobs)}
+        paths: list[Path | None] = [None] * len(jobs)
+        failures: list[str] = []
+        with tqdm(total=len(jobs), desc="runs (ray)", disable=not progress) as bar:
+            while pending:
+                done, _ = ray.wait(list(pending), num_returns=1)
+                index = pending.pop(done[0])
+                try:
+                    paths[index] = ray.get(done[0])
+                except Exception as exc:  # noqa: BLE001 - reported per run, the others go on
+                    cause = getattr(exc, "cause", None) or exc
+                    failures.append(f"{getattr(jobs[index], 'path', jobs[index])}: {type(cause).__name__}: {cause}")
+                bar.update(1)
+    finally:
+        if started:
+            ray.shutdown()
+    if failures:
+        raise UserError(f"{len(failures)} of {len(jobs)} runs failed (the others completed; the same "
+                        f"command resumes): " + " | ".join(failures))
+    return [p for p in paths if p is not None]

@@ -463,7 +463,7 @@ def _execute(job: RunJob, *, force: bool, progress: bool, callbacks: Callbacks |
 
 
 def execute_all(jobs: Iterable[RunJob], *, force: bool = False, progress: bool = True,
-                workers: int = 1) -> list[Path]:
+                workers: int = 1, executor: str = "local", address: str | None = None) -> list[Path]:
     """Run jobs serially or in a process pool (see bench.executors)."""
     from priorbench.bench.executors import run_jobs
 
@@ -472,7 +472,8 @@ def execute_all(jobs: Iterable[RunJob], *, force: bool = False, progress: bool =
     if progress and len(jobs) > 1:  # a single run has its own bar
         notice(f"{len(jobs)} run{'s' if len(jobs) > 1 else ''}: {len(jobs) - reused} to run"
                + (f", {reused} already complete (reused; --force redoes them)" if reused else ""))
-    return run_jobs(execute, jobs, force=force, progress=progress, workers=workers)
+    return run_jobs(execute, jobs, force=force, progress=progress, workers=workers, executor=executor,
+                    address=address)
 
 
 def is_complete(job: RunJob) -> bool:

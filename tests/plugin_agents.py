@@ -36,3 +36,10 @@ class Forgetful(TabularQ):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.rng.bit_generator.state = state["rng"]
+
+
+class Crashes(TabularQ):
+    """Fails in its first update (a run that dies: the executor must report it and go on)."""
+
+    def update(self) -> dict[str, float]:
+        raise RuntimeError("the learner blew up")
