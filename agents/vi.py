@@ -85,6 +85,9 @@ class VIConfig(PPOConfig):
     """LoRA scaling numerator (scale = lora_alpha / lora_r)."""
     lora_target_modules: tuple[str, ...] = ()
     """Modules that get the adapter; empty: by model type (GPT-2 c_attn, Llama q_proj+v_proj)."""
+    lora_layers: Annotated[int, NON_NEGATIVE] = 0
+    """Adapter on the top N decoder layers only (0: every layer, the paper's setting): the
+    backward pass then stops at them (benchmarks/README.md, "vi wall time")."""
     value_hidden: Annotated[int, POSITIVE] = 64
     """Width of the value head's hidden layer."""
     value_lr: Annotated[float, POSITIVE] = 1e-3
@@ -121,7 +124,7 @@ class VI(PPOAgent):
         # p_LLM: the same model inside `self.prior.reference()`.
         self.prior = AdaptedPrior(config.prior, config.prior_params, r=config.lora_r,
                                   alpha=config.lora_alpha, target_modules=config.lora_target_modules,
-                                  owner=type(self).__name__.lower())
+                                  layers=config.lora_layers, owner=type(self).__name__.lower())
         self.policy = self.prior.policy
         self.template = template_for(env_id)
         width = self.prior.width

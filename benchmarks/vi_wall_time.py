@@ -39,7 +39,8 @@ from priorbench.bench.spec import Budget  # noqa: E402
 from priorbench.core.config import parse_value
 
 ENV_ID = "priorbench/Overcooked-TomatoSalad-v0"
-CONFIGS: dict[str, dict[str, Any]] = {"cache": {"prior_cache": True}, "nocache": {"prior_cache": False}}
+CONFIGS: dict[str, dict[str, Any]] = {"cache": {"prior_cache": True}, "nocache": {"prior_cache": False},
+                                     "top2": {"prior_cache": True, "lora_layers": 2}}
 
 
 def loadavg() -> str:

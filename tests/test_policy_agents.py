@@ -27,6 +27,7 @@ from priorbench.bench import records
 from priorbench.bench.runner import RunJob, execute
 from priorbench.bench.spec import Budget
 from priorbench.core import seeding
+from priorbench.core.errors import UserError
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = "priorbench/FrozenLake-4x4-v0"
@@ -372,3 +373,31 @@ def test_ppo_learns_frozen_lake_without_a_prior():
     twin = agents.make("ppo", seed=0, env_id=ENV)
     twin.load_state_dict(state)
     assert success_probability(twin, graph) == after
+
+
+def test_lora_on_the_top_layers_only(tiny_lm):
+    """lora_layers = 1: the adapter sits on the last decoder layer only, the policy starts equal
+    to the full model's prior, training moves only those weights, and the adapter round-trips."""
+    seeding.seed_everything(0)
+    agent = agents.make("vi", seed=0, env_id=ENV,
+                        params=vi_params(tiny_lm, lr=1e-2, lora_target_modules=TINY_LORA, lora_layers=1))
+    depth = agent.policy.base_model.model.config.num_hidden_layers
+    lora = [n for n, p in agent.policy.named_parameters() if p.requires_grad]
+    below = [n for n in lora if any(f".h.{i}." in n or f".layers.{i}." in n for i in range(depth - 1))]
+    assert lora and not below and any(f".{depth - 1}." in n for n in lora), lora  # (+ lm_head: above)
+    graph = lake_states()
+    states = [agent.policy_state(obs, info, explore=False) for obs, (info, _) in graph.items()]
+    fresh = HFPrior(model=str(tiny_lm))
+    expected = [s - np.logaddexp.reduce(s) for s in
+                fresh.score([s.text for s in states], [s.commands for s in states], normalization="token")]
+    for obs, p in zip(graph, expected, strict=True):
+        np.testing.assert_allclose(policy_logprobs(agent, graph)[obs], p, atol=1e-5)
+    train(agent, 32, seed=0)
+    assert agent.prior.lora_settings()["layers"] == [depth - 1]
+    twin = agents.make("vi", seed=0, env_id=ENV,
+                       params=vi_params(tiny_lm, lora_target_modules=TINY_LORA, lora_layers=1))
+    twin.load_adapter_bytes(agent.adapter_bytes())
+    for obs in graph:
+        np.testing.assert_allclose(policy_logprobs(twin, graph)[obs], policy_logprobs(agent, graph)[obs], atol=1e-6)
+    with pytest.raises(UserError, match="lora_layers = 99"):
+        agents.make("vi", seed=0, env_id=ENV, params=vi_params(tiny_lm, lora_target_modules=TINY_LORA, lora_layers=99))

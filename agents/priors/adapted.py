@@ -48,7 +48,8 @@ class AdaptedPrior(Prior):
     """
 
     def __init__(self, prior: str, params: dict[str, Any] | None = None, *, r: int = 8,
-                 alpha: int = 16, target_modules: Sequence[str] = (), owner: str = "this agent") -> None:
+                 alpha: int = 16, target_modules: Sequence[str] = (), layers: int = 0,
+                 owner: str = "this agent") -> None:
         from peft import LoraConfig, get_peft_model
 
         from priorbench.agents.priors import PRIORS, prior_config
@@ -64,8 +65,13 @@ class AdaptedPrior(Prior):
                             f"so it needs a transformers prior; {prior!r} is not one")
         self.base: HFPrior = backend(prior_config(prior, params))
         model = self.base.model
+        depth = int(getattr(model.config, "num_hidden_layers", 0) or getattr(model.config, "n_layer", 0))
+        if layers < 0 or (layers and depth and layers > depth):
+            raise UserError(f"lora_layers = {layers}: the model has {depth} layers; give 0 (all) to {depth}")
+        # Top layers only: no trainable weight below them, so the backward pass stops there.
+        top = list(range(depth - layers, depth)) if layers and depth else None
         lora = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=0.0,
-                          target_modules=lora_targets(model, target_modules),
+                          target_modules=lora_targets(model, target_modules), layers_to_transform=top,
                           fan_in_fan_out=model.config.model_type == "gpt2")  # GPT-2 uses Conv1D
         self.policy = get_peft_model(model, lora)  # injects into self.base.model's layers
         self.policy.eval()  # no dropout anywhere: π_old and π_θ agree at the first step
@@ -140,8 +146,11 @@ class AdaptedPrior(Prior):
 
     def lora_settings(self) -> dict[str, Any]:
         config = self.policy.peft_config["default"]
-        return {"r": int(config.r), "alpha": int(config.lora_alpha), "target_modules": self.target_modules,
-                "fan_in_fan_out": bool(config.fan_in_fan_out)}
+        out = {"r": int(config.r), "alpha": int(config.lora_alpha), "target_modules": self.target_modules,
+               "fan_in_fan_out": bool(config.fan_in_fan_out)}
+        if config.layers_to_transform is not None:  # absent: every layer (older adapters too)
+            out["layers"] = sorted(int(i) for i in config.layers_to_transform)
+        return out
 
     # --- supervised fine-tuning on commands (`priorbench prior train`) --------------------------
     def fit_commands(self, prompts: Sequence[str], candidates: Sequence[Sequence[str]],

@@ -41,7 +41,8 @@ def merge_adapter(model: Any, manifest: dict[str, Any], data: bytes) -> Any:
 
     lora = manifest["lora"]
     config = LoraConfig(r=lora["r"], lora_alpha=lora["alpha"], lora_dropout=0.0,
-                        target_modules=list(lora["target_modules"]), fan_in_fan_out=lora["fan_in_fan_out"])
+                        target_modules=list(lora["target_modules"]), fan_in_fan_out=lora["fan_in_fan_out"],
+                        layers_to_transform=lora.get("layers"))
     wrapped = get_peft_model(model, config)
     result = set_peft_model_state_dict(wrapped, load(data))
     if getattr(result, "unexpected_keys", []):
