@@ -7,6 +7,14 @@ import argparse
 from pathlib import Path
 
 
+def executor_flags(parser: argparse.ArgumentParser) -> None:
+    """--executor and --address, for every command that runs many runs."""
+    parser.add_argument("--executor", choices=["local", "ray"], default="local",
+                        help="local: serial or a process pool (--workers); ray: Ray tasks")
+    parser.add_argument("--address", metavar="ADDR",
+                        help="with --executor ray: a cluster (auto, ray://…); default a local Ray of --workers CPUs")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="priorbench",
@@ -30,10 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a spec key: budget.steps=500, env.max_steps=30, agent.dqn.lr=1e-3")
     p.add_argument("--force", action="store_true", help="replace runs of a different spec in --out")
     p.add_argument("--workers", type=int, default=1, help="parallel runs (process pool)")
-    p.add_argument("--executor", choices=["local", "ray"], default="local",
-                     help="local: serial or a process pool (--workers); ray: Ray tasks")
-    p.add_argument("--address", metavar="ADDR",
-                     help="with --executor ray: a cluster (auto, ray://…); default a local Ray of --workers CPUs")
+    executor_flags(p)
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
     p = sub.add_parser("sweep", help="run a spec over a grid of --set values, one folder per point")
@@ -43,10 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("runs/sweep"))
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides")
     p.add_argument("--workers", type=int, default=1)
-    p.add_argument("--executor", choices=["local", "ray"], default="local",
-                     help="local: serial or a process pool (--workers); ray: Ray tasks")
-    p.add_argument("--address", metavar="ADDR",
-                     help="with --executor ray: a cluster (auto, ray://…); default a local Ray of --workers CPUs")
+    executor_flags(p)
     p.add_argument("--no-progress", action="store_true")
 
     p = sub.add_parser("demo", help="the embedded default comparison (a few minutes on CPU)")
@@ -86,10 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="agent.<name>.<param>=VALUE (budgets and env settings need --unofficial)")
     p.add_argument("--unofficial", action="store_true", help="allow budget/env changes; rows marked unofficial")
     p.add_argument("--workers", type=int, default=1)
-    p.add_argument("--executor", choices=["local", "ray"], default="local",
-                     help="local: serial or a process pool (--workers); ray: Ray tasks")
-    p.add_argument("--address", metavar="ADDR",
-                     help="with --executor ray: a cluster (auto, ray://…); default a local Ray of --workers CPUs")
+    executor_flags(p)
     p.add_argument("--no-progress", action="store_true")
 
     p = sub.add_parser("check", help="check an agent against the agent contract")
@@ -140,10 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     r = lsub.add_parser("run", help="make the missing datasets and runs of leaderboard/spec.toml")
     r.add_argument("--spec", type=Path, default=Path("leaderboard/spec.toml"))
     r.add_argument("--workers", type=int, default=1)
-    r.add_argument("--executor", choices=["local", "ray"], default="local",
-                     help="local: serial or a process pool (--workers); ray: Ray tasks")
-    r.add_argument("--address", metavar="ADDR",
-                     help="with --executor ray: a cluster (auto, ray://…); default a local Ray of --workers CPUs")
+    executor_flags(r)
     r.add_argument("--no-progress", action="store_true")
     b = lsub.add_parser("build", help="write LEADERBOARD.md, leaderboard.csv/.tex, plots/ and site/")
     b.add_argument("--runs", type=Path, action="append", metavar="DIR",
