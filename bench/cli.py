@@ -237,18 +237,12 @@ def _cmd_dataset(args: argparse.Namespace) -> int:
             print(f"{key:20s} {value}")
         return 0
     from priorbench import envs
-    from priorbench.core.config import parse_value
 
     envs.check_env_id(args.env)
     if args.name:
         datasets.check_name(args.name)
     check_out_folder(args.out, "--out")
-    kwargs = {}
-    for item in args.overrides:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise UserError(f"--set {item!r}: expected key=value")
-        kwargs[key.strip().removeprefix("env.")] = parse_value(value.strip())
+    kwargs = {k.removeprefix("env."): v for k, v in _key_values(args.overrides, "--set", "env.max_steps=30").items()}
     episodes = datasets.collect_episodes(args.env, args.policy, args.episodes, args.seed, kwargs,
                                 progress=not args.no_progress)
     folder = datasets.write_dataset(episodes, env_id=args.env, policy=args.policy, seed=args.seed,
@@ -263,23 +257,12 @@ def _cmd_serve_prior(args: argparse.Namespace) -> int:
     from priorbench.agents.priors import PRIORS, prior_config
     from priorbench.agents.priors.hf import HFPrior
     from priorbench.agents.priors.server import ServerLimits, check_port, make_server
-    from priorbench.core.config import build_config, parse_value
+    from priorbench.core.config import build_config
 
     if not 0 <= args.port <= 65535:
         raise UserError(f"--port {args.port}: a port is a number from 0 to 65535 (0: any free port)")
-    params = {}
-    for item in args.overrides:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise UserError(f"--set {item!r}: expected key=value, e.g. --set device=cuda")
-        params[key.strip()] = parse_value(value.strip())
-    limits = {}
-    for item in args.limits:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise UserError(f"--limit {item!r}: expected NAME=VALUE, e.g. --limit n=16")
-        limits[key.strip()] = parse_value(value.strip())
-    limits = build_config(ServerLimits, limits, where="--limit")
+    params = _key_values(args.overrides, "--set", "device=cuda")
+    limits = build_config(ServerLimits, _key_values(args.limits, "--limit", "n=16"), where="--limit")
     if not issubclass(PRIORS.load(args.prior), HFPrior):  # the backend, not the name, decides
         raise UserError("serve-prior serves a local model; choose an hf prior (`priorbench list priors`)")
     check_port(args.host, args.port)  # before the model loads
@@ -318,19 +301,27 @@ def _cmd_cite(runs: Path | None, everything: bool) -> int:
     return 0
 
 
-def _prior_and_env_settings(overrides: list[str]) -> tuple[dict[str, object], dict[str, object]]:
-    """--set key=value (a prior setting) or env.key=value (an env keyword) → the two dicts."""
+def _key_values(items: list[str], flag: str, example: str) -> dict[str, object]:
+    """Repeated `FLAG key=value` arguments → {key: value} (values in TOML syntax, see
+    core.config.parse_value); a malformed one is a one-line error naming the flag."""
     from priorbench.core.config import parse_value
 
-    prior_params: dict[str, object] = {}
-    env_kwargs: dict[str, object] = {}
-    for item in overrides:
+    out: dict[str, object] = {}
+    for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise UserError(f"--set {item!r}: expected key=value, e.g. --set model=PATH")
-        key = key.strip()
+            raise UserError(f"{flag} {item!r}: expected key=value, e.g. {flag} {example}")
+        out[key.strip()] = parse_value(value.strip())
+    return out
+
+
+def _prior_and_env_settings(overrides: list[str]) -> tuple[dict[str, object], dict[str, object]]:
+    """--set key=value (a prior setting) or env.key=value (an env keyword) → the two dicts."""
+    prior_params: dict[str, object] = {}
+    env_kwargs: dict[str, object] = {}
+    for key, value in _key_values(overrides, "--set", "model=PATH").items():
         target = env_kwargs if key.startswith("env.") else prior_params
-        target[key.removeprefix("env.")] = parse_value(value.strip())
+        target[key.removeprefix("env.")] = value
     return prior_params, env_kwargs
 
 
