@@ -87,7 +87,12 @@ class VIConfig(PPOConfig):
     """Modules that get the adapter; empty: by model type (GPT-2 c_attn, Llama q_proj+v_proj)."""
     lora_layers: Annotated[int, NON_NEGATIVE] = 0
     """Adapter on the top N decoder layers only (0: every layer, the paper's setting): the
-    backward pass then stops at them (benchmarks/README.md, "vi wall time")."""
+    backward pass then stops at them, and the frozen layers below run once per state
+    (`frozen_cache_mib`; benchmarks/README.md, "vi wall time")."""
+    frozen_cache_mib: Annotated[int, NON_NEGATIVE] = 512
+    """Memory for the frozen lower layers' outputs per state when lora_layers > 0, reused in
+    acting, every epoch and by the frozen prior (0: run the whole model each time; the same
+    numbers). Llama-family models (SmolLM2, Gemma 3); others always run the whole model."""
     value_hidden: Annotated[int, POSITIVE] = 64
     """Width of the value head's hidden layer."""
     value_lr: Annotated[float, POSITIVE] = 1e-3
@@ -124,7 +129,8 @@ class VI(PPOAgent):
         # p_LLM: the same model inside `self.prior.reference()`.
         self.prior = AdaptedPrior(config.prior, config.prior_params, r=config.lora_r,
                                   alpha=config.lora_alpha, target_modules=config.lora_target_modules,
-                                  layers=config.lora_layers, owner=type(self).__name__.lower())
+                                  layers=config.lora_layers, trunk_mib=config.frozen_cache_mib,
+                                  owner=type(self).__name__.lower())
         self.policy = self.prior.policy
         self.template = template_for(env_id)
         width = self.prior.width

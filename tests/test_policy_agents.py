@@ -51,6 +51,12 @@ def tiny_lm(tmp_path_factory) -> Path:
     return build_tiny_lm(tmp_path_factory.mktemp("vi") / "lm")
 
 
+@pytest.fixture(scope="module")
+def tiny_llama(tmp_path_factory) -> Path:
+    """A Llama-architecture tiny LM (the frozen-trunk path serves Llama-family decoders)."""
+    return build_tiny_lm(tmp_path_factory.mktemp("vi") / "llama", arch="llama", n_layer=3)
+
+
 def vi_params(model: Path, **overrides: Any) -> dict[str, Any]:
     return {"prior_params": {"model": str(model)}, "rollout_steps": 16, "epochs": 1,
             "minibatch_size": 8, **overrides}
@@ -301,11 +307,15 @@ def _episodes(run: Path) -> list[dict[str, Any]]:
 
 
 @pytest.mark.slow
-def test_sigkill_then_resume_equals_uninterrupted(tiny_lm, tmp_path):
+@pytest.mark.parametrize("trunk", [False, True], ids=["whole-model", "frozen-trunk"])
+def test_sigkill_then_resume_equals_uninterrupted(trunk, tiny_lm, tiny_llama, tmp_path):
+    """Identical records after a SIGKILL mid-rollout; with the frozen trunk (not checkpointed:
+    recomputed after the resume) too."""
     steps = 400
+    model, layers = (tiny_llama, "1") if trunk else (tiny_lm, "0")
     args = ["run", "--env", ENV, "--agent", "vi", "--steps", str(steps), "--no-progress",
             "--set", "budget.checkpoint_every=40", "--set", "budget.eval_every=200",
-            "--set", f'agent.vi.prior_params={{model="{tiny_lm}"}}',
+            "--set", f'agent.vi.prior_params={{model="{model}"}}', "--set", f"agent.vi.lora_layers={layers}",
             "--set", "agent.vi.rollout_steps=24", "--set", "agent.vi.epochs=1",
             "--set", "agent.vi.minibatch_size=12", "--set", "agent.vi.history=1"]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
@@ -338,6 +348,61 @@ def test_sigkill_then_resume_equals_uninterrupted(tiny_lm, tmp_path):
     assert sum("update" in e for e in a) >= 10
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["status"] == "complete" and manifest["resumed"] == 1
+
+
+# --- the frozen trunk (lora_layers > 0) --------------------------------------------------------
+
+def test_frozen_trunk_equals_the_whole_model_on_smollm2():
+    """SmolLM2, adapter on its top 2 of 30 layers (moved off zero so it matters): the policy's
+    action log-probs, the value head's input and the frozen prior's log-probs from the stored
+    trunk equal the whole model's within 1e-4 — on the first pass (trunk computed) and on a
+    revisit (stored) — and the gradients agree."""
+    env = envs.make("priorbench/Overcooked-TomatoSalad-v0", split="train")
+    seeding.seed_everything(0)
+    agent = agents.make("vi", seed=0, env_id=env.spec.id, params={"lora_layers": 2})
+    assert agent.prior.trunk is not None
+    with torch.no_grad():
+        for p in agent.prior.trainable_parameters():
+            p.add_(0.02 * torch.randn_like(p))
+    states, (obs, info) = [], env.reset(seed=0)
+    for step in range(4):
+        states.append(agent.policy_state(obs, info, explore=True))
+        obs, _, _, _, info = env.step(info["expert_action"])
+    trunk = agent.prior.trunk
+
+    def run(with_trunk: bool):
+        agent.prior.trunk = trunk if with_trunk else None
+        agent.optimizer.zero_grad()
+        scores, valid, values = agent.evaluate(states)
+        logp = masked_log_softmax(scores.float(), valid)
+        logp[valid].sum().backward()
+        grads = torch.cat([p.grad.flatten() for p in agent.prior.trainable_parameters()])
+        return logp.detach()[valid], values.detach(), grads, np.concatenate(agent.frozen_prior_logprobs(states))
+
+    whole, first, again = run(False), run(True), run(True)
+    assert trunk.counts == {"trunk_misses": 4, "trunk_hits": 3 * 4}  # (evaluate + prior) × 2 passes, less the first
+    for got in (first, again):
+        for a, b in zip(got, whole, strict=True):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-4, rtol=1e-4)
+
+
+def test_frozen_trunk_same_records_as_the_whole_model(tiny_llama, tmp_path):
+    """vi with lora_layers = 1 on a Llama-architecture LM: the run on the stored trunk and the
+    run through the whole model give the same records — the same episodes, actions and
+    returns; the update diagnostics equal but for float rounding (≤ 1e-6) — and the trunk is
+    reused (hits) across acting, epochs and the prior."""
+    runs = {}
+    for mib in (512, 0):
+        path = execute(RunJob(ENV, "vi", 1, Budget(steps=48, eval_every=48), tmp_path / str(mib),
+                              agent_params=vi_params(tiny_llama, lora_layers=1, epochs=2, frozen_cache_mib=mib)),
+                       progress=False)
+        runs[mib] = records.read_episodes(path / "episodes.jsonl").records
+    diff = records.diff_episodes(runs[0], runs[512])
+    assert all(key.startswith("update.") and (field.get("max_abs_diff") or 1) <= 1e-6
+               for key, field in diff["fields"].items()), diff["fields"]
+    counted = [e.get("timing", {}).get("counters", {}) for e in runs[512]]
+    assert sum(c.get("trunk_hits", 0) for c in counted) > sum(c.get("trunk_misses", 0) for c in counted) > 0
+    assert not any("trunk_hits" in c for c in (e.get("timing", {}).get("counters", {}) for e in runs[0]))
 
 
 # --- ppo --------------------------------------------------------------------------------------

@@ -10,6 +10,8 @@ holds a language model.
 from __future__ import annotations
 
 import contextlib
+import copy
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
@@ -40,6 +42,139 @@ def lora_targets(model: Any, requested: Sequence[str]) -> list[str]:
                     "agent.<name>.lora_target_modules = [...] to its attention projections")
 
 
+class FrozenTrunk:
+    """The outputs of a model's frozen lower layers, per state, computed once.
+
+    With LoRA on the top L of D decoder layers only, the embeddings and layers 0…D−L−1 never
+    change, so their output at every position of a prompt and of each of its candidates is a
+    function of the token ids alone. It is computed once per state — (prompt, candidates), run
+    alone and unpadded, so a stored entry and a recomputed one are the same numbers — and
+    every later pass (acting, each PPO epoch, the frozen prior with the adapter off) runs only
+    the top L layers on it, through `HFPrior.score_tensors`'s one scoring path. Entries are
+    kept up to `max_bytes`, the least recently used dropped first. Llama-family decoders
+    (`embed_tokens`, `layers`, `norm`: SmolLM2, Gemma 3, Qwen2, Mistral); `supports` says.
+    """
+
+    def __init__(self, model: Any, start: int, *, max_bytes: int) -> None:
+        self.model = model  # the causal LM, LoRA injected in place
+        self.decoder = model.get_decoder()
+        self.start = start
+        self.depth = len(self.decoder.layers)
+        self.max_bytes = max_bytes
+        self.entries: OrderedDict[tuple, tuple[Any, Any]] = OrderedDict()
+        self.bytes = 0
+        self.counts = {"trunk_hits": 0, "trunk_misses": 0}
+
+    @staticmethod
+    def supports(model: Any) -> bool:
+        decoder = model.get_decoder() if hasattr(model, "get_decoder") else None
+        return decoder is not None and all(hasattr(decoder, a) for a in ("embed_tokens", "layers", "norm"))
+
+    @contextlib.contextmanager
+    def _layers(self, start: int, stop: int, *, norm: bool) -> Iterator[None]:
+        """Within this block the decoder is its layers start…stop−1 alone (re-indexed for the
+        KV cache and per-layer attention types), with or without the final norm."""
+        import torch
+
+        decoder = self.decoder
+        layers, config, final = decoder.layers, decoder.config, decoder.norm
+        chosen = list(layers)[start:stop]
+        sliced = copy.copy(config)
+        sliced.num_hidden_layers = len(chosen)
+        if getattr(config, "layer_types", None):
+            sliced.layer_types = list(config.layer_types[start:stop])
+        indexed = [(m, m.layer_idx) for layer in chosen for m in (layer, getattr(layer, "self_attn", None))
+                   if m is not None and isinstance(getattr(m, "layer_idx", None), int)]
+        try:
+            decoder.layers = torch.nn.ModuleList(chosen)
+            decoder.config = sliced
+            if not norm:
+                decoder.norm = torch.nn.Identity()
+            for module, index in indexed:
+                module.layer_idx = index - start
+            yield
+        finally:
+            decoder.layers, decoder.config, decoder.norm = layers, config, final
+            for module, index in indexed:
+                module.layer_idx = index
+
+    def _compute(self, prompt_ids: list[int], cand_ids: list[list[int]]) -> tuple[Any, Any]:
+        """The trunk's output at the prompt's positions [P, d] and at each candidate's tokens
+        but the last [C, longest − 1, d] (None when every candidate is one token)."""
+        import torch
+
+        device = self.model.device
+        with torch.inference_mode(False), torch.no_grad(), self._layers(0, self.start, norm=False):
+            out = self.decoder(input_ids=torch.tensor([prompt_ids], device=device), use_cache=True)
+            prompt_h = out.last_hidden_state[0]
+            longest = max(len(c) for c in cand_ids)
+            if longest == 1:
+                return prompt_h, None
+            cache = out.cache
+            cache.batch_select_indices(torch.zeros(len(cand_ids), dtype=torch.long, device=device))
+            tokens = torch.tensor([c[:-1] + [0] * (longest - len(c)) for c in cand_ids], device=device)
+            valid = torch.tensor([[1] * (len(c) - 1) + [0] * (longest - len(c)) for c in cand_ids], device=device)
+            mask = torch.cat([torch.ones(len(cand_ids), len(prompt_ids), dtype=valid.dtype, device=device), valid], 1)
+            positions = len(prompt_ids) + torch.arange(longest - 1, device=device)
+            out = self.decoder(input_ids=tokens, attention_mask=mask, cache=cache, use_cache=True,
+                               position_ids=positions[None].expand(len(cand_ids), -1))
+            return prompt_h, out.last_hidden_state
+
+    def entry(self, prompt_ids: list[int], cand_ids: list[list[int]]) -> tuple[Any, Any]:
+        key = (tuple(prompt_ids), tuple(tuple(c) for c in cand_ids))
+        if key in self.entries:
+            self.counts["trunk_hits"] += 1
+            self.entries.move_to_end(key)
+            return self.entries[key]
+        self.counts["trunk_misses"] += 1
+        value = self._compute(prompt_ids, cand_ids)
+        size = sum(t.numel() * t.element_size() for t in value if t is not None)
+        if size <= self.max_bytes:
+            self.entries[key] = value
+            self.bytes += size
+            while self.bytes > self.max_bytes:
+                _, dropped = self.entries.popitem(last=False)
+                self.bytes -= sum(t.numel() * t.element_size() for t in dropped if t is not None)
+        return value
+
+    def __call__(self, prompt_ids: list[list[int]], cand_ids: list[list[list[int]]]) -> _TopLayers:
+        """The feed for one batch (`HFPrior.score_tensors`): its states' entries, top layers only."""
+        return _TopLayers(self, [self.entry(p, c) for p, c in zip(prompt_ids, cand_ids, strict=True)],
+                          [len(c) for c in cand_ids])
+
+
+class _TopLayers:
+    """Runs the top layers on a batch's stored trunk outputs in place of the token ids."""
+
+    def __init__(self, trunk: FrozenTrunk, entries: list[tuple[Any, Any]], sizes: list[int]) -> None:
+        self.trunk, self.entries, self.sizes = trunk, entries, sizes
+
+    def _run(self, inputs_embeds: Any, kwargs: dict[str, Any]) -> Any:
+        with self.trunk._layers(self.trunk.start, self.trunk.depth, norm=True):
+            return self.trunk.model(inputs_embeds=inputs_embeds, **kwargs)
+
+    def prompts(self, *, input_ids: Any, **kwargs: Any) -> Any:
+        import torch
+
+        first = self.entries[0][0]
+        embeds = torch.zeros(*input_ids.shape, first.shape[-1], dtype=first.dtype, device=first.device)
+        for row, (prompt_h, _) in enumerate(self.entries):  # left padding, as the ids
+            embeds[row, input_ids.shape[1] - prompt_h.shape[0]:] = prompt_h
+        return self._run(embeds, kwargs)
+
+    def candidates(self, *, input_ids: Any, **kwargs: Any) -> Any:
+        import torch
+
+        first = self.entries[0][0]
+        embeds = torch.zeros(*input_ids.shape, first.shape[-1], dtype=first.dtype, device=first.device)
+        row = 0
+        for (_, cand_h), size in zip(self.entries, self.sizes, strict=True):
+            if cand_h is not None:  # right padding, as the ids
+                embeds[row:row + size, :cand_h.shape[1]] = cand_h
+            row += size
+        return self._run(embeds, kwargs)
+
+
 class AdaptedPrior(Prior):
     """A private copy of a registered transformers prior with a fresh LoRA adapter injected.
 
@@ -49,7 +184,7 @@ class AdaptedPrior(Prior):
 
     def __init__(self, prior: str, params: dict[str, Any] | None = None, *, r: int = 8,
                  alpha: int = 16, target_modules: Sequence[str] = (), layers: int = 0,
-                 owner: str = "this agent") -> None:
+                 trunk_mib: int = 0, owner: str = "this agent") -> None:
         from peft import LoraConfig, get_peft_model
 
         from priorbench.agents.priors import PRIORS, prior_config
@@ -75,6 +210,22 @@ class AdaptedPrior(Prior):
                           fan_in_fan_out=model.config.model_type == "gpt2")  # GPT-2 uses Conv1D
         self.policy = get_peft_model(model, lora)  # injects into self.base.model's layers
         self.policy.eval()  # no dropout anywhere: π_old and π_θ agree at the first step
+        self.trunk: FrozenTrunk | None = None
+        if top and trunk_mib and FrozenTrunk.supports(model) and self._frozen_below(top[0]):
+            self.trunk = FrozenTrunk(model, top[0], max_bytes=trunk_mib << 20)
+
+    def _frozen_below(self, start: int) -> bool:
+        """No trainable weight in the embeddings or the layers below `start` (say, an adapter
+        on the embedding): only then is the trunk's output fixed."""
+        import re
+
+        for name, p in self.policy.named_parameters():
+            if not p.requires_grad:
+                continue
+            layer = re.search(r"\.layers\.(\d+)\.", name)
+            if (layer and int(layer.group(1)) < start) or "embed_tokens" in name:
+                return False
+        return True
 
     # --- the Prior contract (adapter on) ------------------------------------------------------
     @property
@@ -105,8 +256,9 @@ class AdaptedPrior(Prior):
         return self.base.propose(prompts, k, admissible, seed=seed, mode=mode)
 
     def score_tensors(self, prompts: Sequence[str], candidates: Sequence[Sequence[str]], **kwargs: Any):
-        """The backend's differentiable scores (see `HFPrior.score_tensors`), adapter on."""
-        return self.base.score_tensors(prompts, candidates, **kwargs)
+        """The backend's differentiable scores (see `HFPrior.score_tensors`), adapter on unless
+        in `reference()`; on the frozen trunk's stored outputs where there is one."""
+        return self.base.score_tensors(prompts, candidates, feed=self.trunk, **kwargs)
 
     # --- the reference: the frozen prior --------------------------------------------------------
     @contextlib.contextmanager
@@ -188,4 +340,4 @@ class AdaptedPrior(Prior):
         return self.base.provenance()
 
     def counters(self) -> dict[str, float]:
-        return self.base.counters()
+        return {**self.base.counters(), **(self.trunk.counts if self.trunk else {})}

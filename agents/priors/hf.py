@@ -9,10 +9,10 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
 
 import numpy as np
 
@@ -138,6 +138,32 @@ def resolve_model(model: str) -> ResolvedModel:
     )
 
 
+class Feed(Protocol):
+    """How `HFPrior.score_tensors` runs the model on one batch of states: the prompts
+    (left-padded `input_ids`) and then every candidate on its prompt's KV cache. Each call gets
+    the model's keyword arguments; a feed may replace `input_ids` by `inputs_embeds`."""
+
+    def prompts(self, **kwargs: Any) -> Any: ...
+
+    def candidates(self, **kwargs: Any) -> Any: ...
+
+
+#: Builds the feed for one batch from its token ids: (prompt ids, each state's candidate ids).
+FeedFactory = Callable[[list[list[int]], list[list[list[int]]]], Feed]
+
+
+class WholeModel:
+    """The default feed: token ids through every layer."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def prompts(self, **kwargs: Any) -> Any:
+        return self.model(**kwargs)
+
+    candidates = prompts
+
+
 @dataclass(frozen=True)
 class HFPriorConfig:
     model: str = "smollm2-135m"
@@ -253,11 +279,7 @@ class HFPrior(Prior):
         return dict(self._counts)
 
     # --- the shared prefix ---------------------------------------------------------------
-    def _prefill(self, prompts: Sequence[str], *, hidden: bool = False):
-        """Run the prompts once (left-padded batch): last-position logits, KV cache, mask,
-        lengths, and (with `hidden`) the last layer's hidden state at each prompt's final token."""
-        import torch
-
+    def _prompt_ids(self, prompts: Sequence[str]) -> list[list[int]]:
         ids = [self.encode_prompt(p) for p in prompts]
         for p, i in zip(prompts, ids, strict=True):
             if len(i) + self.config.max_new_tokens > self.context_length:
@@ -265,6 +287,16 @@ class HFPrior(Prior):
                     f"prompt of {len(i)} tokens does not fit the model's context of "
                     f"{self.context_length}; shorten the observation or history ({p[:60]!r}…)"
                 )
+        return ids
+
+    def _prefill(self, prompts: Sequence[str], *, hidden: bool = False, feed: Feed | None = None,
+                 ids: list[list[int]] | None = None):
+        """Run the prompts once (left-padded batch): last-position logits, KV cache, mask,
+        lengths, and (with `hidden`) the last layer's hidden state at each prompt's final token.
+        `feed` says how the model is run (default: token ids through every layer)."""
+        import torch
+
+        ids = self._prompt_ids(prompts) if ids is None else ids
         width = max(len(i) for i in ids)
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         input_ids = torch.tensor([[pad] * (width - len(i)) + i for i in ids], device=self.device)
@@ -272,8 +304,9 @@ class HFPrior(Prior):
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         # Only the last position's logits are used: skipping the others saves the LM head's
         # work and, when training, the memory of a [batch, length, vocab] tensor.
-        out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True,
-                         logits_to_keep=1, output_hidden_states=hidden)
+        out = (feed or WholeModel(self.model)).prompts(
+            input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True,
+            logits_to_keep=1, output_hidden_states=hidden)
         self._counts["llm_calls"] += len(prompts)
         self._counts["llm_tokens"] += sum(len(i) for i in ids)
         lengths = torch.tensor([len(i) for i in ids], device=self.device)
@@ -313,6 +346,7 @@ class HFPrior(Prior):
         *,
         normalization: Normalization = "sum",
         prompt_hidden: bool = False,
+        feed: FeedFactory | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The one scoring path: every prompt once, every candidate on its prompt's KV cache.
 
@@ -321,16 +355,21 @@ class HFPrior(Prior):
         state at each prompt's final token ([prompts, hidden]; None otherwise). It runs under
         whatever autograd mode the caller sets: `score` calls it in inference mode; the LoRA
         policy of `agents.vi` calls it with gradients on, and with the adapter disabled for
-        the frozen prior.
+        the frozen prior. `feed` builds how the model runs on this batch (`adapted.FrozenTrunk`:
+        only the layers above a frozen trunk, on the trunk's stored outputs); same numbers.
         """
         import torch
 
-        last_logits, cache, mask, lengths, hidden = self._prefill(prompts, hidden=prompt_hidden)
+        ids = self._prompt_ids(prompts)
+        cand_ids_by_state = [[self._encode_candidate(c) for c in cands] for cands in candidates]
+        cand_ids = [i for cands in cand_ids_by_state for i in cands]
+        if any(not i for i in cand_ids):
+            raise UserError("a candidate command is empty after tokenisation")
+        batch_feed = feed(ids, cand_ids_by_state) if feed else WholeModel(self.model)
+        last_logits, cache, mask, lengths, hidden = self._prefill(prompts, hidden=prompt_hidden, feed=batch_feed,
+                                                                  ids=ids)
         rows = [b for b, cands in enumerate(candidates) for _ in cands]
         flat = [c for cands in candidates for c in cands]
-        cand_ids = [self._encode_candidate(c) for c in flat]
-        if any(not ids for ids in cand_ids):
-            raise UserError("a candidate command is empty after tokenisation")
         row_index = torch.tensor(rows, device=self.device)
         cache.batch_select_indices(row_index)
         longest = max(len(i) for i in cand_ids)
@@ -341,8 +380,8 @@ class HFPrior(Prior):
         if longest > 1:
             full_mask = torch.cat([mask[row_index], valid], dim=1)
             positions = lengths[row_index, None] + torch.arange(longest, device=self.device)[None]
-            out = self.model(input_ids=tokens[:, :-1], attention_mask=full_mask[:, :-1],
-                             position_ids=positions[:, :-1], cache=cache, use_cache=True)
+            out = batch_feed.candidates(input_ids=tokens[:, :-1], attention_mask=full_mask[:, :-1],
+                                        position_ids=positions[:, :-1], cache=cache, use_cache=True)
             rest = torch.log_softmax(out.logits.float(), -1).gather(2, tokens[:, 1:, None]).squeeze(2)
             total = first + (rest * valid[:, 1:]).sum(1)
         self._counts["llm_tokens"] += int(valid.sum())
