@@ -365,7 +365,7 @@ def test_frozen_trunk_equals_the_whole_model_on_smollm2():
         for p in agent.prior.trainable_parameters():
             p.add_(0.02 * torch.randn_like(p))
     states, (obs, info) = [], env.reset(seed=0)
-    for step in range(4):
+    for _ in range(4):
         states.append(agent.policy_state(obs, info, explore=True))
         obs, _, _, _, info = env.step(info["expert_action"])
     trunk = agent.prior.trunk
