@@ -22,6 +22,8 @@ class Transition:
     next_info: dict[str, Any]
     terminated: bool
     truncated: bool
+    slot: int = 0
+    """Which copy of the train env it came from (0 unless the agent has `num_envs` > 1)."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,18 @@ class Agent(ABC):
     @abstractmethod
     def act(self, obs: str, info: dict[str, Any], *, explore: bool) -> str:
         """The next command; `explore=False` during evaluation."""
+
+    @property
+    def num_envs(self) -> int:
+        """Copies of the train env the runner steps in lockstep for this agent (its config's
+        `num_envs`, else 1). Above 1 the runner calls `act_many` for training steps, passes
+        `slot=` to `reset_episode` and sets `Transition.slot`."""
+        return int(getattr(self.config, "num_envs", 1))
+
+    def act_many(self, slots: Sequence[tuple[int, str, dict[str, Any]]]) -> list[str]:
+        """Training commands for several env copies at once: (slot, obs, info) each, in slot
+        order. Agents with `num_envs` > 1 implement it (one batched forward for all)."""
+        raise NotImplementedError(f"{type(self).__name__} has num_envs > 1 but no act_many")
 
     def reset_episode(self, *, explore: bool) -> None:  # noqa: B027 - optional hook
         """Called by the runner before each episode (agents with per-episode memory use it)."""

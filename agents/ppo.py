@@ -51,6 +51,9 @@ class PPOConfig:
     """Gradient clipping by global norm."""
     normalize_advantages: bool = True
     """Standardise advantages within each minibatch."""
+    num_envs: Annotated[int, POSITIVE] = 1
+    """Copies of the train env stepped in lockstep (CleanRL's num_envs): one batched forward
+    acts for all; `rollout_steps` counts the steps of all of them."""
 
 
 @dataclass(frozen=True)
@@ -145,15 +148,17 @@ class PPOAgent(Agent):
 
     def __init__(self, config: PPOConfig, *, seed: int, env_id: str) -> None:
         super().__init__(config, seed=seed, env_id=env_id)
-        self.buffer: list[RolloutStep] = []
-        self._pending: tuple[PolicyState, int, float, float] | None = None
+        # One rollout segment per env copy: GAE runs along each copy's own steps.
+        self.buffers: list[list[RolloutStep]] = [[] for _ in range(config.num_envs)]
+        self._pending: dict[int, tuple[PolicyState, int, float, float]] = {}
         self.env_steps = 0
         self.updates = 0
 
     # --- what subclasses provide -----------------------------------------------------------
     @abstractmethod
-    def policy_state(self, obs: str, info: dict[str, Any], *, explore: bool) -> PolicyState:
-        """The state as the policy reads it (`explore` tells training from evaluation episodes)."""
+    def policy_state(self, obs: str, info: dict[str, Any], *, explore: bool, slot: int = 0) -> PolicyState:
+        """The state as the policy reads it (`explore` tells training from evaluation episodes;
+        `slot`, which train env copy)."""
 
     @abstractmethod
     def evaluate(self, states: Sequence[PolicyState]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -170,7 +175,7 @@ class PPOAgent(Agent):
         """Normalised log p(·|s) of a reference distribution per state (None: no KL term)."""
         return None
 
-    def remember_action(self, obs: str, command: str, *, explore: bool) -> None:  # noqa: B027
+    def remember_action(self, obs: str, command: str, *, explore: bool, slot: int = 0) -> None:  # noqa: B027
         """Hook after each decision (agents with a history in their prompt keep it here)."""
 
     @property
@@ -185,47 +190,61 @@ class PPOAgent(Agent):
 
     # --- acting ----------------------------------------------------------------------------
     def act(self, obs: str, info: dict[str, Any], *, explore: bool) -> str:
+        if explore:
+            return self.act_many([(0, obs, info)])[0]
         import torch
 
-        state = self.policy_state(obs, info, explore=explore)
+        state = self.policy_state(obs, info, explore=False)
         with torch.no_grad():
-            scores, valid, values = self.evaluate([state])
+            scores, valid, _ = self.evaluate([state])
             logp = masked_log_softmax(scores, valid)[0, :len(state.commands)].double().cpu().numpy()
-        if explore:
-            probs = np.exp(logp - logp.max())
-            choice = int(self.rng.choice(len(probs), p=probs / probs.sum()))
-            self._pending = (state, choice, float(logp[choice]), float(values[0]))
-        else:
-            choice = int(np.argmax(logp))
-        command = state.commands[choice]
-        self.remember_action(obs, command, explore=explore)
+        command = state.commands[int(np.argmax(logp))]
+        self.remember_action(obs, command, explore=False)
         return command
 
+    def act_many(self, slots: Sequence[tuple[int, str, dict[str, Any]]]) -> list[str]:
+        """Sample a command per train env copy from π_old: one batched forward for all."""
+        import torch
+
+        states = [self.policy_state(obs, info, explore=True, slot=slot) for slot, obs, info in slots]
+        with torch.no_grad():
+            scores, valid, values = self.evaluate(states)
+            logps = masked_log_softmax(scores, valid).double().cpu().numpy()
+        commands = []
+        for row, ((slot, obs, _), state) in enumerate(zip(slots, states, strict=True)):
+            logp = logps[row, :len(state.commands)]
+            probs = np.exp(logp - logp.max())
+            choice = int(self.rng.choice(len(probs), p=probs / probs.sum()))
+            self._pending[slot] = (state, choice, float(logp[choice]), float(values[row]))
+            commands.append(state.commands[choice])
+            self.remember_action(obs, commands[-1], explore=True, slot=slot)
+        return commands
+
     def observe(self, transition: Transition) -> None:
-        if self._pending is None:
+        if transition.slot not in self._pending:
             raise RuntimeError("observe() without a preceding act(explore=True)")
-        state, action, logprob, value = self._pending
-        self._pending = None
+        state, action, logprob, value = self._pending.pop(transition.slot)
         if state.commands[action] != transition.action:
             raise RuntimeError(f"observed action {transition.action!r} is not the one chosen "
                                f"({state.commands[action]!r})")
         terminated = transition.terminated or not transition.next_info["admissible_commands"]
         next_state = None if terminated else self.policy_state(transition.next_obs, transition.next_info,
-                                                                explore=True)
-        self.buffer.append(RolloutStep(state, action, logprob, value, float(transition.reward), terminated,
-                                       terminated or transition.truncated, next_state))
+                                                                explore=True, slot=transition.slot)
+        self.buffers[transition.slot].append(RolloutStep(state, action, logprob, value, float(transition.reward),
+                                                         terminated, terminated or transition.truncated, next_state))
         self.env_steps += 1
 
-    def reset_episode(self, *, explore: bool) -> None:
-        if explore and self.buffer and not self.buffer[-1].episode_end:
-            self.buffer[-1].episode_end = True  # a new episode began before this one ended
+    def reset_episode(self, *, explore: bool, slot: int = 0) -> None:
+        buffer = self.buffers[slot]
+        if explore and buffer and not buffer[-1].episode_end:
+            buffer[-1].episode_end = True  # a new episode began before this one ended
 
     # --- learning --------------------------------------------------------------------------
     def update(self) -> dict[str, float]:
-        if len(self.buffer) < self.config.rollout_steps:
+        if sum(len(b) for b in self.buffers) < self.config.rollout_steps:
             return {}
-        metrics = self.ppo_update(self.buffer)
-        self.buffer = []
+        metrics = self.ppo_update([b for b in self.buffers if b])
+        self.buffers = [[] for _ in self.buffers]
         self.updates += 1
         return metrics
 
@@ -252,12 +271,16 @@ class PPOAgent(Agent):
                    np.array([s.terminated for s in steps]), np.array([s.episode_end for s in steps]),
                    self.config.gamma, self.config.gae_lambda)
 
-    def ppo_update(self, steps: Sequence[RolloutStep]) -> dict[str, float]:
-        """`epochs` passes of clipped-surrogate minibatch steps over one rollout; mean metrics."""
+    def ppo_update(self, segments: Sequence[Sequence[RolloutStep]]) -> dict[str, float]:
+        """`epochs` passes of clipped-surrogate minibatch steps over one rollout (a segment
+        per env copy, GAE along each); mean metrics."""
         import torch
 
         cfg = self.config
-        advantages, returns = self.advantages(steps)
+        parts = [self.advantages(segment) for segment in segments]
+        advantages = np.concatenate([a for a, _ in parts])
+        returns = np.concatenate([r for _, r in parts])
+        steps = [step for segment in segments for step in segment]
         states = [s.state for s in steps]
         reference = self.reference_logprobs(states)
         device = self.device
@@ -307,15 +330,15 @@ class PPOAgent(Agent):
     # --- checkpoints -----------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "optimizer": self.optimizer.state_dict(),
-                "buffer": [dataclasses.asdict(s) for s in self.buffer],
+                "buffers": [[dataclasses.asdict(s) for s in b] for b in self.buffers],
                 "env_steps": self.env_steps, "updates": self.updates}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
         self.optimizer.load_state_dict(state["optimizer"])
-        self.buffer = [_step_from_dict(s) for s in state["buffer"]]
+        self.buffers = [[_step_from_dict(s) for s in b] for b in state["buffers"]]
         self.env_steps, self.updates = state["env_steps"], state["updates"]
-        self._pending = None
+        self._pending = {}
 
 
 def _state_from_dict(data: dict[str, Any] | None) -> PolicyState | None:
@@ -354,7 +377,7 @@ class PPO(PPOAgent):
         self.value_head = q_head(self.encoder.dim, config.hidden)
         self._make_optimizer()
 
-    def policy_state(self, obs: str, info: dict[str, Any], *, explore: bool) -> PolicyState:
+    def policy_state(self, obs: str, info: dict[str, Any], *, explore: bool, slot: int = 0) -> PolicyState:
         return PolicyState(state_text(info["task"], obs), tuple(info["admissible_commands"]))
 
     def evaluate(self, states: Sequence[PolicyState]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -85,7 +85,7 @@ class VIConfig(PPOConfig):
     """LoRA scaling numerator (scale = lora_alpha / lora_r)."""
     lora_target_modules: tuple[str, ...] = ()
     """Modules that get the adapter; empty: by model type (GPT-2 c_attn, Llama q_proj+v_proj)."""
-    lora_layers: Annotated[int, NON_NEGATIVE] = 0
+    lora_layers: Annotated[int, NON_NEGATIVE] = 2
     """Adapter on the top N decoder layers only (0: every layer, the paper's setting): the
     backward pass then stops at them, and the frozen layers below run once per state
     (`frozen_cache_mib`; benchmarks/README.md, "vi wall time")."""
@@ -139,8 +139,10 @@ class VI(PPOAgent):
             torch.nn.Linear(config.value_hidden, 1),
         ).to(self.prior.device)
         self.kl_coef = config.alpha
-        self.history: dict[bool, deque[tuple[str, str]]] = {
-            mode: deque(maxlen=max(config.history, 0) or None) for mode in (True, False)}
+        # Recent (observation, command) pairs per train env copy (slot) and for evaluation (-1):
+        # training and evaluation episodes interleave.
+        self.history: dict[int, deque[tuple[str, str]]] = {
+            slot: deque(maxlen=max(config.history, 0) or None) for slot in (*range(config.num_envs), -1)}
         self.prior_logprobs: dict[str, list[float]] = {}
         self._counts = {"prior_cache_hits": 0, "prior_cache_misses": 0}
         self._make_optimizer()
@@ -150,20 +152,20 @@ class VI(PPOAgent):
         return self.prior.device
 
     # --- the policy ------------------------------------------------------------------------
-    def policy_state(self, obs: str, info: dict[str, Any], *, explore: bool) -> PolicyState:
+    def policy_state(self, obs: str, info: dict[str, Any], *, explore: bool, slot: int = 0) -> PolicyState:
         commands = tuple(info["admissible_commands"])
-        history = list(self.history[explore]) if self.config.history > 0 else []
+        history = list(self.history[slot if explore else -1]) if self.config.history > 0 else []
         prompt = fit_prompt(self.template, self.prior.count_tokens, self.prior.context_length,
                             info["task"], obs, commands, history)
         return PolicyState(prompt, commands)
 
-    def remember_action(self, obs: str, command: str, *, explore: bool) -> None:
+    def remember_action(self, obs: str, command: str, *, explore: bool, slot: int = 0) -> None:
         if self.config.history > 0:
-            self.history[explore].append((obs, command))
+            self.history[slot if explore else -1].append((obs, command))
 
-    def reset_episode(self, *, explore: bool) -> None:
-        super().reset_episode(explore=explore)
-        self.history[explore].clear()  # training and evaluation episodes interleave: two histories
+    def reset_episode(self, *, explore: bool, slot: int = 0) -> None:
+        super().reset_episode(explore=explore, slot=slot)
+        self.history[slot if explore else -1].clear()
 
     def evaluate(self, states: Sequence[PolicyState]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         flat, hidden = self.prior.score_tensors([s.text for s in states], [s.commands for s in states],
@@ -228,7 +230,7 @@ class VI(PPOAgent):
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "lora_safetensors": self.adapter_bytes(),
                 "value_head": self.value_head.state_dict(), "prior_logprobs": dict(self.prior_logprobs),
-                "history": {mode: list(h) for mode, h in self.history.items()},
+                "history": {str(slot): list(h) for slot, h in self.history.items()},
                 "counts": dict(self._counts)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -236,7 +238,7 @@ class VI(PPOAgent):
         self.value_head.load_state_dict(state["value_head"])
         super().load_state_dict(state)  # the optimizer, after its parameters hold their values
         self.prior_logprobs = dict(state["prior_logprobs"])
-        for mode, pairs in state["history"].items():
-            self.history[mode].clear()
-            self.history[mode].extend(pairs)
+        for slot, pairs in state["history"].items():
+            self.history[int(slot)].clear()
+            self.history[int(slot)].extend(pairs)
         self._counts = dict(state["counts"])

@@ -1,8 +1,10 @@
 """Wall time per 1,000 env steps of `vi` (SmolLM2-135M + LoRA, PPO + KL to the prior) on text
-Overcooked (tomato salad), with and without the frozen prior's log-prob cache, through the runner.
+Overcooked (tomato salad), per configuration (CONFIGS: the adapter on every layer — the paper's
+setting —, on the top layers through the whole model, on the top layers over the frozen trunk;
+the prior's log-prob cache off), through the runner.
 
     HF_HUB_OFFLINE=1 python benchmarks/vi_wall_time.py [--steps 128] [--threads 1]
-        [--configs cache,nocache] [--set key=value ...]
+        [--configs every-layer,top2-whole,top2] [--set key=value ...]
 
 For each configuration: one `bench.runner.execute` of a RunJob (priorbench/Overcooked-TomatoSalad-v0,
 agent `vi` with its registered defaults — rollout 64 steps, 2 epochs, minibatches of 8, history
@@ -39,8 +41,14 @@ from priorbench.bench.spec import Budget  # noqa: E402
 from priorbench.core.config import parse_value
 
 ENV_ID = "priorbench/Overcooked-TomatoSalad-v0"
-CONFIGS: dict[str, dict[str, Any]] = {"cache": {"prior_cache": True}, "nocache": {"prior_cache": False},
-                                     "top2": {"prior_cache": True, "lora_layers": 2}}
+#: every-layer = the paper's setting (the registered default before issue 15); top2-whole = the
+#: adapter on the top 2 layers, the whole model run every pass; top2 = the same on the frozen
+#: trunk (the registered default since issue 15).
+CONFIGS: dict[str, dict[str, Any]] = {
+    "every-layer": {"lora_layers": 0}, "nocache": {"lora_layers": 0, "prior_cache": False},
+    "top2-whole": {"lora_layers": 2, "frozen_cache_mib": 0}, "top2": {"lora_layers": 2},
+    "top1": {"lora_layers": 1},
+}
 
 
 def loadavg() -> str:
@@ -56,18 +64,22 @@ class Timers:
     def __init__(self) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
         self.calls: dict[str, int] = defaultdict(int)
+        self.tokens: dict[str, float] = defaultdict(float)
+        """LM tokens (prompt + candidates, as the prior counts them) per wrapped method."""
 
     def wrap(self, cls: type, name: str, *, only_training: bool = False) -> None:
         inner: Callable[..., Any] = getattr(cls, name)
 
         def timed(agent: Any, *args: Any, **kwargs: Any) -> Any:
             started = time.perf_counter()
+            tokens = agent.counters().get("llm_tokens", 0)
             try:
                 return inner(agent, *args, **kwargs)
             finally:
                 if not only_training or kwargs.get("explore", True):
                     self.seconds[name] += time.perf_counter() - started
                     self.calls[name] += 1
+                    self.tokens[name] += agent.counters().get("llm_tokens", 0) - tokens
 
         setattr(cls, name, timed)
 
@@ -75,6 +87,7 @@ class Timers:
 def run(name: str, params: dict[str, Any], steps: int, timers: Timers) -> dict[str, Any]:
     timers.seconds.clear()
     timers.calls.clear()
+    timers.tokens.clear()
     with tempfile.TemporaryDirectory(prefix="vi-wall-") as tmp:
         job = RunJob(ENV_ID, "vi", 0, Budget(steps=steps, eval_every=10 * steps, eval_episodes=1,
                                               checkpoint_every=10 * steps), Path(tmp), agent_params=params)
@@ -87,12 +100,14 @@ def run(name: str, params: dict[str, Any], steps: int, timers: Timers) -> dict[s
     env_steps = sum(e["length"] for e in train)
     counters: dict[str, float] = defaultdict(float)
     for e in train:
-        for key, value in e.get("counters", {}).items():
+        for key, value in {**e.get("counters", {}), **e[records.TIMING_FIELD].get("counters", {})}.items():
             counters[key] += value
     return {"name": name, "params": params, "env_steps": env_steps, "train_s": train_s,
             "total_s": total, "per_1000_s": train_s / env_steps * 1000,
             "act_s": timers.seconds["act"], "acts": timers.calls["act"],
             "update_s": timers.seconds["ppo_update"], "updates": timers.calls["ppo_update"],
+            "update_tokens": timers.tokens["ppo_update"],
+            "trunk_hits": counters.get("trunk_hits", 0), "trunk_misses": counters.get("trunk_misses", 0),
             "prior_s": timers.seconds["reference_logprobs"],
             "prior_scored": counters.get("prior_cache_misses", 0),
             "prior_hits": counters.get("prior_cache_hits", 0),
@@ -103,7 +118,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=128, help="training env steps per configuration")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    parser.add_argument("--configs", default="cache,nocache", help="comma-separated: cache, nocache")
+    parser.add_argument("--configs", default="every-layer,top2",
+                        help=f"comma-separated, of: {', '.join(CONFIGS)}")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                         help="vi parameter for every configuration (default rollout_steps=32)")
     args = parser.parse_args()
@@ -134,6 +150,8 @@ def main() -> None:
               f"  acts {result['acts']} ({result['act_s'] / max(result['acts'], 1):.2f} s each), "
               f"updates {result['updates']} ({result['update_s'] / max(result['updates'], 1):.1f} s each), "
               f"prior states scored {result['prior_scored']:.0f}, cache hits {result['prior_hits']:.0f}; "
+              f"update {result['update_tokens'] / max(result['update_s'], 1e-9):.0f} LM tokens/s; "
+              f"trunk computed {result['trunk_misses']:.0f}, reused {result['trunk_hits']:.0f}; "
               f"train episodes {result['episodes']}, successes {result['successes']}", flush=True)
 
 

@@ -306,31 +306,43 @@ def _episodes(run: Path) -> list[dict[str, Any]]:
     return records.strip_timing(records.read_episodes(run / "episodes.jsonl").records)
 
 
+#: (agent, model fixture, settings, steps): vi through the whole model and on the frozen trunk
+#: (not checkpointed: recomputed after the resume), vi and ppo on env copies in lockstep
+#: (each open episode replayed after the resume).
+RESUME_CASES = {
+    "vi-whole-model": ("vi", "tiny_lm", {"lora_layers": 0}, 400),
+    "vi-frozen-trunk": ("vi", "tiny_llama", {"lora_layers": 1}, 400),
+    "vi-3-envs": ("vi", "tiny_lm", {"lora_layers": 0, "num_envs": 3}, 400),
+    "ppo-4-envs": ("ppo", None, {"num_envs": 4, "rollout_steps": 32, "minibatch_size": 16}, 1200),
+}
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("trunk", [False, True], ids=["whole-model", "frozen-trunk"])
-def test_sigkill_then_resume_equals_uninterrupted(trunk, tiny_lm, tiny_llama, tmp_path):
-    """Identical records after a SIGKILL mid-rollout; with the frozen trunk (not checkpointed:
-    recomputed after the resume) too."""
-    steps = 400
-    model, layers = (tiny_llama, "1") if trunk else (tiny_lm, "0")
-    args = ["run", "--env", ENV, "--agent", "vi", "--steps", str(steps), "--no-progress",
-            "--set", "budget.checkpoint_every=40", "--set", "budget.eval_every=200",
-            "--set", f'agent.vi.prior_params={{model="{model}"}}', "--set", f"agent.vi.lora_layers={layers}",
-            "--set", "agent.vi.rollout_steps=24", "--set", "agent.vi.epochs=1",
-            "--set", "agent.vi.minibatch_size=12", "--set", "agent.vi.history=1"]
+@pytest.mark.parametrize("case", list(RESUME_CASES))
+def test_sigkill_then_resume_equals_uninterrupted(case, request, tmp_path):
+    """Identical records after a SIGKILL with a part-filled rollout in the checkpoint."""
+    agent, model, settings, steps = RESUME_CASES[case]
+    sets = {"rollout_steps": 24, "epochs": 1, "minibatch_size": 12, "history": 1} if agent == "vi" else {}
+    sets.update(settings)
+    args = ["run", "--env", ENV, "--agent", agent, "--steps", str(steps), "--no-progress",
+            "--set", "budget.checkpoint_every=40", "--set", "budget.eval_every=200"]
+    if model:
+        args += ["--set", f'agent.{agent}.prior_params={{model="{request.getfixturevalue(model)}"}}']
+    for key, value in sets.items():
+        args += ["--set", f"agent.{agent}.{key}={value}"]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     whole_dir, cut_dir = tmp_path / "whole", tmp_path / "cut"
     whole = subprocess.Popen([sys.executable, "-m", "priorbench.bench", *args, "--out", str(whole_dir)], cwd=ROOT,
                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     cut = subprocess.Popen([sys.executable, "-m", "priorbench.bench", *args, "--out", str(cut_dir)], cwd=ROOT, env=env,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    run = records.run_dir(cut_dir, ENV, "vi", 0)
+    run = records.run_dir(cut_dir, ENV, agent, 0)
     checkpoint = records.RunRecord(run).checkpoint_path
     deadline = time.time() + 300
     while time.time() < deadline and cut.poll() is None:
         if checkpoint.exists():
             done = [e for e in records.read_episodes(run / "episodes.jsonl").records if e["phase"] == "train"]
-            if sum(e["length"] for e in done) >= 100:  # a checkpoint holding a part-filled rollout
+            if sum(e["length"] for e in done) >= steps // 4:  # a checkpoint holding a part-filled rollout
                 break
         time.sleep(0.05)
     assert cut.poll() is None, "the run finished before it could be killed; raise the budget"
@@ -342,9 +354,11 @@ def test_sigkill_then_resume_equals_uninterrupted(trunk, tiny_lm, tiny_llama, tm
     assert resumed.returncode == 0, resumed.stderr
     _, err = whole.communicate(timeout=600)
     assert whole.returncode == 0, err
-    a, b = _episodes(run), _episodes(records.run_dir(whole_dir, ENV, "vi", 0))
+    a, b = _episodes(run), _episodes(records.run_dir(whole_dir, ENV, agent, 0))
     assert a == b
-    assert sum(e["length"] for e in a if e["phase"] == "train") == steps
+    train_eps = [e for e in a if e["phase"] == "train"]
+    assert sum(e["length"] for e in train_eps) == steps
+    assert sorted(e["episode"] for e in train_eps) == list(range(len(train_eps)))
     assert sum("update" in e for e in a) >= 10
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["status"] == "complete" and manifest["resumed"] == 1
@@ -403,6 +417,50 @@ def test_frozen_trunk_same_records_as_the_whole_model(tiny_llama, tmp_path):
     counted = [e.get("timing", {}).get("counters", {}) for e in runs[512]]
     assert sum(c.get("trunk_hits", 0) for c in counted) > sum(c.get("trunk_misses", 0) for c in counted) > 0
     assert not any("trunk_hits" in c for c in (e.get("timing", {}).get("counters", {}) for e in runs[0]))
+
+
+# --- env copies in lockstep (num_envs) -------------------------------------------------------
+
+GOLDEN_ONE_ENV = ROOT / "tests" / "golden" / "num_envs_1"
+ONE_ENV_CASES = {"ppo": {"rollout_steps": 16, "epochs": 2, "minibatch_size": 8},
+                 "vi": {"rollout_steps": 16, "epochs": 1, "minibatch_size": 8, "lora_layers": 0, "history": 1}}
+
+
+@pytest.mark.parametrize("name", list(ONE_ENV_CASES))
+def test_one_env_gives_the_records_from_before_lockstep(name, tiny_lm, tmp_path):
+    """num_envs = 1 (the default) keeps the records the single-env loop made before env copies
+    existed: tests/golden/num_envs_1 holds them, made with commit 1a25f41 (timing stripped).
+    After a deliberate change to these agents' numbers, rewrite them with
+    PRIORBENCH_REGENERATE=1 pytest -k one_env_gives."""
+    params = {**ONE_ENV_CASES[name], **({"prior_params": {"model": str(tiny_lm)}} if name == "vi" else {})}
+    path = execute(RunJob(ENV, name, 3, Budget(steps=80, eval_every=40), tmp_path, agent_params=params),
+                   progress=False)
+    rows = records.strip_timing(records.read_episodes(path / "episodes.jsonl").records)
+    golden = GOLDEN_ONE_ENV / f"{name}.json"
+    if os.environ.get("PRIORBENCH_REGENERATE") == "1":
+        golden.write_text(json.dumps(rows, indent=1, sort_keys=True) + "\n")
+    assert rows == json.loads(golden.read_text())
+
+
+@pytest.mark.slow
+def test_ppo_on_four_env_copies_is_deterministic(tmp_path):
+    """ppo with num_envs = 4: the same records twice; the budget is met exactly, every
+    episode seed index is used once, and the updates come every rollout_steps env steps."""
+    params = {"num_envs": 4, "rollout_steps": 32, "epochs": 2, "minibatch_size": 16}
+    runs = []
+    for folder in ("a", "b"):
+        path = execute(RunJob(ENV, "ppo", 5, Budget(steps=202, eval_every=100), tmp_path / folder,
+                              agent_params=params), progress=False)
+        runs.append(records.strip_timing(records.read_episodes(path / "episodes.jsonl").records))
+    assert runs[0] == runs[1]
+    train_eps = [e for e in runs[0] if e["phase"] == "train"]
+    assert sum(e["length"] for e in train_eps) == 202
+    assert sorted(e["episode"] for e in train_eps) == list(range(len(train_eps)))
+    assert [e["env_steps"] for e in runs[0] if e["phase"] == "eval"][::len(envs.make(ENV, split="test").tasks)] \
+        == [0, 100, 200, 202]
+    assert sum(bool(e.get("cut_by_budget")) for e in train_eps) >= 1
+    agent = agents.make("ppo", seed=5, env_id=ENV, params=params)
+    assert agent.num_envs == 4
 
 
 # --- ppo --------------------------------------------------------------------------------------

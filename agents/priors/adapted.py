@@ -211,7 +211,7 @@ class AdaptedPrior(Prior):
         self.policy = get_peft_model(model, lora)  # injects into self.base.model's layers
         self.policy.eval()  # no dropout anywhere: π_old and π_θ agree at the first step
         self.trunk: FrozenTrunk | None = None
-        if top and trunk_mib and FrozenTrunk.supports(model) and self._frozen_below(top[0]):
+        if top and top[0] > 0 and trunk_mib and FrozenTrunk.supports(model) and self._frozen_below(top[0]):
             self.trunk = FrozenTrunk(model, top[0], max_bytes=trunk_mib << 20)
 
     def _frozen_below(self, start: int) -> bool:
