@@ -7,6 +7,11 @@ passes over shuffled minibatches of the clipped surrogate + value loss − entro
 gradient clipping. A policy is a score per admissible command; π(·|s) is their softmax.
 Subclasses say how a state is written (`policy_state`), how it is scored (`evaluate`) and,
 optionally, what the reference distribution is (`reference_logprobs`).
+
+`num_envs = N` (CleanRL's num_envs): the runner steps N copies of the train env in lockstep and
+the agent samples for all N from one batched `evaluate` (`act_many`); the rollout buffer keeps
+one segment per copy, GAE runs along each, and `rollout_steps` counts the steps of all copies.
+N = 1 is the single-env loop, record for record.
 """
 
 from __future__ import annotations

@@ -15,8 +15,13 @@ value head, optimizer, rollout buffer and RNG.
 
 Compute: every env step costs one prompt forward (acting, no gradients); every update costs
 `epochs` × `rollout_steps` prompt forward+backward passes plus one prior forward per new state.
-SmolLM2-135M on 2 shared CPU cores: see benchmarks/README.md ("vi wall time"). On a GPU set
-`prior_params = {device = "cuda", dtype = "bfloat16"}` and raise `minibatch_size`.
+With the adapter on the top `lora_layers` layers only (2, the default; 0 = every layer, the
+paper's setting) the backward stops at them, and the frozen layers below run once per state
+(`agents.priors.adapted.FrozenTrunk`): acting, each epoch and the prior then run only the top
+layers on the stored trunk output — the same numbers within float rounding (tested against
+the whole model). SmolLM2-135M on 2 shared CPU cores: see benchmarks/README.md ("vi wall
+time"). On a GPU set `prior_params = {device = "cuda", dtype = "bfloat16"}` and raise
+`minibatch_size` and `num_envs` (N env copies in lockstep, one batched forward to act).
 
 Presets (spec snippets; budgets are examples, α = 0.1 matches the paper's inverse temperature
 10 and weighs the KL against standardised advantages):
@@ -31,6 +36,7 @@ Presets (spec snippets; budgets are examples, α = 0.1 matches the paper's inver
     rollout_steps = 64
     epochs = 2
     minibatch_size = 8
+    lora_layers = 2         # 0: the adapter on every layer (the paper's; ~7× slower on CPU)
 
     # Overcooked lettuce-tomato salad (8 macro-actions, ≤51 steps: longer rollouts)
     envs = ["priorbench/Overcooked-LettuceTomatoSalad-v0"]

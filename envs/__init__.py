@@ -13,6 +13,8 @@ import gymnasium as gym
 from priorbench.core.errors import UserError
 from priorbench.core.registry import close_matches
 from priorbench.envs.base import REQUIRED_INFO_KEYS, EnvCheckError, TextEnv, check_text_env
+from priorbench.envs.scienceworld_env import TASKS as SCIENCEWORLD_TASKS  # a table; imports no scienceworld
+from priorbench.envs.scienceworld_env import camel as scienceworld_id
 from priorbench.envs.textworld_env import (
     FAMILIES as TEXTWORLD_FAMILIES,  # a table; imports no textworld
 )
@@ -169,6 +171,19 @@ for _game, _blurb in (
         prompt_family="textworld",
         card="docs/envs/textworld.md",
         game=_game,
+    )
+
+# ScienceWorld (Java 17): the library's 30 tasks, its train / dev / test variations (envs/scienceworld_env.py).
+for _name, _title, _topic in SCIENCEWORLD_TASKS.values():
+    _register(
+        f"ScienceWorld-{scienceworld_id(_name)}-v0",
+        "priorbench.envs.scienceworld_env:ScienceWorld",
+        f"ScienceWorld {_topic.lower()}: {_title} — the library's train / dev / test variations, "
+        "'easy' simplifications, score 0–100, ≤100 steps",
+        prompt_family="scienceworld",
+        references=("wang2022scienceworld",),
+        card="docs/envs/scienceworld.md",
+        task=_name,
     )
 
 # ALFWorld (envs/alfworld/): the official games from $ALFWORLD_DATA, and GENERATED

@@ -216,3 +216,18 @@ def test_openai_backend_server_down():
     remote = OpenAIPrior(base_url=f"http://127.0.0.1:{port}/v1", retries=2, backoff_s=0.01, timeout_s=2)
     with pytest.raises(UserError, match="did not answer after 3 tries"):
         remote.score(PROMPTS[:1], CANDIDATES[:1])
+
+
+def test_system_prompt_replaces_the_chat_templates_default(tiny):
+    """SmolLM2's chat template adds its own system text unless given one: system_prompt = ""
+    drops it (16 fewer tokens per prompt), is recorded in the provenance (so the cache keeps
+    the two apart) and still scores exactly; a model without a chat template refuses it."""
+    prompt = TEMPLATES["overcooked"].render("Make a tomato salad.", "You see a tomato.", ["get tomato", "chop"])
+    default, bare = HFPrior(model="smollm2-135m"), HFPrior(model="smollm2-135m", system_prompt="")
+    assert "SmolLM" in default.format(prompt) and "SmolLM" not in bare.format(prompt)
+    assert default.count_tokens(prompt) - bare.count_tokens(prompt) == 16
+    assert "system_prompt" not in default.provenance() and bare.provenance()["system_prompt"] == ""
+    np.testing.assert_allclose(bare.score([prompt], [["get tomato", "chop"]])[0],
+                               bare.score_naive(prompt, ["get tomato", "chop"]), atol=1e-4)
+    with pytest.raises(UserError, match="system_prompt applies to the chat format only"):
+        HFPrior(model=tiny.config.model, system_prompt="")

@@ -183,6 +183,11 @@ class HFPriorConfig:
     prompt_format: Literal["auto", "chat", "plain", "raw"] = "auto"
     """auto: the chat template when the model has one, else plain text ending in "Action:";
     raw: the text exactly as given (the completions server)."""
+    system_prompt: str | None = None
+    """Chat format only. None: whatever system text the chat template adds by itself
+    (SmolLM2's 'You are a helpful AI assistant named SmolLM…'); a string: this system turn
+    instead ("" = an empty one, the fewest tokens the template allows). Recorded in the
+    provenance, so cached outputs are kept apart."""
 
 
 class HFPrior(Prior):
@@ -224,6 +229,9 @@ class HFPrior(Prior):
             raise UserError(f"model {self.config.model!r} has no chat template; use prompt_format='plain'")
         self.prompt_format = ("chat" if has_chat else "plain") if fmt == "auto" else fmt
         self.chat = self.prompt_format == "chat"
+        if self.config.system_prompt is not None and not self.chat:
+            raise UserError(f"system_prompt applies to the chat format only; model {self.config.model!r} "
+                            f"is prompted as {self.prompt_format!r} text: remove system_prompt")
         self.context_length = int(getattr(self.model.config, "max_position_embeddings", 2048))
         self._counts = {"llm_calls": 0, "llm_tokens": 0}
 
@@ -244,8 +252,10 @@ class HFPrior(Prior):
     def format(self, prompt: str) -> str:
         """The model-facing text: the chat template (with the assistant turn opened) or plain."""
         if self.prompt_format == "chat":
+            system = ([] if self.config.system_prompt is None
+                      else [{"role": "system", "content": self.config.system_prompt}])
             return self.tokenizer.apply_chat_template(
-                [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+                [*system, {"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
             )
         if self.prompt_format == "raw":
             return prompt
@@ -273,6 +283,8 @@ class HFPrior(Prior):
             "sampling": {"temperature": self.config.temperature, "top_p": self.config.top_p,
                          "max_new_tokens": self.config.max_new_tokens},
             **({"adapter": self.adapter} if self.adapter else {}),
+            **({"system_prompt": self.config.system_prompt}
+               if self.config.system_prompt is not None and self.chat else {}),
         }
 
     def counters(self) -> dict[str, float]:

@@ -76,6 +76,7 @@ TEMPLATES: dict[str, PromptTemplate] = {
         PromptTemplate("overcooked", 1, "You are a cook in a small kitchen preparing a salad."),
         PromptTemplate("alfworld", 1, "You are a household robot in a simulated home."),
         PromptTemplate("textworld", 1, "You are playing a text adventure game."),
+        PromptTemplate("scienceworld", 1, "You are a scientist doing an experiment in a simulated world."),
         PromptTemplate("generic", 1, "You are playing a text game."),
     )
 }

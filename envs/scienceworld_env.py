@@ -1,0 +1,307 @@
+"""ScienceWorld (Wang et al. 2022): the library's 30 science tasks as TextEnvs.
+
+The env card, docs/envs/scienceworld.md, says what they play: the library's own train / dev /
+test variations of each task, its simplifications ("easy" by default), its 0–100 score, and
+how the admissible commands and `expert_action` are made. The simulator is the jar inside the
+`scienceworld` wheel (Java 17 on PATH); each env instance runs one JVM.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+from pathlib import Path
+from typing import Any, ClassVar
+
+from priorbench.core.errors import UserError
+from priorbench.core.paths import sha256_file
+from priorbench.envs.base import ResetResult, StepResult, TextEnv, text_space
+
+#: The library's 30 tasks (scienceworld 1.2.3, tasks.json): id → (task name, title, topic).
+#: A test checks this table against the installed library.
+TASKS: dict[str, tuple[str, str, str]] = {
+    "1-1": ("boil", "Changes of State (Boiling)", "Matter"),
+    "1-2": ("melt", "Changes of State (Melting)", "Matter"),
+    "1-3": ("freeze", "Changes of State (Freezing)", "Matter"),
+    "1-4": ("change-the-state-of-matter-of", "Changes of State (Any)", "Matter"),
+    "2-1": ("use-thermometer", "Use Thermometer", "Measurement"),
+    "2-2": ("measure-melting-point-known-substance", "Measuring Boiling Point (known)", "Measurement"),
+    "2-3": ("measure-melting-point-unknown-substance", "Measuring Boiling Point (unknown)", "Measurement"),
+    "3-1": ("power-component", "Create a circuit", "Electricity"),
+    "3-2": ("power-component-renewable-vs-nonrenewable-energy", "Renewable vs Non-renewable Energy",
+            "Electricity"),
+    "3-3": ("test-conductivity", "Test Conductivity (known)", "Electricity"),
+    "3-4": ("test-conductivity-of-unknown-substances", "Test Conductivity (unknown)", "Electricity"),
+    "4-1": ("find-living-thing", "Find a living thing", "Classification"),
+    "4-2": ("find-non-living-thing", "Find a non-living thing", "Classification"),
+    "4-3": ("find-plant", "Find a plant", "Classification"),
+    "4-4": ("find-animal", "Find an animal", "Classification"),
+    "5-1": ("grow-plant", "Grow a plant", "Biology"),
+    "5-2": ("grow-fruit", "Grow a fruit", "Biology"),
+    "6-1": ("chemistry-mix", "Mixing (generic)", "Chemistry"),
+    "6-2": ("chemistry-mix-paint-secondary-color", "Mixing paints (secondary colours)", "Chemistry"),
+    "6-3": ("chemistry-mix-paint-tertiary-color", "Mixing paints (tertiary colours)", "Chemistry"),
+    "7-1": ("lifespan-longest-lived", "Identify longest-lived animal", "Biology"),
+    "7-2": ("lifespan-shortest-lived", "Identify shortest-lived animal", "Biology"),
+    "7-3": ("lifespan-longest-lived-then-shortest-lived", "Identify longest-then-shortest-lived animal",
+            "Biology"),
+    "8-1": ("identify-life-stages-1", "Identify life stages (plant)", "Biology"),
+    "8-2": ("identify-life-stages-2", "Identify life stages (animal)", "Biology"),
+    "9-1": ("inclined-plane-determine-angle", "Inclined Planes (determine angle)", "Forces"),
+    "9-2": ("inclined-plane-friction-named-surfaces", "Friction (known surfaces)", "Forces"),
+    "9-3": ("inclined-plane-friction-unnamed-surfaces", "Friction (unknown surfaces)", "Forces"),
+    "10-1": ("mendelian-genetics-known-plant", "Mendelian Genetics (known plants)", "Biology"),
+    "10-2": ("mendelian-genetics-unknown-plant", "Mendelian Genetics (unknown plants)", "Biology"),
+}
+SPLITS = ("train", "dev", "test")
+#: Commands that never change the simulator's state (free actions, in the library's words).
+LOOKING = ("look around", "inventory", "task", "look at ", "look in ", "read ")
+
+
+def camel(task_name: str) -> str:
+    """"change-the-state-of-matter-of" → "ChangeTheStateOfMatterOf" (the env id's part)."""
+    return "".join(part.capitalize() for part in task_name.split("-"))
+
+
+def canonical_listing(text: str) -> str:
+    """Each run of one-tab-indented lines (a room's or container's objects) in sorted order.
+
+    The simulator lists objects in an order that depends on how many objects the JVM created
+    before (two loads of one variation differ), so unsorted, one seed would not give one
+    observation."""
+    lines, out, run = text.split("\n"), [], []
+    for line in [*lines, None]:
+        if line is not None and line.startswith("\t") and not line.startswith("\t\t"):
+            run.append(line)
+            continue
+        out += sorted(run)
+        run = []
+        if line is not None:
+            out.append(line)
+    return "\n".join(out)
+
+
+def _jar_sha256() -> str:
+    from scienceworld.constants import JAR_PATH
+
+    return sha256_file(Path(JAR_PATH))
+
+
+class ScienceWorld(TextEnv):
+    """One ScienceWorld task.
+
+    Args:
+        task: the library's task name (TASKS).
+        split: "train", "dev" or "test": the library's variations of that fold.
+        simplifications: the library's simplification string ("easy" = teleport, self-watering
+            flower pots, open containers, no electrical actions where the task has none).
+        n_variations: play only the fold's first N variations (None: all of them).
+        max_commands: cap on the library's valid commands (see `_commands`).
+        gold_admissible: add the gold path's next command to the admissible commands where the
+            library's valid list lacks it (see `_commands`).
+        max_steps: episode step limit (truncation).
+        look, inventory: append the free `look around` / `inventory` text to each observation.
+        expert: follow the library's gold action sequence and give `info["expert_action"]`.
+        step_timeout: seconds; a slower simulator step ends the episode as an error and the
+            JVM is restarted at the next reset.
+    """
+
+    expert_always_wins: ClassVar[bool] = True
+
+    def __init__(self, task: str = "boil", split: str = "train", simplifications: str = "easy",
+                 n_variations: int | None = None, max_commands: int = 400, max_steps: int = 100,
+                 look: bool = False, inventory: bool = False, expert: bool = True,
+                 gold_admissible: bool = True, step_timeout: float | None = 30.0) -> None:
+        names = {name for name, _, _ in TASKS.values()}
+        if task not in names:
+            raise UserError(f"unknown ScienceWorld task {task!r}; tasks are {sorted(names)}")
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
+        for name, value in (("max_steps", max_steps), ("max_commands", max_commands)):
+            if value <= 0:
+                raise ValueError(f"{name} must be positive, got {value}")
+        if n_variations is not None and n_variations <= 0:
+            raise ValueError(f"n_variations must be positive or None, got {n_variations}")
+        if step_timeout is not None and step_timeout <= 0:
+            raise ValueError(f"step_timeout must be positive seconds or None, got {step_timeout}")
+        self.task_name, self.split, self.simplifications = task, split, simplifications
+        self.max_commands, self.max_steps = max_commands, max_steps
+        self.look, self.inventory, self.expert = look, inventory, expert
+        self.gold_admissible = gold_admissible
+        self.step_timeout = step_timeout
+        self.observation_space = text_space()
+        self.action_space = text_space(300)
+        self._sw: Any = None
+        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="scienceworld")
+        self._start()
+        fold = {"train": self._sw.get_variations_train, "dev": self._sw.get_variations_dev,
+                "test": self._sw.get_variations_test}[split]()
+        variations = sorted(int(v) for v in fold)
+        if n_variations is not None:
+            if n_variations > len(variations):
+                raise UserError(f"ScienceWorld {task!r} has {len(variations)} {split} variations; "
+                                f"asked for n_variations = {n_variations}")
+            variations = variations[:n_variations]
+        self.variations = variations
+        self.tasks = tuple(f"{task}-{split}-var-{v}" for v in variations)
+        self._task = 0
+        self._task_text = ""
+        self._admissible: list[str] = []
+        self._gold: list[str] = []
+        self._gold_at = 0
+        self._score = 0.0
+        self._steps = 0
+        self._done = True
+
+    # --- the simulator ------------------------------------------------------------------------
+    def _start(self) -> None:
+        from scienceworld import ScienceWorldEnv
+
+        try:
+            self._sw = ScienceWorldEnv(envStepLimit=10**9)
+        except Exception as exc:  # no Java, or the JVM did not start
+            raise UserError(
+                f"ScienceWorld could not start its Java simulator ({type(exc).__name__}: {exc}). It "
+                "needs Java 17 or newer on PATH (e.g. apt-get install openjdk-17-jre-headless)."
+            ) from None
+        # Load once here so that a bad task or simplification fails now, with its name.
+        try:
+            self._sw.load(self.task_name, 0, self.simplifications)
+        except ValueError as exc:
+            self._kill()
+            raise UserError(f"ScienceWorld refused {self.task_name!r} with simplifications "
+                            f"{self.simplifications!r}: {exc}") from None
+
+    def _kill(self) -> None:
+        if self._sw is not None:
+            process = self._sw._gateway.java_process
+            try:
+                self._sw._gateway.shutdown()
+            finally:
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
+            self._sw = None
+
+    def _call(self, fn: Any, *args: Any) -> Any:
+        """`fn(*args)` on the simulator within `step_timeout` (TimeoutError: the JVM is killed)."""
+        if self.step_timeout is None:
+            return fn(*args)
+        future = self._pool.submit(fn, *args)
+        try:
+            return future.result(timeout=self.step_timeout)
+        except concurrent.futures.TimeoutError:
+            self._kill()  # the blocked call fails as its socket closes
+            raise
+
+    def _state(self, command: str) -> tuple[str, dict[str, Any]]:
+        """One simulator step and what the env reads after it (the library's `step`, without
+        the parts it computes that are not used here)."""
+        sw = self._sw
+        obs = sw.server.step(command)
+        raw = {"score": int(round(100 * sw.server.getScore())), "completed": bool(sw.server.getCompleted()),
+               "valid": list(sw.server.getValidActionObjectCombinations())}
+        if self.look:
+            raw["look"] = sw.server.freeActionLook()
+        if self.inventory:
+            raw["inv"] = sw.server.freeActionInventory()
+        return obs, raw
+
+    def provenance(self) -> dict[str, Any]:
+        from scienceworld.version import __version__
+
+        return {"engine": f"scienceworld {__version__}", "engine_jar_sha256": _jar_sha256(),
+                "task": self.task_name, "split": self.split, "simplifications": self.simplifications,
+                "variations": list(self.variations), "max_commands": self.max_commands}
+
+    # --- infos --------------------------------------------------------------------------------
+    def _commands(self, valid: list[str]) -> list[str]:
+        """The admissible commands: the library's valid action strings, deduplicated; beyond
+        `max_commands` the shortest (ties alphabetical) — the library lists 1,000–1,300 per
+        state under "easy", most of them object pairings that do nothing ("use lighter on
+        lighter"). Then, with `gold_admissible`, the gold path's next command where the list
+        lacks it: the library's valid list misses many gold steps (24 of boil's 39: referents
+        it names otherwise, "open door to kitchen" once doors are open), and without them no
+        agent could follow the gold path through the admissible set. Sorted."""
+        unique = sorted(set(" ".join(v.split()) for v in valid))
+        if len(unique) > self.max_commands:
+            unique = sorted(sorted(unique, key=lambda c: (len(c), c))[:self.max_commands])
+        gold = self._gold[self._gold_at] if self._gold_at < len(self._gold) else None
+        if self.gold_admissible and gold is not None and gold not in unique:
+            unique = sorted([*unique, gold])
+        return unique
+
+    def _observation(self, obs: str, raw: dict[str, Any]) -> str:
+        parts = [obs.strip()]
+        if self.look:
+            parts.append(raw["look"].strip())
+        if self.inventory:
+            parts.append(raw["inv"].strip())
+        return canonical_listing("\n\n".join(p for p in parts if p))
+
+    def _info(self, raw: dict[str, Any], **extra: Any) -> dict[str, Any]:
+        score = float(raw["score"])
+        won = score >= 100
+        lost = not won and (score < 0 or raw["completed"])
+        self._admissible = self._commands(raw["valid"])
+        info = self._base_info(self._task, admissible=self._admissible, task=self._task_text,
+                               won=won, lost=lost, score=score, max_score=100.0)
+        if self.expert and not (won or lost) and self._gold_at < len(self._gold):
+            action = self._gold[self._gold_at]
+            if action in self._admissible:
+                info["expert_action"] = action
+        info.update(extra)
+        return info
+
+    # --- gymnasium API ------------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> ResetResult:
+        super().reset(seed=seed)
+        self._task = self._choose_task(options)
+        if self._sw is None:
+            self._start()
+        sw = self._sw
+        gold_path = self.expert or self.gold_admissible
+        sw.load(self.task_name, self.variations[self._task], self.simplifications, generateGoldPath=gold_path)
+        sw.server.reset()
+        self._task_text = str(sw.server.freeActionTaskDesc()).strip() or f"ScienceWorld task {self.task_name}"
+        gold = [" ".join(a.split()) for a in sw.server.getGoldActionSequence()] if gold_path else []
+        self._gold = gold[1:] if gold and gold[0] == "look around" else gold
+        self._gold_at = 0
+        obs, raw = self._state("look around")
+        self._score = float(raw["score"])
+        self._steps = 0
+        self._done = False
+        return self._observation(obs, raw), self._info(raw)
+
+    def step(self, action: str) -> StepResult:
+        if self._sw is None or self._done:
+            raise RuntimeError("step() called before reset() or after the episode ended")
+        self._steps += 1
+        command = " ".join(action.split())
+        invalid = command not in self._admissible
+        on_path = self._gold_at < len(self._gold)
+        try:
+            obs, raw = self._call(self._state, command)
+        except concurrent.futures.TimeoutError:
+            self._done = True
+            message = f"the ScienceWorld simulator took over {self.step_timeout} s for {command!r}"
+            info = self._base_info(self._task, admissible=[], task=self._task_text, won=False, lost=False,
+                                   score=self._score, max_score=100.0)
+            info.update(invalid_action=invalid, error=message)
+            return f"[{message}; the episode was ended.]", 0.0, False, True, info
+        if on_path:
+            if command == self._gold[self._gold_at]:
+                self._gold_at += 1
+            elif not (invalid or command.startswith(LOOKING)):
+                self._gold = []  # off the gold path: no expert from here
+        score = float(raw["score"])
+        reward, self._score = score - self._score, score
+        info = self._info(raw, invalid_action=invalid)
+        terminated = info["won"] or info["lost"]
+        truncated = not terminated and self._steps >= self.max_steps
+        self._done = terminated or truncated
+        return self._observation(obs, raw), reward, terminated, truncated, info
+
+    def close(self) -> None:
+        self._kill()
+        self._pool.shutdown(wait=False)
+        self._done = True
