@@ -13,7 +13,9 @@ import gymnasium as gym
 from priorbench.core.errors import UserError
 from priorbench.core.registry import close_matches
 from priorbench.envs.base import REQUIRED_INFO_KEYS, EnvCheckError, TextEnv, check_text_env
-from priorbench.envs.scienceworld_env import TASKS as SCIENCEWORLD_TASKS  # a table; imports no scienceworld
+from priorbench.envs.scienceworld_env import (
+    TASKS as SCIENCEWORLD_TASKS,  # a table; imports no scienceworld
+)
 from priorbench.envs.scienceworld_env import camel as scienceworld_id
 from priorbench.envs.textworld_env import (
     FAMILIES as TEXTWORLD_FAMILIES,  # a table; imports no textworld

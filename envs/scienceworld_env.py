@@ -9,6 +9,7 @@ how the admissible commands and `expert_action` are made. The simulator is the j
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -53,6 +54,9 @@ TASKS: dict[str, tuple[str, str, str]] = {
     "10-2": ("mendelian-genetics-unknown-plant", "Mendelian Genetics (unknown plants)", "Biology"),
 }
 SPLITS = ("train", "dev", "test")
+#: The library's gold action sequence per (task, variation, simplifications), generated once
+#: per process (in a JVM of its own: see `ScienceWorld.reset`).
+_GOLD: dict[tuple[str, int, str], list[str]] = {}
 #: Commands that never change the simulator's state (free actions, in the library's words).
 LOOKING = ("look around", "inventory", "task", "look at ", "look in ", "read ")
 
@@ -80,6 +84,13 @@ def canonical_listing(text: str) -> str:
     return "\n".join(out)
 
 
+def read_folds(sw: Any) -> dict[str, list[int]]:
+    """The loaded task's train / dev / test variation indices, as the library splits them."""
+    return {"train": sorted(int(v) for v in sw.get_variations_train()),
+            "dev": sorted(int(v) for v in sw.get_variations_dev()),
+            "test": sorted(int(v) for v in sw.get_variations_test())}
+
+
 def _jar_sha256() -> str:
     from scienceworld.constants import JAR_PATH
 
@@ -94,7 +105,10 @@ class ScienceWorld(TextEnv):
         split: "train", "dev" or "test": the library's variations of that fold.
         simplifications: the library's simplification string ("easy" = teleport, self-watering
             flower pots, open containers, no electrical actions where the task has none).
-        n_variations: play only the fold's first N variations (None: all of them).
+        n_train_variations: the train split plays the train fold's first N variations (None:
+            all of them).
+        n_test_variations: the test (or dev) split plays its fold's first N variations (10 by
+            default: each test variation costs one episode per evaluation round; None: all).
         max_commands: cap on the library's valid commands (see `_commands`).
         gold_admissible: add the gold path's next command to the admissible commands where the
             library's valid list lacks it (see `_commands`).
@@ -108,7 +122,8 @@ class ScienceWorld(TextEnv):
     expert_always_wins: ClassVar[bool] = True
 
     def __init__(self, task: str = "boil", split: str = "train", simplifications: str = "easy",
-                 n_variations: int | None = None, max_commands: int = 400, max_steps: int = 100,
+                 n_train_variations: int | None = None, n_test_variations: int | None = 10,
+                 max_commands: int = 400, max_steps: int = 100,
                  look: bool = False, inventory: bool = False, expert: bool = True,
                  gold_admissible: bool = True, step_timeout: float | None = 30.0) -> None:
         names = {name for name, _, _ in TASKS.values()}
@@ -119,8 +134,10 @@ class ScienceWorld(TextEnv):
         for name, value in (("max_steps", max_steps), ("max_commands", max_commands)):
             if value <= 0:
                 raise ValueError(f"{name} must be positive, got {value}")
-        if n_variations is not None and n_variations <= 0:
-            raise ValueError(f"n_variations must be positive or None, got {n_variations}")
+        for name, value in (("n_train_variations", n_train_variations), ("n_test_variations", n_test_variations)):
+            if value is not None and value <= 0:
+                raise ValueError(f"{name} must be positive or None, got {value}")
+        n_variations = n_train_variations if split == "train" else n_test_variations
         if step_timeout is not None and step_timeout <= 0:
             raise ValueError(f"step_timeout must be positive seconds or None, got {step_timeout}")
         self.task_name, self.split, self.simplifications = task, split, simplifications
@@ -132,16 +149,17 @@ class ScienceWorld(TextEnv):
         self.action_space = text_space(300)
         self._sw: Any = None
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="scienceworld")
-        self._start()
-        fold = {"train": self._sw.get_variations_train, "dev": self._sw.get_variations_dev,
-                "test": self._sw.get_variations_test}[split]()
-        variations = sorted(int(v) for v in fold)
+        self._spares = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="scienceworld-spare")
+        self._spare: concurrent.futures.Future | None = None
+        self._start()  # probes the task and reads its folds; each reset starts a fresh JVM
+        variations = read_folds(self._sw)[split]
         if n_variations is not None:
             if n_variations > len(variations):
-                raise UserError(f"ScienceWorld {task!r} has {len(variations)} {split} variations; "
-                                f"asked for n_variations = {n_variations}")
+                raise UserError(f"ScienceWorld {task!r} has {len(variations)} {split} variations; asked "
+                                f"for n_{'train' if split == 'train' else 'test'}_variations = {n_variations}")
             variations = variations[:n_variations]
         self.variations = variations
+        self._kill()  # each reset starts its own
         self.tasks = tuple(f"{task}-{split}-var-{v}" for v in variations)
         self._task = 0
         self._task_text = ""
@@ -153,16 +171,26 @@ class ScienceWorld(TextEnv):
         self._done = True
 
     # --- the simulator ------------------------------------------------------------------------
-    def _start(self) -> None:
+    @staticmethod
+    def _launch() -> Any:
         from scienceworld import ScienceWorldEnv
 
         try:
-            self._sw = ScienceWorldEnv(envStepLimit=10**9)
+            return ScienceWorldEnv(envStepLimit=10**9)
         except Exception as exc:  # no Java, or the JVM did not start
             raise UserError(
                 f"ScienceWorld could not start its Java simulator ({type(exc).__name__}: {exc}). It "
                 "needs Java 17 or newer on PATH (e.g. apt-get install openjdk-17-jre-headless)."
             ) from None
+
+    def _start(self, *, probe: bool = True) -> None:
+        """A fresh simulator: the spare one started in the background (if any), else now; and
+        the next spare started in the background, so a reset rarely waits for a JVM."""
+        spare, self._spare = self._spare, None
+        self._sw = spare.result() if spare is not None else self._launch()
+        if not probe:
+            self._spare = self._spares.submit(self._launch)
+            return
         # Load once here so that a bad task or simplification fails now, with its name.
         try:
             self._sw.load(self.task_name, 0, self.simplifications)
@@ -171,16 +199,33 @@ class ScienceWorld(TextEnv):
             raise UserError(f"ScienceWorld refused {self.task_name!r} with simplifications "
                             f"{self.simplifications!r}: {exc}") from None
 
-    def _kill(self) -> None:
+    def _gold_path(self, key: tuple[str, int, str]) -> list[str]:
+        """The library's gold action sequence of one variation, from a fresh JVM of its own."""
+        sw = self._launch()
+        try:
+            sw.load(*key, generateGoldPath=True)
+            return [" ".join(a.split()) for a in sw.server.getGoldActionSequence()]
+        finally:
+            self._shutdown(sw)
+
+    @staticmethod
+    def _shutdown(sw: Any) -> None:
+        process = sw._gateway.java_process
+        try:
+            sw._gateway.shutdown()
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+    def _kill(self, *, spare: bool = False) -> None:
         if self._sw is not None:
-            process = self._sw._gateway.java_process
-            try:
-                self._sw._gateway.shutdown()
-            finally:
-                if process.poll() is None:
-                    process.kill()
-                    process.wait()
-            self._sw = None
+            sw, self._sw = self._sw, None
+            self._shutdown(sw)
+        if spare and self._spare is not None:
+            future, self._spare = self._spare, None
+            with contextlib.suppress(Exception):
+                self._shutdown(future.result())
 
     def _call(self, fn: Any, *args: Any) -> Any:
         """`fn(*args)` on the simulator within `step_timeout` (TimeoutError: the JVM is killed)."""
@@ -256,14 +301,22 @@ class ScienceWorld(TextEnv):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> ResetResult:
         super().reset(seed=seed)
         self._task = self._choose_task(options)
-        if self._sw is None:
-            self._start()
+        # A fresh JVM for every episode: within one JVM the simulator's choice of each object's
+        # name in the valid commands changes from load to load (it follows the objects' hash
+        # order, which depends on everything the JVM allocated before), so only a fresh one
+        # makes a seed one episode (docs/envs/scienceworld.md, "Determinism"). Generating the
+        # gold path allocates objects too, so it runs in a JVM of its own, once per variation.
+        key = (self.task_name, self.variations[self._task], self.simplifications)
+        wants_gold = self.expert or self.gold_admissible
+        if wants_gold and key not in _GOLD:
+            _GOLD[key] = self._gold_path(key)
+        self._kill()
+        self._start(probe=False)
         sw = self._sw
-        gold_path = self.expert or self.gold_admissible
-        sw.load(self.task_name, self.variations[self._task], self.simplifications, generateGoldPath=gold_path)
-        sw.server.reset()
-        self._task_text = str(sw.server.freeActionTaskDesc()).strip() or f"ScienceWorld task {self.task_name}"
-        gold = [" ".join(a.split()) for a in sw.server.getGoldActionSequence()] if gold_path else []
+        sw.load(*key, generateGoldPath=False)
+        text = str(sw.server.freeActionTaskDesc()).strip().removeprefix("Task Description:").strip()
+        self._task_text = text or f"ScienceWorld task {self.task_name}"
+        gold = _GOLD[key] if wants_gold else []
         self._gold = gold[1:] if gold and gold[0] == "look around" else gold
         self._gold_at = 0
         obs, raw = self._state("look around")
@@ -302,6 +355,7 @@ class ScienceWorld(TextEnv):
         return self._observation(obs, raw), reward, terminated, truncated, info
 
     def close(self) -> None:
-        self._kill()
+        self._kill(spare=True)
         self._pool.shutdown(wait=False)
+        self._spares.shutdown(wait=False)
         self._done = True
