@@ -364,6 +364,13 @@ def test_sigkill_then_resume_equals_uninterrupted(case, request, tmp_path):
     assert manifest["status"] == "complete" and manifest["resumed"] == 1
 
 
+def assert_same_but_update_rounding(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> None:
+    """The same episodes, actions and returns; update diagnostics equal within 1e-6."""
+    diff = records.diff_episodes(a, b)
+    assert all(key.startswith("update.") and (field.get("max_abs_diff") or 1) <= 1e-6
+               for key, field in diff["fields"].items()), diff["fields"]
+
+
 # --- the frozen trunk (lora_layers > 0) --------------------------------------------------------
 
 def test_frozen_trunk_equals_the_whole_model_on_smollm2():
@@ -411,9 +418,7 @@ def test_frozen_trunk_same_records_as_the_whole_model(tiny_llama, tmp_path):
                               agent_params=vi_params(tiny_llama, lora_layers=1, epochs=2, frozen_cache_mib=mib)),
                        progress=False)
         runs[mib] = records.read_episodes(path / "episodes.jsonl").records
-    diff = records.diff_episodes(runs[0], runs[512])
-    assert all(key.startswith("update.") and (field.get("max_abs_diff") or 1) <= 1e-6
-               for key, field in diff["fields"].items()), diff["fields"]
+    assert_same_but_update_rounding(runs[0], runs[512])
     counted = [e.get("timing", {}).get("counters", {}) for e in runs[512]]
     assert sum(c.get("trunk_hits", 0) for c in counted) > sum(c.get("trunk_misses", 0) for c in counted) > 0
     assert not any("trunk_hits" in c for c in (e.get("timing", {}).get("counters", {}) for e in runs[0]))
@@ -429,9 +434,10 @@ ONE_ENV_CASES = {"ppo": {"rollout_steps": 16, "epochs": 2, "minibatch_size": 8},
 @pytest.mark.parametrize("name", list(ONE_ENV_CASES))
 def test_one_env_gives_the_records_from_before_lockstep(name, tiny_lm, tmp_path):
     """num_envs = 1 (the default) keeps the records the single-env loop made before env copies
-    existed: tests/golden/num_envs_1 holds them, made with commit 1a25f41 (timing stripped).
-    After a deliberate change to these agents' numbers, rewrite them with
-    PRIORBENCH_REGENERATE=1 pytest -k one_env_gives."""
+    existed: tests/golden/num_envs_1 holds them, made with commit 1a25f41 (timing stripped;
+    byte-identical then). vi's update diagnostics may differ by float rounding since candidates
+    are scored packed on the prompt's cache (≤ 1e-6); all else is exact. After a deliberate
+    change to these agents' numbers, rewrite them with PRIORBENCH_REGENERATE=1 pytest -k one_env_gives."""
     params = {**ONE_ENV_CASES[name], **({"prior_params": {"model": str(tiny_lm)}} if name == "vi" else {})}
     path = execute(RunJob(ENV, name, 3, Budget(steps=80, eval_every=40), tmp_path, agent_params=params),
                    progress=False)
@@ -439,7 +445,11 @@ def test_one_env_gives_the_records_from_before_lockstep(name, tiny_lm, tmp_path)
     golden = GOLDEN_ONE_ENV / f"{name}.json"
     if os.environ.get("PRIORBENCH_REGENERATE") == "1":
         golden.write_text(json.dumps(rows, indent=1, sort_keys=True) + "\n")
-    assert rows == json.loads(golden.read_text())
+    expected = json.loads(golden.read_text())
+    if name == "ppo":
+        assert rows == expected
+    else:
+        assert_same_but_update_rounding(expected, rows)
 
 
 @pytest.mark.slow

@@ -34,6 +34,20 @@ def test_shared_prefix_equals_naive(tiny):
     np.testing.assert_allclose(alone, batched[1], atol=1e-4, rtol=0)  # padding does not matter
 
 
+@pytest.mark.parametrize("pack", [2, 5, 512])
+def test_packed_candidates_in_several_passes_equal_naive(tiny, pack, monkeypatch):
+    """Candidates packed on the prompt's cache, PACK_TOKENS per row and pass: with 2 tokens a
+    row every pass holds one or two candidates (the cache cropped back between passes)."""
+    from priorbench.agents.priors import hf
+
+    monkeypatch.setattr(hf, "PACK_TOKENS", pack)
+    many = [[f"go {d}" for d in ("north", "south", "east", "west")] + ["pick up the tomato", "chop"],
+            ["take the apple from the table", "open the fridge", "go west"]]
+    got = tiny.score(PROMPTS[:2], many)
+    for prompt, cands, values in zip(PROMPTS, many, got, strict=False):
+        np.testing.assert_allclose(values, tiny.score_naive(prompt, cands), atol=1e-4, rtol=0)
+
+
 def test_normalisations(tiny):
     total = tiny.score(PROMPTS[:1], CANDIDATES[:1])[0]
     per_token = tiny.score(PROMPTS[:1], CANDIDATES[:1], normalization="token")[0]

@@ -118,3 +118,23 @@ def test_agents_run_on_two_tasks(agent, tmp_path):
         assert episodes and all(e["length"] <= 6 for e in episodes)
         trains = agent.startswith("dqn")
         assert sum(e["length"] for e in episodes if e["phase"] == "train") == (12 if trains else 0)
+
+
+@needs_java
+@pytest.mark.slow
+def test_scoring_400_commands_of_one_state_stays_under_4_gib():
+    """SmolLM2 scores a kitchen state's 400 admissible commands (a ~2,000-token prompt) in one
+    call — packed on the prompt's cache — below 4 GiB of RSS, equal to per-candidate full
+    forwards within 1e-4 on a sample (benchmarks/candidate_scoring.py, in its own process)."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, str(root / "benchmarks" / "candidate_scoring.py"), "--counts", "400",
+                           "--check", "5", "--repeats", "1", "--json"],
+                          capture_output=True, text=True, timeout=900, cwd=root)
+    assert done.returncode == 0, done.stderr[-2000:]
+    row = json.loads(done.stdout.strip().splitlines()[-1])
+    assert row["n"] == 400 and row["prompt_tokens"] > 1000
+    assert row["peak_rss_mib"] < 4096, row
+    assert row["max_abs_diff_vs_naive"] < 1e-4, row

@@ -140,14 +140,15 @@ class FrozenTrunk:
     def __call__(self, prompt_ids: list[list[int]], cand_ids: list[list[list[int]]]) -> _TopLayers:
         """The feed for one batch (`HFPrior.score_tensors`): its states' entries, top layers only."""
         return _TopLayers(self, [self.entry(p, c) for p, c in zip(prompt_ids, cand_ids, strict=True)],
-                          [len(c) for c in cand_ids])
+                          [len(c) for c in cand_ids], [len(i) for c in cand_ids for i in c])
 
 
 class _TopLayers:
     """Runs the top layers on a batch's stored trunk outputs in place of the token ids."""
 
-    def __init__(self, trunk: FrozenTrunk, entries: list[tuple[Any, Any]], sizes: list[int]) -> None:
-        self.trunk, self.entries, self.sizes = trunk, entries, sizes
+    def __init__(self, trunk: FrozenTrunk, entries: list[tuple[Any, Any]], sizes: list[int],
+                 lengths: list[int]) -> None:
+        self.trunk, self.entries, self.sizes, self.lengths = trunk, entries, sizes, lengths
 
     def _run(self, inputs_embeds: Any, kwargs: dict[str, Any]) -> Any:
         with self.trunk._layers(self.trunk.start, self.trunk.depth, norm=True):
@@ -162,16 +163,21 @@ class _TopLayers:
             embeds[row, input_ids.shape[1] - prompt_h.shape[0]:] = prompt_h
         return self._run(embeds, kwargs)
 
-    def candidates(self, *, input_ids: Any, **kwargs: Any) -> Any:
+    def candidates(self, layout: list[list[int]], *, input_ids: Any, **kwargs: Any) -> Any:
         import torch
 
         first = self.entries[0][0]
         embeds = torch.zeros(*input_ids.shape, first.shape[-1], dtype=first.dtype, device=first.device)
-        row = 0
-        for (_, cand_h), size in zip(self.entries, self.sizes, strict=True):
-            if cand_h is not None:  # right padding, as the ids
-                embeds[row:row + size, :cand_h.shape[1]] = cand_h
-            row += size
+        offsets = [0]
+        for size in self.sizes:
+            offsets.append(offsets[-1] + size)
+        for row, (group, (_, cand_h)) in enumerate(zip(layout, self.entries, strict=True)):
+            at = 0
+            for j in group:  # packed as the ids: each candidate's tokens but the last
+                state_row = cand_h[j - offsets[row]]
+                n = int(self.lengths[j]) - 1
+                embeds[row, at:at + n] = state_row[:n]
+                at += n
         return self._run(embeds, kwargs)
 
 
