@@ -181,7 +181,7 @@ for _name, _title, _topic in SCIENCEWORLD_TASKS.values():
         f"ScienceWorld-{scienceworld_id(_name)}-v0",
         "priorbench.envs.scienceworld_env:ScienceWorld",
         f"ScienceWorld {_topic.lower()}: {_title} — the library's train / dev / test variations, "
-        "'easy' simplifications, score 0–100, ≤200 steps",
+        "'easy' simplifications, score 0–100, ≤300 steps",
         prompt_family="scienceworld",
         references=("wang2022scienceworld",),
         card="docs/envs/scienceworld.md",

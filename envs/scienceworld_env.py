@@ -112,7 +112,7 @@ class ScienceWorld(TextEnv):
         max_commands: cap on the library's valid commands (see `_commands`).
         gold_admissible: add the gold path's next command to the admissible commands where the
             library's valid list lacks it (see `_commands`).
-        max_steps: episode step limit (truncation; 200: gold paths run to 134 steps).
+        max_steps: episode step limit (truncation; 300: gold paths run to 192 steps).
         look, inventory: append the free `look around` / `inventory` text to each observation.
         expert: follow the library's gold action sequence and give `info["expert_action"]`.
         step_timeout: seconds; a slower simulator step ends the episode as an error and the
@@ -123,7 +123,7 @@ class ScienceWorld(TextEnv):
 
     def __init__(self, task: str = "boil", split: str = "train", simplifications: str = "easy",
                  n_train_variations: int | None = None, n_test_variations: int | None = 10,
-                 max_commands: int = 400, max_steps: int = 200,
+                 max_commands: int = 400, max_steps: int = 300,
                  look: bool = False, inventory: bool = False, expert: bool = True,
                  gold_admissible: bool = True, step_timeout: float | None = 30.0) -> None:
         names = {name for name, _, _ in TASKS.values()}
