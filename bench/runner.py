@@ -1,10 +1,9 @@
 """The train/eval loop — the only code that calls env.step.
 
-For each (env, agent, seed): train for `budget.steps` env steps on the train split, evaluate
-with explore=False on every test task at 0, every `budget.eval_every` steps and at the end,
-append one record per episode, checkpoint at episode ends, and resume from the checkpoint
-when run again on the same folder.
-"""
+For each (env, agent, seed): train for `budget.steps` env steps on the train split (N env
+copies in lockstep: bench/lockstep.py), evaluate with explore=False on every test task at 0,
+every `budget.eval_every` steps and at the end, append one record per episode, checkpoint at
+episode ends, and resume from the checkpoint when run again on the same folder."""
 
 from __future__ import annotations
 
@@ -20,6 +19,7 @@ from priorbench import agents as agent_registry
 from priorbench import envs
 from priorbench.agents.base import Agent, Transition
 from priorbench.bench import datasets, records, schema
+from priorbench.bench.lockstep import LockstepTraining, OpenEpisode
 from priorbench.bench.spec import Budget, Spec
 from priorbench.core import seeding
 from priorbench.core.config import config_hash
@@ -107,26 +107,6 @@ class Callbacks:
 
 
 @dataclass
-class _OpenEpisode:
-    """A train episode under way in one env copy (lockstep training): what a checkpoint keeps
-    to replay it (seed, commands) and its tallies so far."""
-
-    episode: int
-    seed: int
-    actions: list[str] = field(default_factory=list)
-    total: float = 0.0
-    length: int = 0
-    invalid: int = 0
-    truncated: bool = False
-    updates: dict[str, list[float]] = field(default_factory=dict)
-    obs: str = ""
-    info: dict[str, Any] = field(default_factory=dict)
-
-    def saved(self) -> dict[str, Any]:
-        return {k: v for k, v in dataclasses.asdict(self).items() if k not in ("obs", "info")}
-
-
-@dataclass
 class _Progress:
     """Counters that a checkpoint must restore."""
 
@@ -138,7 +118,7 @@ class _Progress:
     wall_s: float = 0.0
 
 
-class _Loop:
+class _Loop(LockstepTraining):
     def __init__(self, job: RunJob, record: records.RunRecord, show_progress: bool,
                  callbacks: Callbacks | None = None) -> None:
         self.job = job
@@ -158,7 +138,7 @@ class _Loop:
         if self.callbacks.on_start is not None:
             self.callbacks.on_start(self.agent, self.train_env, self.test_env)
         self.state = _Progress()
-        self.open: list[_OpenEpisode | None] = [None] * self.agent.num_envs
+        self.open: list[OpenEpisode | None] = [None] * self.agent.num_envs
         self._eval_counts: dict[str, float] = {}
         self.bar: Any = None
 
@@ -204,8 +184,7 @@ class _Loop:
     def _outcome(self, info: dict[str, Any], counters_before: dict[str, float], eval_before: dict[str, float],
                  *, explore: bool, started: float, total: float, length: int, invalid: int, truncated: bool,
                  cut: bool, updates: dict[str, list[float]]) -> dict[str, Any]:
-        """An episode's record fields from its last info and tallies; the agent's counters
-        since `counters_before`, less what evaluations in between counted."""
+        """An episode's record fields; counters since `counters_before`, less evaluations'."""
         after = self.agent.counters()
         if explore:  # evaluations run inside training episodes; keep their counts out of it
             eval_share = {k: self._eval_counts.get(k, 0) - eval_before.get(k, 0) for k in after}
@@ -234,85 +213,6 @@ class _Loop:
             "error": str(info["error"]) if info.get("error") else None,
             "update": {k: sum(v) / len(v) for k, v in sorted(updates.items())} if updates else None,
         }
-
-    # --- N train env copies in lockstep (agents with num_envs > 1) -----------------------------
-    def _train_lockstep(self) -> None:
-        """Train on `num_envs` copies of the train env stepped together: each step the agent
-        acts for every copy in one call (`act_many`), each copy's transition is observed, then
-        `update` runs once. Episodes take the next episode seed when they start (in slot
-        order) and are recorded when they end (in slot order within a step); a train record's
-        wall time and counters are those since the previous train record. A checkpoint holds
-        each open episode's seed and commands, replayed into a fresh env copy on resume."""
-        budget, n = self.job.budget, self.agent.num_envs
-        copies = [self.train_env, *(envs.make(self.job.env_id, split="train", **self.job.env_kwargs)
-                                    for _ in range(n - 1))]
-        try:
-            for slot, episode in enumerate(self.open):  # resumed: replay each open episode
-                if episode is not None:
-                    episode.obs, episode.info = copies[slot].reset(seed=episode.seed)
-                    for command in episode.actions:
-                        episode.obs, _, _, _, episode.info = copies[slot].step(command)
-            self._since = (time.perf_counter(), self.agent.counters(), dict(self._eval_counts))
-            if self.state.eval_rounds == 0:
-                self._evaluate()
-            while self.state.env_steps < budget.steps:
-                for slot in range(n):
-                    if self.open[slot] is None:
-                        seed = seeding.derive_seed(self.job.seed, "train", self.state.train_episodes)
-                        obs, info = copies[slot].reset(seed=seed)
-                        self.agent.reset_episode(explore=True, slot=slot)
-                        self.open[slot] = _OpenEpisode(self.state.train_episodes, seed, obs=obs, info=info)
-                        self.state.train_episodes += 1
-                active = range(min(n, budget.steps - self.state.env_steps))  # the last step may need fewer
-                commands = self.agent.act_many([(i, self.open[i].obs, self.open[i].info) for i in active])
-                ended = []
-                for slot, command in zip(active, commands, strict=True):
-                    episode = self.open[slot]
-                    next_obs, reward, terminated, truncated, next_info = copies[slot].step(command)
-                    episode.actions.append(command)
-                    episode.total += float(reward)
-                    episode.length += 1
-                    episode.invalid += bool(next_info.get("invalid_action", False))
-                    self.agent.observe(Transition(episode.obs, episode.info, command, float(reward), next_obs,
-                                                  next_info, bool(terminated), bool(truncated), slot=slot))
-                    episode.obs, episode.info = next_obs, next_info
-                    if terminated or truncated:
-                        episode.truncated = bool(truncated)
-                        ended.append(slot)
-                metrics = self.agent.update()
-                for slot in active:
-                    for key, value in metrics.items():
-                        self.open[slot].updates.setdefault(key, []).append(float(value))
-                self.state.env_steps += len(active)
-                if self.bar is not None:
-                    self.bar.update(len(active))
-                for slot in ended:
-                    self._record_open(slot, cut=False)
-                if self.state.env_steps >= self.state.next_eval:
-                    self._evaluate()
-                if (self.state.env_steps - self.state.last_checkpoint >= budget.checkpoint_every
-                        and self.state.env_steps < budget.steps):
-                    self.state.wall_s = self._clock[0] + time.perf_counter() - self._clock[1]
-                    self._checkpoint()
-            for slot in range(n):  # the budget ran out inside these episodes
-                if self.open[slot] is not None:
-                    self._record_open(slot, cut=True)
-            if self.state.next_eval - budget.eval_every < self.state.env_steps:
-                self._evaluate()  # the final evaluation, unless one just happened
-        finally:
-            for env in copies[1:]:
-                env.close()
-
-    def _record_open(self, slot: int, *, cut: bool) -> None:
-        episode = self.open[slot]
-        started, counters, eval_counts = self._since
-        outcome = self._outcome(episode.info, counters, eval_counts, explore=True, started=started,
-                                total=episode.total, length=episode.length, invalid=episode.invalid,
-                                truncated=episode.truncated, cut=cut, updates=episode.updates)
-        self._append(schema.EpisodeRow(**outcome, phase="train", episode=episode.episode,
-                                       env_steps=self.state.env_steps))
-        self._since = (time.perf_counter(), self.agent.counters(), dict(self._eval_counts))
-        self.open[slot] = None
 
     def _append(self, row: schema.Row) -> None:
         self.record.append_episode(row)
@@ -409,7 +309,7 @@ class _Loop:
         self.record.truncate_episodes(episodes_bytes)
         self.state = state
         if len(self.open) > 1:
-            self.open = [e and _OpenEpisode(**e) for e in checkpoint["open_episodes"]]
+            self.open = [e and OpenEpisode(**e) for e in checkpoint["open_episodes"]]
         return True
 
     # --- the run -------------------------------------------------------------------------

@@ -38,9 +38,9 @@ def test_shared_prefix_equals_naive(tiny):
 def test_packed_candidates_in_several_passes_equal_naive(tiny, pack, monkeypatch):
     """Candidates packed on the prompt's cache, PACK_TOKENS per row and pass: with 2 tokens a
     row every pass holds one or two candidates (the cache cropped back between passes)."""
-    from priorbench.agents.priors import hf
+    from priorbench.agents.priors import feeds
 
-    monkeypatch.setattr(hf, "PACK_TOKENS", pack)
+    monkeypatch.setattr(feeds, "PACK_TOKENS", pack)
     many = [[f"go {d}" for d in ("north", "south", "east", "west")] + ["pick up the tomato", "chop"],
             ["take the apple from the table", "open the fridge", "go west"]]
     got = tiny.score(PROMPTS[:2], many)

