@@ -87,7 +87,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     check_out_folder(args.out, "--out")
     jobs = jobs_from_spec(spec, args.out)
     paths = execute_all(jobs, force=args.force, progress=not args.no_progress, workers=args.workers,
-                        executor=args.executor, address=args.address)
+                        executor=args.executor, address=args.address,
+                        prior_server=args.prior_server)
     _print_table(paths)
     print(f"\nrun records: {args.out}/")
     return 0
@@ -113,7 +114,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         spec = load_spec_file(args.spec, [*args.overrides, *point])
         jobs += jobs_from_spec(spec, folder)
     paths = execute_all(jobs, progress=not args.no_progress, workers=args.workers,
-                        executor=args.executor, address=args.address)
+                        executor=args.executor, address=args.address,
+                        prior_server=args.prior_server)
     print(f"{len(paths)} runs under {args.out}/ (one folder per grid point); "
           f"tabulate with: priorbench leaderboard build --runs FOLDER")
     return 0
@@ -185,7 +187,8 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
             raise UserError(f"--workers must be positive, got {args.workers}")
         started = time.perf_counter()
         paths = leaderboard_spec.run(args.spec, progress=not args.no_progress, workers=args.workers,
-                        executor=args.executor, address=args.address)
+                                     executor=args.executor, address=args.address,
+                                     prior_server=args.prior_server)
         print(f"{len(paths)} runs complete under {leaderboard_spec.load(args.spec).runs}/ "
               f"({time.perf_counter() - started:.0f} s); next: priorbench leaderboard build")
         return 0
@@ -336,7 +339,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     check_out_folder(args.out, "--out")
     jobs = protocol_jobs(protocol, args.agent, args.out, args.overrides, unofficial=args.unofficial)
     paths = execute_all(jobs, progress=not args.no_progress, workers=args.workers,
-                        executor=args.executor, address=args.address)
+                        executor=args.executor, address=args.address,
+                        prior_server=args.prior_server)
     _print_table(paths)
     print(f"\nprotocol {protocol.label}{' (UNOFFICIAL)' if args.unofficial else ''}: {len(paths)} runs in "
           f"{args.out}/; beside the baselines: priorbench leaderboard build --runs leaderboard/runs "

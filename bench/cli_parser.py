@@ -13,6 +13,9 @@ def executor_flags(parser: argparse.ArgumentParser) -> None:
                         help="local: serial or a process pool (--workers); ray: Ray tasks")
     parser.add_argument("--address", metavar="ADDR",
                         help="with --executor ray: a cluster (auto, ray://…); default a local Ray of --workers CPUs")
+    parser.add_argument("--prior-server", metavar="URL|auto",
+                        help="hf priors asked from `priorbench serve-prior` at URL (comma-separated for several "
+                             "models) instead of loaded per worker; auto: started by this command (Ray: one per node)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,8 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                    help="prior backend setting, e.g. device=cuda, dtype=bfloat16, model=PATH")
     p.add_argument("--limit", action="append", default=[], metavar="NAME=VALUE", dest="limits",
-                   help="request limits: n=64, max_tokens=256, prompts=64, prompt_tokens=4096, "
-                        "body_bytes=2000000, queue=32 (the defaults)")
+                   help="request limits: n=64, max_tokens=256, prompts=1024, prompt_tokens=4096, "
+                        "body_bytes=2000000, queue=32, batch_wait_ms=5, batch_prompts=64 (the defaults)")
 
     p = sub.add_parser("evaluate", help="run the leaderboard protocol for one agent (comparable rows)")
     p.add_argument("--agent", required=True, metavar="NAME", help="registered, plug-in or package.module:Class")

@@ -27,15 +27,24 @@ class Execute(Protocol):
 
 
 def run_jobs(execute: Execute, jobs: Sequence[Any], *, force: bool, progress: bool,
-             workers: int, executor: str = "local", address: str | None = None) -> list[Path]:
+             workers: int, executor: str = "local", address: str | None = None,
+             prior_server: str | None = None, served: Sequence[Any] = ()) -> list[Path]:
     """Run every job: serially (`workers` 1), in a process pool, or on Ray (`executor="ray"`,
-    `workers` CPUs of a local Ray, or the cluster at `address`)."""
-    from tqdm.auto import tqdm
+    `workers` CPUs of a local Ray, or the cluster at `address`). `prior_server` (URLs or
+    "auto", with `served` the hf prior configs to serve) shares the priors (bench/prior_servers.py)."""
+    from priorbench.bench.prior_servers import local_servers
 
     if executor not in EXECUTORS:
         raise UserError(f"--executor {executor!r}: choose one of {', '.join(EXECUTORS)}")
     if executor == "ray":
-        return _run_ray(execute, jobs, force=force, progress=progress, workers=workers, address=address)
+        return _run_ray(execute, jobs, force=force, progress=progress, workers=workers, address=address,
+                        prior_server=prior_server, served=served)
+    with local_servers(prior_server, served):
+        return _run_local(execute, jobs, force=force, progress=progress, workers=workers)
+
+
+def _run_local(execute: Execute, jobs: Sequence[Any], *, force: bool, progress: bool, workers: int) -> list[Path]:
+    from tqdm.auto import tqdm
     if workers <= 1:
         paths = []
         for k, job in enumerate(jobs, 1):
@@ -49,8 +58,15 @@ def run_jobs(execute: Execute, jobs: Sequence[Any], *, force: bool, progress: bo
         return [f.result() for f in tqdm(futures, desc="runs", disable=not progress)]
 
 
+def _run_and_serve(execute: Execute, job: Any, *, force: bool, urls: dict[str, str]) -> Path:
+    from priorbench.bench.prior_servers import use_node_servers
+
+    use_node_servers(urls)
+    return execute(job, force=force, progress=False)
+
+
 def _run_ray(execute: Execute, jobs: Sequence[Any], *, force: bool, progress: bool, workers: int,
-             address: str | None) -> list[Path]:
+             address: str | None, prior_server: str | None = None, served: Sequence[Any] = ()) -> list[Path]:
     """Each job a Ray task of one CPU. A failed run is reported with its folder and error after
     the others have finished; then the command fails. Records land in the jobs' own folders
     (on a cluster: a shared filesystem, or per-node folders merged by `leaderboard build`)."""
@@ -69,9 +85,13 @@ def _run_ray(execute: Execute, jobs: Sequence[Any], *, force: bool, progress: bo
         if address is None:
             options["num_cpus"] = max(1, workers)
         ray.init(**options)
+    actors: list[Any] = []
     try:
+        from priorbench.bench.prior_servers import ray_servers
+
+        urls, actors = ray_servers(ray, prior_server, served)
         task = ray.remote(num_cpus=1, max_retries=0)(
-            lambda job: execute(job, force=force, progress=False))
+            lambda job: _run_and_serve(execute, job, force=force, urls=urls))
         pending = {task.remote(job): i for i, job in enumerate(jobs)}
         paths: list[Path | None] = [None] * len(jobs)
         failures: list[str] = []
@@ -86,6 +106,8 @@ def _run_ray(execute: Execute, jobs: Sequence[Any], *, force: bool, progress: bo
                     failures.append(f"{getattr(jobs[index], 'path', jobs[index])}: {type(cause).__name__}: {cause}")
                 bar.update(1)
     finally:
+        for actor in actors:
+            ray.kill(actor)
         if started:
             ray.shutdown()
     if failures:

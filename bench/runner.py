@@ -476,18 +476,19 @@ def _execute(job: RunJob, *, force: bool, progress: bool, callbacks: Callbacks |
     return job.path
 
 
-def execute_all(jobs: Iterable[RunJob], *, force: bool = False, progress: bool = True,
-                workers: int = 1, executor: str = "local", address: str | None = None) -> list[Path]:
-    """Run jobs serially or in a process pool (see bench.executors)."""
-    from priorbench.bench.executors import run_jobs
+def execute_all(jobs: Iterable[RunJob], *, force: bool = False, progress: bool = True, workers: int = 1,
+                executor: str = "local", address: str | None = None, prior_server: str | None = None) -> list[Path]:
+    """Run jobs serially, in a process pool or on Ray; priors in-process or at `prior_server`."""
+    from priorbench.bench import executors, prior_servers
 
     jobs = list(jobs)
     reused = 0 if force else sum(is_complete(job) for job in jobs)
     if progress and len(jobs) > 1:  # a single run has its own bar
-        notice(f"{len(jobs)} run{'s' if len(jobs) > 1 else ''}: {len(jobs) - reused} to run"
-               + (f", {reused} already complete (reused; --force redoes them)" if reused else ""))
-    return run_jobs(execute, jobs, force=force, progress=progress, workers=workers, executor=executor,
-                    address=address)
+        notice(f"{len(jobs)} runs: {len(jobs) - reused} to run" + (f", {reused} already complete (reused; "
+                                                                  "--force redoes them)" if reused else ""))
+    served = prior_servers.jobs_priors(jobs) if prior_server == "auto" else []
+    return executors.run_jobs(execute, jobs, force=force, progress=progress, workers=workers, executor=executor,
+                              address=address, prior_server=prior_server, served=served)
 
 
 def is_complete(job: RunJob) -> bool:
@@ -496,5 +497,4 @@ def is_complete(job: RunJob) -> bool:
         existing = records.RunRecord(job.path).read_manifest()
     except UserError:
         return False
-    return bool(existing and existing.get("status") == "complete"
-                and existing.get("spec_hash") == config_hash(job.config()))
+    return bool(existing and (existing.get("status"), existing.get("spec_hash")) == ("complete", config_hash(job.config())))

@@ -118,7 +118,7 @@ def tree_score(prior: HFPrior, prompt: str, candidates: tuple[str, ...]) -> np.n
     (each token sees the prompt and the earlier tokens of its own candidate) and per-candidate
     position ids. Exact like `score`; no batch_select_indices, no padding."""
     with torch.inference_mode():
-        last_logits, cache, _, lengths, _ = prior._prefill([prompt])
+        last_logits, cache, _, lengths, _ = prior._prefill([prior.encode_prompt(prompt)])
         n_prompt = int(lengths[0])
         cand_ids = [prior._encode_candidate(c) for c in candidates]
         tokens = [t for ids in cand_ids for t in ids[:-1]]

@@ -23,7 +23,7 @@ from priorbench.core.errors import UserError
 def served(tmp_path_factory):
     folder = build_tiny_lm(tmp_path_factory.mktemp("served") / "lm")
     prior = HFPrior(model=str(folder), prompt_format="raw")
-    server = make_server(prior, "127.0.0.1", 0, ServerLimits(n=8, max_tokens=16, prompt_tokens=200,
+    server = make_server(prior, "127.0.0.1", 0, ServerLimits(n=8, max_tokens=16, prompts=64, prompt_tokens=200,
                                                               body_bytes=50_000, queue=2))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

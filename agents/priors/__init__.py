@@ -61,17 +61,35 @@ def make_prior(name: str, params: dict[str, Any] | None = None, *, cache: bool =
                namespace: str = "") -> Prior:
     """A prior backend (loaded once per process and shared), behind calibration / list style
     when set (agents/priors/calibration.py) and the persistent cache."""
+    import os
+
     from priorbench.agents.priors import calibration
     from priorbench.agents.priors.cache import CachedPrior, PriorCache
+    from priorbench.agents.priors.openai_compat import PRIOR_SERVER_ENV
     from priorbench.core.paths import cache_root
 
     config = prior_config(name, params)
     _, shared = prior_settings(name, params)
-    key = canonical_json([name, asdict(config)])
+    key = canonical_json([name, asdict(config), os.environ.get(PRIOR_SERVER_ENV, "")])
     if key not in _LOADED:
-        _LOADED[key] = PRIORS.load(name)(config)
+        _LOADED[key] = _backend(name, config)
     store = PriorCache(cache_root() / "prior-cache.sqlite") if cache else None
     return CachedPrior(calibration.wrap(_LOADED[key], shared), store, namespace=namespace)
+
+
+def _backend(name: str, config: Any) -> Prior:
+    """The backend for a prior config: in this process, or — when `--prior-server` named
+    servers (PRIORBENCH_PRIOR_SERVER) and the backend is a local model — the server's twin."""
+    import os
+
+    from priorbench.agents.priors.hf import HFPrior
+    from priorbench.agents.priors.openai_compat import PRIOR_SERVER_ENV, remote_twin
+
+    cls = PRIORS.load(name)
+    urls = [u for u in os.environ.get(PRIOR_SERVER_ENV, "").split(",") if u]
+    if urls and issubclass(cls, HFPrior):
+        return remote_twin(config, urls)
+    return cls(config)
 
 
 __all__ = ["PRIORS", "Normalization", "Prior", "Proposals", "make_prior", "prior_config", "prior_settings"]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 import numpy as np
+
+from priorbench.core.seeding import derive_seed
 
 #: How candidate log-probs are normalised: raw sum, per token, or per word (TWOSOME's options).
 Normalization = Literal["sum", "token", "word"]
@@ -26,6 +29,38 @@ class Proposals:
     logprobs: list[float]
     unmatched: int = 0
     stats: dict[str, Any] = field(default_factory=dict)
+
+
+def draw_exact(prompts: Sequence[str], k: int, admissible: Sequence[Sequence[str]], scores: Sequence[np.ndarray],
+               seed: int) -> list[Proposals]:
+    """`propose(mode="exact")` for any backend: k draws per prompt from the exact distribution
+    over its commands, each prompt's draws seeded by (seed, the prompt) alone."""
+    out = []
+    for prompt, cmds, logp in zip(prompts, admissible, scores, strict=True):
+        probs = np.exp(logp - logp.max())
+        probs /= probs.sum()
+        rng = np.random.default_rng(derive_seed(seed, prompt_digest(prompt)))
+        picks = rng.choice(len(cmds), size=k, p=probs)
+        out.append(Proposals([cmds[i] for i in picks], [cmds[i] for i in picks],
+                             [float(logp[i]) for i in picks], 0))
+    return out
+
+
+def normalize_scores(total: np.ndarray, token_counts: Sequence[int], candidates: Sequence[str],
+                     normalization: Normalization) -> np.ndarray:
+    """Summed candidate log-probs (float64) as `normalization` asks: the sum, per token, or per word."""
+    if normalization == "token":
+        return total / np.array(token_counts, dtype=np.float64)
+    if normalization == "word":
+        return total / np.array([max(1, len(c.split())) for c in candidates], dtype=np.float64)
+    if normalization != "sum":
+        raise ValueError(f"normalization must be sum, token or word, not {normalization!r}")
+    return total
+
+
+def prompt_digest(prompt: str) -> str:
+    """The key a prompt's random draws are seeded by (with the caller's seed)."""
+    return hashlib.sha256(prompt.encode()).hexdigest()
 
 
 class Prior(ABC):

@@ -6,14 +6,21 @@ values; proposals prefill the prompt once and decode k samples from copies of it
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
 
-from priorbench.agents.priors.base import Normalization, Prior, Proposals
+from priorbench.agents.priors.base import (
+    Normalization,
+    Prior,
+    Proposals,
+    draw_exact,
+    normalize_scores,
+    prompt_digest,
+)
+from priorbench.agents.priors.codec import PromptCodec
 from priorbench.agents.priors.feeds import Feed, FeedFactory, WholeModel, candidate_rest
 from priorbench.agents.priors.matching import match_command
 from priorbench.agents.priors.models import resolve_model
@@ -43,6 +50,10 @@ class HFPriorConfig:
     prompt_format: Literal["auto", "chat", "plain", "raw"] = "auto"
     """auto: the chat template when the model has one, else plain text ending in "Action:";
     raw: the text exactly as given (the completions server)."""
+    batch: Literal["exact", "pad"] = "exact"
+    """exact: every state of a batched call runs alone, so its log-probs never depend on what
+    shared the call (bit for bit); pad: one left-padded batch (faster on GPUs, numbers move by
+    ~1e-5 with the batch's make-up; recorded in the provenance)."""
     system_prompt: str | None = None
     """Chat format only. None: whatever system text the chat template adds by itself
     (SmolLM2's 'You are a helpful AI assistant named SmolLM…'); a string: this system turn
@@ -83,15 +94,10 @@ class HFPrior(Prior):
         self.model.eval()
         self.model.requires_grad_(False)
         self.device = next(self.model.parameters()).device
-        has_chat = bool(getattr(self.tokenizer, "chat_template", None))
-        fmt = self.config.prompt_format
-        if fmt == "chat" and not has_chat:
-            raise UserError(f"model {self.config.model!r} has no chat template; use prompt_format='plain'")
-        self.prompt_format = ("chat" if has_chat else "plain") if fmt == "auto" else fmt
-        self.chat = self.prompt_format == "chat"
-        if self.config.system_prompt is not None and not self.chat:
-            raise UserError(f"system_prompt applies to the chat format only; model {self.config.model!r} "
-                            f"is prompted as {self.prompt_format!r} text: remove system_prompt")
+        self.codec = PromptCodec(self.tokenizer, self.config.prompt_format, self.config.system_prompt,
+                                 model=self.config.model)
+        self.prompt_format = self.codec.prompt_format
+        self.chat = self.codec.chat
         self.context_length = int(getattr(self.model.config, "max_position_embeddings", 2048))
         self._counts = {"llm_calls": 0, "llm_tokens": 0}
 
@@ -108,43 +114,30 @@ class HFPrior(Prior):
         self.adapter = {"sha256": manifest["adapter_sha256"], "env_ids": manifest["env_ids"],
                         "split": manifest["split"], "steps": manifest["steps"], "seed": manifest["seed"]}
 
-    # --- prompts -------------------------------------------------------------------------
+    # --- prompts (agents/priors/codec.py) ------------------------------------------------
     def format(self, prompt: str) -> str:
-        """The model-facing text: the chat template (with the assistant turn opened) or plain."""
-        if self.prompt_format == "chat":
-            system = ([] if self.config.system_prompt is None
-                      else [{"role": "system", "content": self.config.system_prompt}])
-            return self.tokenizer.apply_chat_template(
-                [*system, {"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
-            )
-        if self.prompt_format == "raw":
-            return prompt
-        return prompt + "\nAction:"
-
-    def _candidate_text(self, candidate: str) -> str:
-        return " " + candidate if self.prompt_format == "plain" else candidate
+        return self.codec.format(prompt)
 
     def encode_prompt(self, prompt: str) -> list[int]:
-        return self.tokenizer(self.format(prompt), add_special_tokens=not self.chat)["input_ids"]
+        return self.codec.encode_prompt(prompt)
 
     def count_tokens(self, prompt: str) -> int:
         return len(self.encode_prompt(prompt))
 
     def _encode_candidate(self, candidate: str) -> list[int]:
-        return self.tokenizer(self._candidate_text(candidate), add_special_tokens=False)["input_ids"]
+        return self.codec.encode_candidate(candidate)
 
     def provenance(self) -> dict[str, Any]:
         return {
             "backend": "hf",
             "model_id": self.resolved.model_id,
             "weights_sha256": self.resolved.weights_sha256,
-            "prompt_format": self.prompt_format,
+            **self.codec.provenance(),
             "dtype": self.config.dtype,
             "sampling": {"temperature": self.config.temperature, "top_p": self.config.top_p,
                          "max_new_tokens": self.config.max_new_tokens},
             **({"adapter": self.adapter} if self.adapter else {}),
-            **({"system_prompt": self.config.system_prompt}
-               if self.config.system_prompt is not None and self.chat else {}),
+            **({"batch": "pad"} if self.config.batch == "pad" else {}),
         }
 
     def counters(self) -> dict[str, float]:
@@ -161,14 +154,12 @@ class HFPrior(Prior):
                 )
         return ids
 
-    def _prefill(self, prompts: Sequence[str], *, hidden: bool = False, feed: Feed | None = None,
-                 ids: list[list[int]] | None = None):
-        """Run the prompts once (left-padded batch): last-position logits, KV cache, mask,
+    def _prefill(self, ids: list[list[int]], *, hidden: bool = False, feed: Feed | None = None):
+        """Run the prompts' token ids once (left-padded batch): last-position logits, KV cache, mask,
         lengths, and (with `hidden`) the last layer's hidden state at each prompt's final token.
         `feed` says how the model is run (default: token ids through every layer)."""
         import torch
 
-        ids = self._prompt_ids(prompts) if ids is None else ids
         width = max(len(i) for i in ids)
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         input_ids = torch.tensor([[pad] * (width - len(i)) + i for i in ids], device=self.device)
@@ -179,7 +170,7 @@ class HFPrior(Prior):
         out = (feed or WholeModel(self.model)).prompts(
             input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True,
             logits_to_keep=1, output_hidden_states=hidden)
-        self._counts["llm_calls"] += len(prompts)
+        self._counts["llm_calls"] += len(ids)
         self._counts["llm_tokens"] += sum(len(i) for i in ids)
         lengths = torch.tensor([len(i) for i in ids], device=self.device)
         last_hidden = out.hidden_states[-1][:, -1] if hidden else None  # left padding: -1 is the prompt's end
@@ -193,23 +184,41 @@ class HFPrior(Prior):
         *,
         normalization: Normalization = "sum",
     ) -> list[np.ndarray]:
-        import torch
-
         if len(prompts) != len(candidates):
             raise ValueError("score() needs one candidate list per prompt")
         for cands in candidates:
             if not cands:
                 raise UserError("score() got an empty candidate list: a state needs ≥1 admissible command")
-        if not prompts:
-            return []
+        ids = self._prompt_ids(prompts)
+        cand_ids = [[self._encode_candidate(c) for c in cands] for cands in candidates]
+        sums = self.score_ids(ids, cand_ids)
+        return [normalize_scores(total, [len(i) for i in state_ids], cands, normalization)
+                for total, state_ids, cands in zip(sums, cand_ids, candidates, strict=True)]
+
+    def score_ids(self, prompt_ids: Sequence[list[int]], cand_ids: Sequence[Sequence[list[int]]]) -> list[np.ndarray]:
+        """Σ log p(candidate tokens | prompt tokens) per state, from token ids (the served
+        model's entry: `priorbench serve-prior` gets ids from the openai backend).
+
+        With `batch = "exact"` (the default) each state runs alone, unpadded, so its numbers
+        never depend on what else shares the call: a batched call, a server batch of several
+        clients' requests and one state at a time all give the same bits. `batch = "pad"` runs
+        the states as one left-padded batch (faster on GPUs; numbers then move by ~1e-5 with
+        the batch's make-up)."""
+        import torch
+
+        if any(not i for cands in cand_ids for i in cands):
+            raise UserError("a candidate command is empty after tokenisation")
+        groups = ([list(range(len(prompt_ids)))] if self.config.batch == "pad"
+                  else [[b] for b in range(len(prompt_ids))])
+        out: list[np.ndarray] = []
         with torch.inference_mode():
-            total, _ = self.score_tensors(prompts, candidates, normalization=normalization)
-        values = total.cpu().numpy()
-        out_arrays, start = [], 0
-        for cands in candidates:
-            out_arrays.append(values[start:start + len(cands)])
-            start += len(cands)
-        return out_arrays
+            for group in groups if prompt_ids else []:
+                total, _ = self._score_ids([prompt_ids[b] for b in group], [list(cand_ids[b]) for b in group])
+                values, start = total.cpu().numpy(), 0
+                for b in group:
+                    out.append(values[start:start + len(cand_ids[b])])
+                    start += len(cand_ids[b])
+        return out
 
     def score_tensors(
         self,
@@ -234,14 +243,26 @@ class HFPrior(Prior):
 
         ids = self._prompt_ids(prompts)
         cand_ids_by_state = [[self._encode_candidate(c) for c in cands] for cands in candidates]
-        cand_ids = [i for cands in cand_ids_by_state for i in cands]
-        if any(not i for i in cand_ids):
+        if any(not i for cands in cand_ids_by_state for i in cands):
             raise UserError("a candidate command is empty after tokenisation")
+        total, hidden = self._score_ids(ids, cand_ids_by_state, prompt_hidden=prompt_hidden, feed=feed)
+        if normalization in ("token", "word"):
+            flat_ids = [i for cands in cand_ids_by_state for i in cands]
+            counts = ([len(i) for i in flat_ids] if normalization == "token"
+                      else [max(1, len(c.split())) for cands in candidates for c in cands])
+            total = total / torch.tensor(counts, dtype=torch.float64, device=total.device)
+        elif normalization != "sum":
+            raise ValueError(f"normalization must be sum, token or word, not {normalization!r}")
+        return total, hidden
+
+    def _score_ids(self, ids: list[list[int]], cand_ids_by_state: list[list[list[int]]], *,
+                   prompt_hidden: bool = False, feed: FeedFactory | None = None):
+        import torch
+
+        cand_ids = [i for cands in cand_ids_by_state for i in cands]
         batch_feed = feed(ids, cand_ids_by_state) if feed else WholeModel(self.model)
-        last_logits, cache, mask, lengths, hidden = self._prefill(prompts, hidden=prompt_hidden, feed=batch_feed,
-                                                                  ids=ids)
-        rows = [b for b, cands in enumerate(candidates) for _ in cands]
-        flat = [c for cands in candidates for c in cands]
+        last_logits, cache, mask, lengths, hidden = self._prefill(ids, hidden=prompt_hidden, feed=batch_feed)
+        rows = [b for b, cands in enumerate(cand_ids_by_state) for _ in cands]
         row_index = torch.tensor(rows, device=self.device)
         first_ids = torch.tensor([i[0] for i in cand_ids], device=self.device)
         total = torch.log_softmax(last_logits[row_index], -1).gather(1, first_ids[:, None]).squeeze(1)
@@ -249,29 +270,27 @@ class HFPrior(Prior):
         if rest is not None:
             total = total + rest
         self._counts["llm_tokens"] += sum(len(i) for i in cand_ids)
-        total = total.double()
-        if normalization in ("token", "word"):
-            counts = ([len(i) for i in cand_ids] if normalization == "token"
-                      else [max(1, len(c.split())) for c in flat])
-            total = total / torch.tensor(counts, dtype=torch.float64, device=total.device)
-        elif normalization != "sum":
-            raise ValueError(f"normalization must be sum, token or word, not {normalization!r}")
-        return total, hidden
+        return total.double(), hidden
 
-    def text_logprobs(self, texts: Sequence[str]) -> list[tuple[list[str], list[float | None], list[int]]]:
-        """Per-token log-probs of whole texts (the server's echo): tokens, log-probs, char offsets."""
+    def text_logprobs(self, texts: Sequence[str | list[int]]) -> list[tuple[list[str], list[float | None], list[int]]]:
+        """Per-token log-probs of whole texts or token-id lists (the server's echo): tokens,
+        log-probs (None for the first), character offsets."""
         import torch
 
-        encoded = [self.tokenizer(t, add_special_tokens=not self.chat, return_offsets_mapping=True)
-                   for t in texts]
         results = []
         with torch.inference_mode():
-            for enc in encoded:
-                ids = enc["input_ids"]
+            for text in texts:
+                if isinstance(text, str):
+                    enc = self.tokenizer(text, add_special_tokens=not self.chat, return_offsets_mapping=True)
+                    ids, offsets = enc["input_ids"], [int(a) for a, _ in enc["offset_mapping"]]
+                else:
+                    ids = list(text)
+                tokens = [self.tokenizer.decode([i]) for i in ids]
+                if not isinstance(text, str):
+                    offsets = [sum(len(t) for t in tokens[:j]) for j in range(len(tokens))]
                 logp = torch.log_softmax(self.model(input_ids=torch.tensor([ids], device=self.device)).logits.float(), -1)[0]
                 values: list[float | None] = [None] + [float(logp[i - 1, ids[i]]) for i in range(1, len(ids))]
-                tokens = [self.tokenizer.decode([i]) for i in ids]
-                results.append((tokens, values, [int(a) for a, _ in enc["offset_mapping"]]))
+                results.append((tokens, values, offsets))
                 self._counts["llm_calls"] += 1
                 self._counts["llm_tokens"] += len(ids)
         return results
@@ -301,7 +320,6 @@ class HFPrior(Prior):
         seed: int,
         mode: Literal["sample", "exact"] = "sample",
     ) -> list[Proposals]:
-        import torch
 
         if k <= 0:
             raise ValueError(f"k must be positive, got {k}")
@@ -310,9 +328,9 @@ class HFPrior(Prior):
         if not prompts:
             return []
         if mode == "exact":
-            return self._propose_exact(prompts, k, admissible, seed)
-        with torch.inference_mode():
-            texts, token_logprobs = self._sample(prompts, k, seed)
+            return draw_exact(prompts, k, admissible, self.score(prompts, admissible), seed)
+        texts, token_logprobs = self.sample_ids(self._prompt_ids(prompts), [prompt_digest(p) for p in prompts],
+                                                k, seed)
         results = []
         for b, cmds in enumerate(admissible):
             actions = [match_command(t, cmds)[0] for t in texts[b]]
@@ -320,37 +338,41 @@ class HFPrior(Prior):
                                      unmatched=sum(a is None for a in actions)))
         return results
 
-    def _propose_exact(self, prompts, k, admissible, seed) -> list[Proposals]:
-        scores = self.score(prompts, admissible)
-        results = []
-        for prompt, cmds, logp in zip(prompts, admissible, scores, strict=True):
-            probs = np.exp(logp - logp.max())
-            probs /= probs.sum()
-            rng = np.random.default_rng(derive_seed(seed, hashlib.sha256(prompt.encode()).hexdigest()))
-            picks = rng.choice(len(cmds), size=k, p=probs)
-            results.append(Proposals([cmds[i] for i in picks], [cmds[i] for i in picks],
-                                     [float(logp[i]) for i in picks], 0))
-        return results
-
-    def _sample(self, prompts: Sequence[str], k: int, seed: int, *, temperature: float | None = None,
-                top_p: float | None = None, max_new_tokens: int | None = None):
-        """k samples per prompt decoded from copies of the prompt's KV cache.
-
-        Each sample's noise comes from its own generator seeded by (seed, prompt, i), so a
-        prompt's proposals do not depend on what else shares the batch.
-        """
+    def sample_ids(self, prompt_ids: Sequence[list[int]], keys: Sequence[str], k: int, seed: int, *,
+                   temperature: float | None = None, top_p: float | None = None,
+                   max_new_tokens: int | None = None) -> tuple[list[list[str]], list[list[list[float]]]]:
+        """k samples per prompt (texts cut at the first newline, and each token's log-prob)
+        from token ids; sample i of a prompt draws its noise from a generator seeded by
+        (seed, keys[b], i). Each prompt runs alone unless `batch = "pad"` (see `score_ids`)."""
         import torch
 
-        last_logits, cache, mask, lengths, _ = self._prefill(prompts)
-        rows = torch.tensor([b for b in range(len(prompts)) for _ in range(k)], device=self.device)
+        groups = ([list(range(len(prompt_ids)))] if self.config.batch == "pad"
+                  else [[b] for b in range(len(prompt_ids))])
+        texts: list[list[str]] = []
+        logprobs: list[list[list[float]]] = []
+        settings = {"temperature": temperature, "top_p": top_p, "max_new_tokens": max_new_tokens}
+        with torch.inference_mode():
+            for group in groups if prompt_ids else []:
+                t, lp = self._sample([list(prompt_ids[b]) for b in group], [keys[b] for b in group], k, seed,
+                                     **settings)
+                texts += t
+                logprobs += lp
+        return texts, logprobs
+
+    def _sample(self, ids: list[list[int]], keys: Sequence[str], k: int, seed: int, *,
+                temperature: float | None = None, top_p: float | None = None, max_new_tokens: int | None = None):
+        """k samples per prompt decoded from copies of the prompt's KV cache."""
+        import torch
+
+        last_logits, cache, mask, lengths, _ = self._prefill(ids)
+        rows = torch.tensor([b for b in range(len(ids)) for _ in range(k)], device=self.device)
         cache.batch_select_indices(rows)
         logits = last_logits[rows]
         mask = mask[rows]
         positions = lengths[rows]
         n = len(rows)
         generators = []
-        for prompt in prompts:
-            digest = hashlib.sha256(prompt.encode()).hexdigest()
+        for digest in keys:
             for i in range(k):
                 g = torch.Generator(device="cpu")
                 g.manual_seed(derive_seed(seed, digest, i))
@@ -398,5 +420,5 @@ class HFPrior(Prior):
                              use_cache=True)
             logits = out.logits[:, -1].float()
         texts = [self.tokenizer.decode(g).split("\n")[0].strip() for g in generated]
-        return ([texts[b * k:(b + 1) * k] for b in range(len(prompts))],
-                [token_logprobs[b * k:(b + 1) * k] for b in range(len(prompts))])
+        return ([texts[b * k:(b + 1) * k] for b in range(len(ids))],
+                [token_logprobs[b * k:(b + 1) * k] for b in range(len(ids))])

@@ -1,13 +1,21 @@
 """A prior served by any OpenAI-compatible completions server (vLLM on GPUs, `priorbench serve-prior`).
 
-Proposals: one request with n=k (servers that ignore n>1, like llama.cpp's, are detected and
-asked k times with distinct seeds). Exact scoring: the prompt + each candidate with echo=True and
-logprobs, summing the log-probs of the candidate's tokens; a server without echo log-probs
-gives a clear error. llama-cpp-python's echo log-probs are shifted by one token (upstream issue
-#1276): do not score through it.
+Two ways to talk to it:
+- text (`tokenizer = ""`): prompts in the plain form ("…\nAction:", candidates after a space);
+  works with any server, but the served model sees text, not the hf backend's chat turns.
+- tokens (`tokenizer` = the served model, an alias, folder or hub id): the client formats and
+  tokenizes exactly as the hf backend (agents/priors/codec.py: chat template, system turn) and
+  sends token-id prompts. Against `priorbench serve-prior` (told apart by its /v1/models
+  answer) it sends `priorbench_split` / `priorbench_keys`, so scores and samples are the hf
+  backend's bits and its provenance is the in-process one (one cache for both); the server's
+  model is checked against `tokenizer` first. Against vLLM, each candidate's token log-probs
+  from echo are summed.
 
-Prompts use the plain form ("…\nAction:" and candidates after a space): a completions server
-sees text, not chat turns.
+Exact scoring asks for many states in one request (`batch_prompts` texts; a state is never
+cut in two); proposals ask n=k per prompt (servers that ignore n>1, like llama.cpp's, are
+asked k times with distinct seeds). A server without echo log-probs gives a clear error;
+llama-cpp-python's echo log-probs are shifted by one token (upstream issue #1276): do not score
+through it.
 """
 
 from __future__ import annotations
@@ -23,8 +31,17 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 
-from priorbench.agents.priors.base import Normalization, Prior, Proposals
+from priorbench.agents.priors.base import (
+    Normalization,
+    Prior,
+    Proposals,
+    draw_exact,
+    normalize_scores,
+    prompt_digest,
+)
+from priorbench.agents.priors.codec import PromptCodec
 from priorbench.agents.priors.matching import match_command
+from priorbench.agents.priors.models import resolve_model
 from priorbench.core.config import NON_NEGATIVE, POSITIVE, UNIT_OPEN
 from priorbench.core.errors import UserError
 from priorbench.core.seeding import derive_seed
@@ -49,7 +66,17 @@ class OpenAIPriorConfig:
     """Attempts after the first, with exponential backoff, before giving up."""
     backoff_s: Annotated[float, NON_NEGATIVE] = 0.5
     context_length: Annotated[int, POSITIVE] = 4096
-    """The served model's context (used to fit prompts)."""
+    """The served model's context in text mode (token mode reads the model's own)."""
+    tokenizer: str = ""
+    """"": text mode; else the served model (alias, folder, .gguf or hub id): token mode."""
+    prompt_format: Literal["auto", "chat", "plain", "raw"] = "auto"
+    """Token mode: as the hf backend's (auto: the chat template when the model has one)."""
+    system_prompt: str | None = None
+    """Token mode, chat format: as the hf backend's."""
+    adapter_sha256: str = ""
+    """Token mode: the LoRA adapter the served model must have merged ("" = none)."""
+    batch_prompts: Annotated[int, POSITIVE] = 512
+    """Most texts per scoring request (whole states; raise the server's `--limit prompts` too)."""
 
 
 class OpenAIPrior(Prior):
@@ -59,15 +86,63 @@ class OpenAIPrior(Prior):
         self.config = config or OpenAIPriorConfig(**overrides)
         self.context_length = self.config.context_length
         self._counts = {"llm_calls": 0, "llm_tokens": 0}
+        self._served: dict[str, Any] | None | bool = False  # False: not asked yet
+        self.codec: PromptCodec | None = None
+        if self.config.tokenizer:
+            from transformers import AutoConfig, AutoTokenizer
+
+            self.resolved = resolve_model(self.config.tokenizer)
+            self.codec = PromptCodec(AutoTokenizer.from_pretrained(self.resolved.source), self.config.prompt_format,
+                                     self.config.system_prompt, model=self.config.tokenizer)
+            model_config = AutoConfig.from_pretrained(self.resolved.source)
+            self.context_length = int(getattr(model_config, "max_position_embeddings", self.context_length))
+        elif self.config.prompt_format != "auto" or self.config.system_prompt is not None:
+            raise UserError("prompt_format and system_prompt need token mode: set tokenizer to the served "
+                            "model (e.g. tokenizer=\"smollm2-135m\")")
 
     # --- transport -----------------------------------------------------------------------
+    def _url(self, route: str) -> str:
+        return self.config.base_url.rstrip("/") + route
+
+    def _served_prior(self) -> dict[str, Any] | None:
+        """The served prior's provenance when the server is `priorbench serve-prior`, else None
+        (asked once; a server that refuses GET /v1/models is taken as another kind)."""
+        if self._served is False:
+            try:
+                models = self._request("/models").get("data") or [{}]
+                self._served = (models[0].get("priorbench") or {}).get("provenance")
+            except UserError as exc:
+                if "refused the request" not in str(exc):
+                    raise
+                self._served = None  # answers, but not /v1/models: not ours
+            except (ValueError, AttributeError, IndexError):
+                self._served = None
+            if self._served and self.codec is not None:
+                self._check_served(self._served)
+        return self._served or None
+
+    def _check_served(self, served: dict[str, Any]) -> None:
+        if served.get("weights_sha256") != self.resolved.weights_sha256:
+            raise UserError(f"prior server {self.config.base_url} serves {served.get('model_id')!r}, not "
+                            f"{self.resolved.model_id!r} (the tokenizer setting); start the server with that "
+                            "model or point at another one")
+        adapter = (served.get("adapter") or {}).get("sha256", "")
+        if adapter != self.config.adapter_sha256:
+            raise UserError(f"prior server {self.config.base_url} serves adapter {adapter[:12] or 'none'}, "
+                            f"this prior wants {self.config.adapter_sha256[:12] or 'none'}; serve the same "
+                            "adapter (serve-prior --set adapter=DIR)")
+
     def _post(self, payload: dict[str, Any]) -> dict[str, Any]:
-        url = self.config.base_url.rstrip("/") + "/completions"
+        return self._request("/completions", payload)
+
+    def _request(self, route: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
+        """POST `payload` (GET without one) with retries and backoff, within the deadline."""
+        url = self._url(route)
         headers = {"Content-Type": "application/json"}
         key = os.environ.get(self.config.api_key_env)
         if key:
             headers["Authorization"] = f"Bearer {key}"
-        body = json.dumps({"model": self.config.model, **payload}).encode()
+        body = None if payload is None else json.dumps({"model": self.config.model, **payload}).encode()
         last: Exception | None = None
         deadline = time.monotonic() + self.config.deadline_s
         tries = 0
@@ -79,9 +154,10 @@ class OpenAIPrior(Prior):
                 break
             tries += 1
             try:
-                request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+                request = urllib.request.Request(url, data=body, headers=headers,
+                                                 method="GET" if body is None else "POST")
                 with urllib.request.urlopen(request, timeout=min(self.config.timeout_s, remaining)) as response:
-                    self._counts["llm_calls"] += 1
+                    self._counts["llm_calls"] += body is not None
                     return json.loads(response.read())
             except urllib.error.HTTPError as exc:
                 if exc.code < 500:
@@ -97,20 +173,23 @@ class OpenAIPrior(Prior):
         )
 
     # --- prompts -------------------------------------------------------------------------
-    @staticmethod
-    def format(prompt: str) -> str:
-        return prompt + "\nAction:"
+    def format(self, prompt: str) -> str:
+        return self.codec.format(prompt) if self.codec else prompt + "\nAction:"
 
-    @staticmethod
-    def count_tokens(prompt: str) -> int:
-        """An estimate (no tokenizer here): ~3 characters a token, on the safe side."""
-        return len(prompt) // 3 + 8
+    def count_tokens(self, prompt: str) -> int:
+        """Token mode: exact; text mode: an estimate (~3 characters a token, on the safe side)."""
+        return len(self.codec.encode_prompt(prompt)) if self.codec else len(prompt) // 3 + 8
 
     def provenance(self) -> dict[str, Any]:
+        sampling = {"temperature": self.config.temperature, "top_p": self.config.top_p,
+                    "max_new_tokens": self.config.max_new_tokens}
+        served = self._served_prior() if self.codec else None
+        if served:  # the served hf prior's bits: the in-process provenance, so one cache serves both
+            return {**{k: v for k, v in served.items() if k not in ("prompt_format", "system_prompt")},
+                    **self.codec.provenance(), "sampling": sampling}
         return {"backend": "openai", "base_url": self.config.base_url, "model_id": self.config.model,
-                "weights_sha256": None, "prompt_format": "plain",
-                "sampling": {"temperature": self.config.temperature, "top_p": self.config.top_p,
-                             "max_new_tokens": self.config.max_new_tokens}}
+                "weights_sha256": self.resolved.weights_sha256 if self.codec else None,
+                **(self.codec.provenance() if self.codec else {"prompt_format": "plain"}), "sampling": sampling}
 
     def counters(self) -> dict[str, float]:
         return dict(self._counts)
@@ -118,61 +197,138 @@ class OpenAIPrior(Prior):
     # --- the contract ----------------------------------------------------------------------
     def score(self, prompts: Sequence[str], candidates: Sequence[Sequence[str]], *,
               normalization: Normalization = "sum") -> list[np.ndarray]:
-        results = []
-        for prompt, cands in zip(prompts, candidates, strict=True):
+        if len(prompts) != len(candidates):
+            raise ValueError("score() needs one candidate list per prompt")
+        for cands in candidates:
             if not cands:
                 raise UserError("score() got an empty candidate list: a state needs ≥1 admissible command")
+        states = [self._state_texts(p, c) for p, c in zip(prompts, candidates, strict=True)]
+        sums: list[np.ndarray] = []
+        for chunk in self._chunks(states):
+            sums += self._score_chunk([states[b] for b in chunk])
+        return [normalize_scores(total, [len(c) for c in state[2]], cands, normalization)
+                for total, state, cands in zip(sums, states, candidates, strict=True)]
+
+    def _state_texts(self, prompt: str, cands: Sequence[str]) -> tuple[Any, list[Any], list[Any]]:
+        """(the prompt as sent, each candidate's full text as sent, each candidate's part)."""
+        if self.codec is None:
             base = self.format(prompt)
-            texts = [base + " " + c for c in cands]
-            reply = self._post({"prompt": texts, "max_tokens": 0, "echo": True, "logprobs": 0})
-            values = []
-            for cand, choice in zip(cands, reply.get("choices", []), strict=False):
-                lp = choice.get("logprobs") or {}
-                offsets, token_lps = lp.get("text_offset"), lp.get("token_logprobs")
-                if not offsets or not token_lps:
-                    raise UserError(
-                        f"prior server {self.config.base_url} returns no echo prompt log-probs, so it "
-                        "cannot score candidates; use a server with echo + logprobs (vLLM, "
-                        "`priorbench serve-prior`) or the hf backend"
-                    )
-                picked = [v for off, v in zip(offsets, token_lps, strict=False)
-                          if off >= len(base) and v is not None]
-                total = float(sum(picked))
-                self._counts["llm_tokens"] += len(token_lps)
-                if normalization == "token":
-                    total /= max(1, len(picked))
-                elif normalization == "word":
-                    total /= max(1, len(cand.split()))
-                values.append(total)
-            if len(values) != len(cands):
-                raise UserError(f"prior server returned {len(values)} choices for {len(cands)} candidates")
-            results.append(np.array(values))
-        return results
+            return base, [base + " " + c for c in cands], [" " + c for c in cands]
+        ids = self.codec.encode_prompt(prompt)
+        if len(ids) + self.config.max_new_tokens > self.context_length:
+            raise UserError(f"prompt of {len(ids)} tokens does not fit the model's context of "
+                            f"{self.context_length}; shorten the observation or history ({prompt[:60]!r}…)")
+        parts = [self.codec.encode_candidate(c) for c in cands]
+        if any(not p for p in parts):
+            raise UserError("a candidate command is empty after tokenisation")
+        return ids, [ids + p for p in parts], parts
+
+    def _chunks(self, states: list[tuple[Any, list[Any], list[Any]]]) -> list[list[int]]:
+        """Whole states, at most `batch_prompts` texts a request (a bigger state goes alone)."""
+        chunks: list[list[int]] = []
+        used = 0
+        for b, (_, texts, _) in enumerate(states):
+            if not chunks or used + len(texts) > self.config.batch_prompts:
+                chunks.append([])
+                used = 0
+            chunks[-1].append(b)
+            used += len(texts)
+        return chunks
+
+    def _score_chunk(self, states: list[tuple[Any, list[Any], list[Any]]]) -> list[np.ndarray]:
+        texts = [t for _, state_texts, _ in states for t in state_texts]
+        payload: dict[str, Any] = {"prompt": texts, "max_tokens": 0, "echo": True, "logprobs": 0}
+        exact = self.codec is not None and self._served_prior() is not None
+        if exact:
+            payload["priorbench_split"] = [len(ids) for ids, state_texts, _ in states for _ in state_texts]
+        choices = self._post(payload).get("choices", [])
+        if len(choices) != len(texts):
+            raise UserError(f"prior server returned {len(choices)} choices for {len(texts)} candidates")
+        owners = [(state[0], part) for state in states for part in state[2]]
+        values = [self._candidate_logprob(choice, base, part, exact)
+                  for (base, part), choice in zip(owners, choices, strict=True)]
+        out, start = [], 0
+        for _, state_texts, _ in states:
+            out.append(np.array(values[start:start + len(state_texts)], dtype=np.float64))
+            start += len(state_texts)
+        return out
+
+    def _candidate_logprob(self, choice: dict[str, Any], base: Any, part: Any, exact: bool) -> float:
+        if exact:
+            return float(choice["priorbench_logprob"])
+        lp = choice.get("logprobs") or {}
+        offsets, token_lps = lp.get("text_offset"), lp.get("token_logprobs")
+        if not token_lps or (self.codec is None and not offsets):
+            raise UserError(
+                f"prior server {self.config.base_url} returns no echo prompt log-probs, so it "
+                "cannot score candidates; use a server with echo + logprobs (vLLM, "
+                "`priorbench serve-prior`) or the hf backend"
+            )
+        self._counts["llm_tokens"] += len(token_lps)
+        if self.codec is not None:  # the last len(part) prompt tokens are the candidate's
+            return float(sum(v for v in token_lps[len(base):len(base) + len(part)] if v is not None))
+        return float(sum(v for off, v in zip(offsets, token_lps, strict=False) if off >= len(base) and v is not None))
 
     def propose(self, prompts: Sequence[str], k: int, admissible: Sequence[Sequence[str]], *,
                 seed: int, mode: Literal["sample", "exact"] = "sample") -> list[Proposals]:
         if mode == "exact":
-            scores = self.score(prompts, admissible)
-            out = []
-            for prompt, cmds, logp in zip(prompts, admissible, scores, strict=True):
-                probs = np.exp(logp - logp.max())
-                rng = np.random.default_rng(derive_seed(seed, prompt))
-                picks = rng.choice(len(cmds), size=k, p=probs / probs.sum())
-                out.append(Proposals([cmds[i] for i in picks], [cmds[i] for i in picks],
-                                     [float(logp[i]) for i in picks], 0))
-            return out
+            return draw_exact(prompts, k, admissible, self.score(prompts, admissible), seed)
+        payload = {"max_tokens": self.config.max_new_tokens, "temperature": self.config.temperature,
+                   "top_p": self.config.top_p, "stop": ["\n"], "logprobs": 0}
+        sent = [self.codec.encode_prompt(p) if self.codec else self.format(p) for p in prompts]
+        if self.codec is not None and self._served_prior() is not None:  # one request, the hf seeds
+            reply = self._post({**payload, "prompt": sent, "n": k, "seed": seed,
+                                "priorbench_keys": [prompt_digest(p) for p in prompts]})["choices"]
+            per_prompt = [reply[b * k:(b + 1) * k] for b in range(len(prompts))]
+        else:
+            per_prompt = []
+            for prompt, text in zip(prompts, sent, strict=True):
+                key = derive_seed(seed, prompt_digest(prompt))
+                choices = self._post({**payload, "prompt": text, "n": k, "seed": key})["choices"]
+                if len(choices) < k:  # the server ignored n>1: ask once per sample, distinct seeds
+                    choices = [self._post({**payload, "prompt": text, "n": 1, "seed": derive_seed(key, i)})["choices"][0]
+                               for i in range(k)]
+                per_prompt.append(choices[:k])
         results = []
-        for prompt, cmds in zip(prompts, admissible, strict=True):
-            payload = {"prompt": self.format(prompt), "max_tokens": self.config.max_new_tokens,
-                       "temperature": self.config.temperature, "top_p": self.config.top_p,
-                       "stop": ["\n"], "logprobs": 0}
-            choices = self._post({**payload, "n": k, "seed": derive_seed(seed, prompt)})["choices"]
-            if len(choices) < k:  # the server ignored n>1: ask once per sample, distinct seeds
-                choices = [self._post({**payload, "n": 1, "seed": derive_seed(seed, prompt, i)})["choices"][0]
-                           for i in range(k)]
-            texts = [c["text"].split("\n")[0].strip() for c in choices[:k]]
+        for cmds, choices in zip(admissible, per_prompt, strict=True):
+            texts = [c["text"].split("\n")[0].strip() for c in choices]
             logprobs = [float(sum(v for v in (c.get("logprobs") or {}).get("token_logprobs") or [] if v is not None))
-                        for c in choices[:k]]
+                        for c in choices]
             actions = [match_command(t, cmds)[0] for t in texts]
             results.append(Proposals(actions, texts, logprobs, sum(a is None for a in actions)))
         return results
+
+
+#: Where `make_prior` finds prior servers (comma-separated /v1 roots), set by `--prior-server`.
+PRIOR_SERVER_ENV = "PRIORBENCH_PRIOR_SERVER"
+_SERVED: dict[str, dict[str, Any] | None] = {}
+
+
+def served_provenance(url: str) -> dict[str, Any] | None:
+    """What `priorbench serve-prior` at `url` serves (None for another kind of server); asked
+    once per process."""
+    if url not in _SERVED:
+        _SERVED[url] = OpenAIPrior(base_url=url, retries=2, deadline_s=30)._served_prior()
+    return _SERVED[url]
+
+
+def remote_twin(config: Any, urls: Sequence[str]) -> OpenAIPrior:
+    """The openai backend in token mode for an hf prior `config`, at the first server in
+    `urls` that serves the same weights and adapter: the same bits without the model here."""
+    resolved = resolve_model(config.model)
+    adapter = ""
+    if config.adapter:
+        from priorbench.agents.priors.lora import read_adapter
+
+        adapter = read_adapter(config.adapter)[0]["adapter_sha256"]
+    seen = []
+    for url in urls:
+        served = served_provenance(url) or {}
+        seen.append(f"{url}: {served.get('model_id', 'not a priorbench server')}")
+        if (served.get("weights_sha256") == resolved.weights_sha256
+                and (served.get("adapter") or {}).get("sha256", "") == adapter):
+            return OpenAIPrior(base_url=url, tokenizer=config.model, prompt_format=config.prompt_format,
+                               system_prompt=config.system_prompt, temperature=config.temperature,
+                               top_p=config.top_p, max_new_tokens=config.max_new_tokens, adapter_sha256=adapter)
+    raise UserError(f"no prior server serves {resolved.model_id!r}{' with adapter ' + adapter[:12] if adapter else ''} "
+                    f"({'; '.join(seen)}); start one (`priorbench serve-prior --prior …`) or drop --prior-server")

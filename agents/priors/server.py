@@ -1,11 +1,19 @@
 """`priorbench serve-prior`: an OpenAI-compatible completions server over the hf backend.
 
 Serves one loaded prior to many workers: POST /v1/completions with `n` samples (each seeded),
-per-token `logprobs`, and `echo` (prompt log-probs, for exact scoring through the openai
-backend); GET /v1/models. Standard library only; one model call at a time.
+per-token `logprobs`, `echo` (prompt log-probs), string or token-id prompts; GET /v1/models
+(with the served prior's provenance under "priorbench", which the openai backend checks).
 
-Every request is checked before the model sees it, against `ServerLimits` (settable with
-`serve-prior --limit NAME=VALUE`): a body that is not a JSON object, a field of the wrong type
+Two extensions, which the openai backend sends only to this server: `priorbench_split` (per
+token prompt, how many leading tokens are the state's prompt; the rest is a candidate) scores
+candidates exactly as the in-process hf backend does — the prompt once, the candidates on its
+KV cache — and returns each candidate's summed log-prob as `priorbench_logprob`;
+`priorbench_keys` seeds each prompt's samples as the hf backend seeds them. So a run through
+the server gives the same bits as a run with the model in the process.
+
+Requests are batched (`Batcher`): what arrives within `batch_wait_ms` of the first waiting
+request shares one turn of the model. Every request is checked first, against `ServerLimits`
+(`serve-prior --limit NAME=VALUE`): a body that is not a JSON object, a field of the wrong type
 or past a limit gets a 4xx with a JSON error at once; more waiting requests than `queue` get
 503 (the openai backend retries those).
 """
@@ -14,14 +22,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import queue
 import socket
 import sys
 import threading
+import time
+from concurrent.futures import Future
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Annotated, Any
 
+from priorbench.agents.priors.base import prompt_digest
 from priorbench.agents.priors.hf import HFPrior
-from priorbench.core.config import POSITIVE
+from priorbench.core.config import NON_NEGATIVE, POSITIVE
 from priorbench.core.errors import UserError
 
 
@@ -31,14 +43,18 @@ class ServerLimits:
     """Most samples per prompt."""
     max_tokens: Annotated[int, POSITIVE] = 256
     """Most new tokens per sample."""
-    prompts: Annotated[int, POSITIVE] = 64
-    """Most prompts per request."""
+    prompts: Annotated[int, POSITIVE] = 1024
+    """Most prompts per request (a scored state sends one per candidate, in one request)."""
     prompt_tokens: Annotated[int, POSITIVE] = 4096
     """Most tokens in one prompt."""
     body_bytes: Annotated[int, POSITIVE] = 2_000_000
     """Largest request body."""
     queue: Annotated[int, POSITIVE] = 32
     """Most requests waiting for the model at once; more get 503."""
+    batch_wait_ms: Annotated[float, NON_NEGATIVE] = 5.0
+    """How long the first waiting request waits for others to share its turn of the model."""
+    batch_prompts: Annotated[int, POSITIVE] = 64
+    """Most prompts in one turn of the model."""
 
 
 class BadRequest(ValueError):
@@ -58,62 +74,192 @@ def _field(request: dict[str, Any], key: str, kind: type | tuple[type, ...], def
     return value
 
 
+def _prompts(prior: HFPrior, request: dict[str, Any], limits: ServerLimits) -> list[str | list[int]]:
+    """The prompts as given: strings, or token-id lists (the OpenAI API's token prompts)."""
+    prompts = request.get("prompt", "")
+    if isinstance(prompts, str) or (isinstance(prompts, list) and prompts and _is_ids(prompts)):
+        prompts = [prompts]
+    if not isinstance(prompts, list) or not prompts or not all(isinstance(p, str) or _is_ids(p) for p in prompts):
+        raise BadRequest("prompt must be a string, a list of token ids, or a non-empty list of either")
+    if len(prompts) > limits.prompts:
+        raise BadRequest(f"at most {limits.prompts} prompts per request, got {len(prompts)}")
+    vocab = len(prior.tokenizer)
+    for prompt in prompts:
+        if isinstance(prompt, str) and len(prompt) > 8 * limits.prompt_tokens:  # before tokenizing a huge string
+            raise BadRequest(f"a prompt is longer than {limits.prompt_tokens} tokens", 413)
+        ids = prior.encode_prompt(prompt) if isinstance(prompt, str) else prompt
+        if len(ids) > limits.prompt_tokens:
+            raise BadRequest(f"a prompt is longer than {limits.prompt_tokens} tokens", 413)
+        if not ids:
+            raise BadRequest("a prompt is empty")
+        if not isinstance(prompt, str) and not all(0 <= i < vocab for i in prompt):
+            raise BadRequest(f"token ids must be from 0 to {vocab - 1} (this model's vocabulary)")
+    return prompts
+
+
+def _is_ids(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(i, int) and not isinstance(i, bool)
+                                                           for i in value)
+
+
 def check_request(prior: HFPrior, request: Any, limits: ServerLimits) -> dict[str, Any]:
     """The request's fields, typed and within `limits`; BadRequest (a 4xx) otherwise."""
     if not isinstance(request, dict):
         raise BadRequest(f"the request body must be a JSON object, got a JSON {type(request).__name__}")
-    prompts = request.get("prompt", "")
-    prompts = [prompts] if isinstance(prompts, str) else prompts
-    if not isinstance(prompts, list) or not prompts or not all(isinstance(p, str) for p in prompts):
-        raise BadRequest("prompt must be a string or a non-empty list of strings")
-    checked = {"prompts": prompts, "n": _field(request, "n", int, 1),
+    checked = {"n": _field(request, "n", int, 1),
                "max_tokens": _field(request, "max_tokens", int, 16),
                "echo": _field(request, "echo", bool, False),
                "logprobs": _field(request, "logprobs", int, None),
                "seed": _field(request, "seed", int, 0),
                "temperature": float(_field(request, "temperature", (int, float), 1.0)),
-               "top_p": float(_field(request, "top_p", (int, float), 1.0))}
+               "top_p": float(_field(request, "top_p", (int, float), 1.0)),
+               "split": _field(request, "priorbench_split", list, None),
+               "keys": _field(request, "priorbench_keys", list, None)}
     if not 1 <= checked["n"] <= limits.n:
         raise BadRequest(f"n must be from 1 to {limits.n} (this server's limit), got {checked['n']}")
     if not 0 <= checked["max_tokens"] <= limits.max_tokens:
         raise BadRequest(f"max_tokens must be from 0 to {limits.max_tokens}, got {checked['max_tokens']}")
-    if len(prompts) > limits.prompts:
-        raise BadRequest(f"at most {limits.prompts} prompts per request, got {len(prompts)}")
     if not checked["temperature"] > 0 or not 0 < checked["top_p"] <= 1:
         raise BadRequest("temperature must be > 0 and top_p in (0, 1]")
-    for prompt in prompts:
-        if len(prompt) > 8 * limits.prompt_tokens:  # before tokenizing a huge string
-            raise BadRequest(f"a prompt is longer than {limits.prompt_tokens} tokens", 413)
-        if len(prior.tokenizer(prompt)["input_ids"]) > limits.prompt_tokens:
-            raise BadRequest(f"a prompt is longer than {limits.prompt_tokens} tokens", 413)
+    prompts = checked["prompts"] = _prompts(prior, request, limits)
+    split, keys = checked["split"], checked["keys"]
+    if split is not None:
+        if not (checked["echo"] and checked["max_tokens"] == 0 and all(not isinstance(p, str) for p in prompts)):
+            raise BadRequest("priorbench_split scores token prompts: it needs echo=true, max_tokens=0 and "
+                             "token-id prompts")
+        if len(split) != len(prompts) or not all(isinstance(n, int) and 0 < n < len(p)
+                                                 for n, p in zip(split, prompts, strict=False)):
+            raise BadRequest("priorbench_split must give, per prompt, how many of its leading tokens are the "
+                             "state's prompt (at least 1, fewer than the prompt's tokens)")
+    if keys is not None and (len(keys) != len(prompts) or not all(isinstance(k, str) for k in keys)):
+        raise BadRequest("priorbench_keys must be one string per prompt")
     return checked
 
 
-def _completion(prior: HFPrior, checked: dict[str, Any]) -> dict[str, Any]:
-    prompts, n, max_tokens, echo, seed = (checked[k] for k in ("prompts", "n", "max_tokens", "echo", "seed"))
+def _states(checked: dict[str, Any]) -> list[tuple[list[int], list[list[int]]]]:
+    """A split request's states: runs of consecutive texts with the same prompt tokens."""
+    states: list[tuple[list[int], list[list[int]]]] = []
+    for ids, n in zip(checked["prompts"], checked["split"], strict=True):
+        if states and states[-1][0] == ids[:n]:
+            states[-1][1].append(ids[n:])
+        else:
+            states.append((ids[:n], [ids[n:]]))
+    return states
+
+
+def _answer(prior: HFPrior, checked: dict[str, Any], *, sums: list[float] | None = None,
+            samples: tuple[list[list[str]], list[list[list[float]]]] | None = None) -> dict[str, Any]:
+    """The completions answer; `sums` (split scoring) and `samples` come from the batch."""
+    prompts, n, max_tokens, echo = (checked[k] for k in ("prompts", "n", "max_tokens", "echo"))
     want_logprobs = checked["logprobs"] is not None
-    echoed = prior.text_logprobs(prompts) if echo else [None] * len(prompts)
-    if max_tokens > 0:
-        texts, token_logprobs = prior._sample(
-            prompts, n, seed, temperature=checked["temperature"], top_p=checked["top_p"],
-            max_new_tokens=max_tokens)
+    if sums is not None:  # exact candidate sums, one per prompt; per-token values are not computed
+        echoed = [([prior.tokenizer.decode([i]) for i in p], [None] * len(p), [0] * len(p)) for p in prompts]
     else:
-        texts = [[""] * n for _ in prompts]
-        token_logprobs = [[[] for _ in range(n)] for _ in prompts]
+        echoed = prior.text_logprobs(prompts) if echo else [None] * len(prompts)
+    texts, token_logprobs = samples or ([[""] * n for _ in prompts], [[[] for _ in range(n)] for _ in prompts])
     choices = []
     for b, prompt in enumerate(prompts):
         for i in range(n):
-            text = texts[b][i]
             logprobs = None
             if want_logprobs or echo:
                 tokens, values, offsets = echoed[b] if echo else ([], [], [])
-                logprobs = {"tokens": list(tokens), "token_logprobs": list(values),
+                logprobs = {"tokens": list(tokens), "token_logprobs": list(values) + token_logprobs[b][i],
                             "text_offset": list(offsets), "top_logprobs": None}
-                logprobs["token_logprobs"] += token_logprobs[b][i]
-            choices.append({"index": len(choices), "text": (prompt if echo else "") + text,
-                            "logprobs": logprobs,
-                            "finish_reason": "stop" if len(token_logprobs[b][i]) < max_tokens else "length"})
+            shown = (prompt if isinstance(prompt, str) else prior.tokenizer.decode(prompt)) if echo else ""
+            choice = {"index": len(choices), "text": shown + texts[b][i], "logprobs": logprobs,
+                      "finish_reason": "stop" if len(token_logprobs[b][i]) < max_tokens else "length"}
+            if sums is not None:
+                choice["priorbench_logprob"] = sums[b]
+            choices.append(choice)
     return {"object": "text_completion", "model": prior.resolved.model_id, "choices": choices}
+
+
+class Batcher:
+    """Serves requests in batches: the first waiting request opens a window of `batch_wait_ms`;
+    what arrives in it (up to `batch_prompts` prompts) is answered by one turn of the model.
+    Every state still runs as the prior's `score_ids` / `sample_ids` run it (alone, with
+    `batch = "exact"`), so an answer never depends on what else shared its batch."""
+
+    def __init__(self, prior: HFPrior, limits: ServerLimits) -> None:
+        self.prior = prior
+        self.limits = limits
+        self.lock = threading.Lock()  # held while the model runs
+        self.waiting = threading.BoundedSemaphore(limits.queue)
+        self.queue: queue.Queue[tuple[dict[str, Any], Future]] = queue.Queue()
+        self.counts = {"batches": 0, "requests": 0, "states": 0}
+        threading.Thread(target=self._loop, daemon=True, name="serve-prior-batcher").start()
+
+    def submit(self, checked: dict[str, Any]) -> dict[str, Any]:
+        if not self.waiting.acquire(blocking=False):
+            raise BadRequest(f"busy: {self.limits.queue} requests are waiting; retry later", 503)
+        try:
+            future: Future = Future()
+            self.queue.put((checked, future))
+            return future.result()
+        finally:
+            self.waiting.release()
+
+    def _loop(self) -> None:
+        while True:
+            batch = [self.queue.get()]
+            size = len(batch[0][0]["prompts"])
+            deadline = time.monotonic() + self.limits.batch_wait_ms / 1000
+            while size < self.limits.batch_prompts:
+                try:
+                    item = self.queue.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    break
+                batch.append(item)
+                size += len(item[0]["prompts"])
+            with self.lock:
+                try:
+                    answers = self._run([checked for checked, _ in batch])
+                except Exception as exc:  # noqa: BLE001 - every request of the batch gets the error
+                    for _, future in batch:
+                        future.set_exception(exc)
+                    continue
+            for (_, future), answer in zip(batch, answers, strict=True):
+                future.set_result(answer)
+
+    def _run(self, batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        prior = self.prior
+        self.counts["batches"] += 1
+        self.counts["requests"] += len(batch)
+        # split scoring: every state of every request in one score_ids call
+        states = [_states(c) if c["split"] is not None else [] for c in batch]
+        flat = [s for per in states for s in per]
+        self.counts["states"] += len(flat)
+        sums = prior.score_ids([p for p, _ in flat], [cands for _, cands in flat]) if flat else []
+        # sampling: requests with the same settings in one sample_ids call
+        samples: dict[int, tuple[list[list[str]], list[list[list[float]]]]] = {}
+        groups: dict[tuple, list[int]] = {}
+        for r, c in enumerate(batch):
+            if c["max_tokens"] > 0:
+                groups.setdefault(tuple(c[k] for k in ("n", "seed", "temperature", "top_p", "max_tokens")),
+                                  []).append(r)
+        for (n, seed, temperature, top_p, max_tokens), members in groups.items():
+            ids, keys, owner = [], [], []
+            for r in members:
+                c = batch[r]
+                for b, prompt in enumerate(c["prompts"]):
+                    ids.append(prior.encode_prompt(prompt) if isinstance(prompt, str) else prompt)
+                    keys.append(c["keys"][b] if c["keys"] else prompt_digest(
+                        prompt if isinstance(prompt, str) else json.dumps(prompt)))
+                    owner.append(r)
+            self.counts["states"] += len(ids)
+            texts, logprobs = prior.sample_ids(ids, keys, n, seed, temperature=temperature, top_p=top_p,
+                                               max_new_tokens=max_tokens)
+            for r in members:
+                picked = [j for j, o in enumerate(owner) if o == r]
+                samples[r] = ([texts[j] for j in picked], [logprobs[j] for j in picked])
+        answers, at = [], 0
+        for r, c in enumerate(batch):
+            request_sums = None
+            if c["split"] is not None:
+                request_sums = [float(v) for total in sums[at:at + len(states[r])] for v in total]
+                at += len(states[r])
+            answers.append(_answer(prior, c, sums=request_sums, samples=samples.get(r)))
+        return answers
 
 
 def check_port(host: str, port: int) -> None:
@@ -131,8 +277,9 @@ def make_server(prior: HFPrior, host: str = "127.0.0.1", port: int = 8000,
                 limits: ServerLimits | None = None) -> ThreadingHTTPServer:
     """A ready server (call serve_forever); port 0 picks a free port (see server.server_address)."""
     limits = limits or ServerLimits()
-    lock = threading.Lock()
-    waiting = threading.BoundedSemaphore(limits.queue)
+    batcher = Batcher(prior, limits)
+    served = {"id": prior.resolved.model_id, "object": "model",
+              "priorbench": {"provenance": prior.provenance(), "batch_wait_ms": limits.batch_wait_ms}}
 
     class Handler(BaseHTTPRequestHandler):
         def _send(self, status: int, payload: dict[str, Any]) -> None:
@@ -145,7 +292,7 @@ def make_server(prior: HFPrior, host: str = "127.0.0.1", port: int = 8000,
 
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
             if self.path.rstrip("/") == "/v1/models":
-                self._send(200, {"object": "list", "data": [{"id": prior.resolved.model_id, "object": "model"}]})
+                self._send(200, {"object": "list", "data": [served]})
             else:
                 self._send(404, {"error": {"message": f"no route {self.path}"}})
 
@@ -164,15 +311,7 @@ def make_server(prior: HFPrior, host: str = "127.0.0.1", port: int = 8000,
                     request = json.loads(self.rfile.read(length) or b"{}")
                 except ValueError as exc:
                     raise BadRequest(f"the body is not JSON: {exc}") from None
-                checked = check_request(prior, request, limits)
-                if not waiting.acquire(blocking=False):
-                    raise BadRequest(f"busy: {limits.queue} requests are waiting; retry later", 503)
-                try:
-                    with lock:
-                        answer = _completion(prior, checked)
-                finally:
-                    waiting.release()
-                self._send(200, answer)
+                self._send(200, batcher.submit(check_request(prior, request, limits)))
             except BadRequest as exc:
                 self._send(exc.status, {"error": {"message": str(exc), "type": "invalid_request_error"}})
             except Exception as exc:  # noqa: BLE001 - the server answers and stays up
@@ -183,5 +322,6 @@ def make_server(prior: HFPrior, host: str = "127.0.0.1", port: int = 8000,
             return
 
     server = ThreadingHTTPServer((host, port), Handler)
-    server.model_lock = lock  # type: ignore[attr-defined]  # held while the model runs (tests hold it)
+    server.model_lock = batcher.lock  # type: ignore[attr-defined]  # held while the model runs (tests hold it)
+    server.batcher = batcher  # type: ignore[attr-defined]
     return server
