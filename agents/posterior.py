@@ -13,11 +13,13 @@ state costs no LLM call.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 
+from priorbench.agents.base import Transition
 from priorbench.agents.diagnostics import PriorDiagnostics
 from priorbench.agents.dqn import CQL, DQN, CQLConfig, DQNConfig, ValueAgent
 from priorbench.agents.priors import make_prior
@@ -104,6 +106,27 @@ class PriorProposals:
             self._last.clear()
         self._last[key] = (list(commands), logp, False)
         return self._last[key]
+
+    def prefetch(self, states: Sequence[tuple[str, dict[str, Any]]], batch: int = 64) -> None:
+        """The exact prior of many states (a dataset's) in batched calls, `batch` states a call,
+        instead of one call per state; the same numbers (each state is scored alone, see
+        `HFPrior.score_ids`). Sample mode asks per state, as `state_prior` does."""
+        if self.settings.proposal_mode != "exact":
+            return
+        todo: dict[str, tuple[str, dict[str, Any]]] = {}
+        for obs, info in states:
+            key = self.state_key(obs, info)
+            if key not in self._last and info["admissible_commands"]:
+                todo.setdefault(key, (obs, info))
+        items = list(todo.items())
+        for start in range(0, len(items), batch):
+            chunk = items[start:start + batch]
+            prompts = [fit_prompt(self.template, self.prior.count_tokens, self.prior.context_length,
+                                  info["task"], obs, info["admissible_commands"], []) for _, (obs, info) in chunk]
+            scores = self.prior.score_states(prompts, [info["admissible_commands"] for _, (_, info) in chunk],
+                                             [info.get("expert_action") for _, (_, info) in chunk])
+            for (key, (_, info)), logp in zip(chunk, scores, strict=True):
+                self._last[key] = (list(info["admissible_commands"]), logp, False)
 
     def draw(self, obs: str, info: dict[str, Any], rng: np.random.Generator) -> tuple[list[str], list[float]]:
         """k actions for this visit and their prior log-probs."""
@@ -192,3 +215,10 @@ class CQLPrior(CQL):
         # the prior first, as before CQL's own set-up: loading a model may draw from torch's RNG
         self.posterior = PosteriorSampling(config, env_id=env_id, seed=seed)
         super().__init__(config, seed=seed, env_id=env_id)
+
+    def load_dataset(self, transitions: Sequence[Transition], provenance: dict[str, Any]) -> None:
+        """The prior of every dataset state in batched calls first (`PriorProposals.prefetch`)."""
+        kept = transitions[:self.config.max_transitions] if self.config.max_transitions else transitions
+        self.posterior.source.prefetch([(t.obs, t.info) for t in kept]
+                                       + [(t.next_obs, t.next_info) for t in kept if not t.terminated])
+        super().load_dataset(transitions, provenance)

@@ -31,7 +31,8 @@ LEGACY_CHECKPOINT = "state.pt"  # pickle: refused, never loaded
 TIMING_FIELD = "timing"
 #: Counters that depend on state outside the run (the persistent prior cache, an in-memory
 #: memo rebuilt after a resume): kept under the timing field, beside wall time.
-VOLATILE_COUNTERS = ("llm_calls", "llm_tokens", "cache_hits", "cache_misses", "trunk_hits", "trunk_misses")
+VOLATILE_COUNTERS = ("llm_calls", "llm_tokens", "cache_hits", "cache_misses", "trunk_hits", "trunk_misses",
+                     "server_requests")
 #: Packages whose versions go into every manifest (those installed).
 TRACKED_PACKAGES = (
     "priorbench", "gymnasium", "numpy", "torch", "transformers", "peft", "textworld",

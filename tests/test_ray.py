@@ -74,3 +74,22 @@ def test_a_killed_driver_resumes_without_losing_or_duplicating_episodes(tmp_path
     execute_all([RunJob(j.env_id, j.agent, j.seed, Budget(steps=1500, eval_every=500, checkpoint_every=250),
                         j.out) for j in jobs], progress=False)
     assert _records(tmp_path / "ray") == _records(tmp_path / "serial")
+
+
+@pytest.mark.slow
+def test_prior_server_auto_on_ray_gives_the_in_process_records(tmp_path):
+    """`--prior-server auto` with Ray: one serve-prior actor on the (one) node, the tasks ask it
+    instead of loading the model; records equal in-process runs'."""
+    budget = Budget(steps=120, eval_every=60, checkpoint_every=60)
+    params = {"prior": "tiny-gpt2", "cache": False, "learning_starts": 20}
+
+    def jobs(out):
+        return [RunJob(FL, "dqn-prior", seed, budget, out, agent_params=params) for seed in (0, 1)]
+
+    execute_all(jobs(tmp_path / "serial"), progress=False)
+    execute_all(jobs(tmp_path / "ray"), progress=False, workers=2, executor="ray", prior_server="auto")
+    assert len(_records(tmp_path / "serial")) == 2
+    assert _records(tmp_path / "ray") == _records(tmp_path / "serial")
+    asked = [sum(r.get("timing", {}).get("counters", {}).get("server_requests", 0)
+                 for r in records.read_episodes(p / "episodes.jsonl").records) for p in records.find_runs(tmp_path / "ray")]
+    assert len(asked) == 2 and min(asked) > 0  # every run asked the node's server

@@ -215,3 +215,37 @@ def test_cql_prior_conservative_set(support):
     expected = [expert_row] * (1 if support.startswith("distinct") else 5)
     assert here == (expected + [sa] if support.endswith("+data") else expected)
     assert agents.AGENTS.entry("cql-prior").params["cql_support"] == "distinct+data"
+
+
+def test_cql_prior_asks_the_prior_for_its_dataset_in_batched_calls():
+    """Loading a dataset, cql-prior scores every distinct state in calls of up to 64 states
+    (not one call per state); the replay is the one the per-state path builds, bit for bit."""
+    from priorbench import agents, envs
+    from priorbench.agents.base import Transition
+    from priorbench.agents.dqn import CQL
+
+    env = envs.make(ENV)
+    rng = np.random.default_rng(0)
+    transitions = []
+    for episode in range(30):
+        obs, info = env.reset(seed=episode, options={"task": 0})
+        for _ in range(8):
+            action = info["admissible_commands"][int(rng.integers(len(info["admissible_commands"])))]
+            next_obs, reward, terminated, truncated, next_info = env.step(action)
+            transitions.append(Transition(obs, info, action, reward, next_obs, next_info, terminated, truncated))
+            if terminated or truncated:
+                break
+            obs, info = next_obs, next_info
+    params = {"dataset": "unused", "prior": "tiny-gpt2", "cache": False}
+    batched, per_state = (agents.make("cql-prior", seed=0, env_id=ENV, params=params) for _ in range(2))
+    calls = []
+    inner = batched.posterior.source.prior.score_states
+    batched.posterior.source.prior.score_states = lambda prompts, *a, **k: calls.append(len(prompts)) or inner(
+        prompts, *a, **k)
+    batched.load_dataset(transitions, {"sha256": "x"})
+    CQL.load_dataset(per_state, transitions, {"sha256": "x"})
+    distinct = {batched.posterior.source.state_key(t.obs, t.info) for t in transitions}
+    assert len(calls) == 1 and calls[0] >= len(distinct) > 5  # ≤ 64 distinct states: one call
+    assert list(batched.replay) == list(per_state.replay)
+    key = next(iter(distinct))
+    np.testing.assert_array_equal(batched.posterior.source._last[key][1], per_state.posterior.source._last[key][1])

@@ -85,7 +85,7 @@ class OpenAIPrior(Prior):
     def __init__(self, config: OpenAIPriorConfig | None = None, **overrides: Any) -> None:
         self.config = config or OpenAIPriorConfig(**overrides)
         self.context_length = self.config.context_length
-        self._counts = {"llm_calls": 0, "llm_tokens": 0}
+        self._counts = {"llm_calls": 0, "llm_tokens": 0, "server_requests": 0}
         self._served: dict[str, Any] | None | bool = False  # False: not asked yet
         self.codec: PromptCodec | None = None
         if self.config.tokenizer:
@@ -157,7 +157,7 @@ class OpenAIPrior(Prior):
                 request = urllib.request.Request(url, data=body, headers=headers,
                                                  method="GET" if body is None else "POST")
                 with urllib.request.urlopen(request, timeout=min(self.config.timeout_s, remaining)) as response:
-                    self._counts["llm_calls"] += body is not None
+                    self._counts["server_requests"] += body is not None
                     return json.loads(response.read())
             except urllib.error.HTTPError as exc:
                 if exc.code < 500:
@@ -242,6 +242,8 @@ class OpenAIPrior(Prior):
         if exact:
             payload["priorbench_split"] = [len(ids) for ids, state_texts, _ in states for _ in state_texts]
         choices = self._post(payload).get("choices", [])
+        self._counts["llm_calls"] += len(states)  # as the hf backend counts: prompts and their tokens
+        self._counts["llm_tokens"] += sum(len(s[0]) if self.codec else self.count_tokens(s[0]) for s in states)
         if len(choices) != len(texts):
             raise UserError(f"prior server returned {len(choices)} choices for {len(texts)} candidates")
         owners = [(state[0], part) for state in states for part in state[2]]
@@ -254,6 +256,7 @@ class OpenAIPrior(Prior):
         return out
 
     def _candidate_logprob(self, choice: dict[str, Any], base: Any, part: Any, exact: bool) -> float:
+        self._counts["llm_tokens"] += len(part) if self.codec else len(part) // 3 + 1
         if exact:
             return float(choice["priorbench_logprob"])
         lp = choice.get("logprobs") or {}
@@ -264,7 +267,6 @@ class OpenAIPrior(Prior):
                 "cannot score candidates; use a server with echo + logprobs (vLLM, "
                 "`priorbench serve-prior`) or the hf backend"
             )
-        self._counts["llm_tokens"] += len(token_lps)
         if self.codec is not None:  # the last len(part) prompt tokens are the candidate's
             return float(sum(v for v in token_lps[len(base):len(base) + len(part)] if v is not None))
         return float(sum(v for off, v in zip(offsets, token_lps, strict=False) if off >= len(base) and v is not None))
@@ -289,9 +291,11 @@ class OpenAIPrior(Prior):
                     choices = [self._post({**payload, "prompt": text, "n": 1, "seed": derive_seed(key, i)})["choices"][0]
                                for i in range(k)]
                 per_prompt.append(choices[:k])
+        self._counts["llm_calls"] += len(prompts)
         results = []
         for cmds, choices in zip(admissible, per_prompt, strict=True):
             texts = [c["text"].split("\n")[0].strip() for c in choices]
+            self._counts["llm_tokens"] += sum(len((c.get("logprobs") or {}).get("token_logprobs") or []) for c in choices)
             logprobs = [float(sum(v for v in (c.get("logprobs") or {}).get("token_logprobs") or [] if v is not None))
                         for c in choices]
             actions = [match_command(t, cmds)[0] for t in texts]
