@@ -268,7 +268,12 @@ def _cmd_serve_prior(args: argparse.Namespace) -> int:
     limits = build_config(ServerLimits, _key_values(args.limits, "--limit", "n=16"), where="--limit")
     if not issubclass(PRIORS.load(args.prior), HFPrior):  # the backend, not the name, decides
         raise UserError("serve-prior serves a local model; choose an hf prior (`priorbench list priors`)")
+    if args.threads <= 0:
+        raise UserError(f"--threads must be positive, got {args.threads}")
     check_port(args.host, args.port)  # before the model loads
+    import torch
+
+    torch.set_num_threads(args.threads)
     config = prior_config(args.prior, {**params, "prompt_format": "raw"})
     server = make_server(HFPrior(config), args.host, args.port, limits)
     host, port = server.server_address[:2]

@@ -79,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                    help="prior backend setting, e.g. device=cuda, dtype=bfloat16, model=PATH")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads (default 1: what runs use, so served log-probs are the in-process bits)")
     p.add_argument("--limit", action="append", default=[], metavar="NAME=VALUE", dest="limits",
                    help="request limits: n=64, max_tokens=256, prompts=1024, prompt_tokens=4096, "
                         "body_bytes=2000000, queue=32, batch_wait_ms=5, batch_prompts=64 (the defaults)")

@@ -46,10 +46,15 @@ def hf_priors(settings: Sequence[tuple[str, dict[str, Any]]]) -> list[Any]:
 
 
 def start_server(config: Any, host: str = "127.0.0.1") -> tuple[Any, str]:
-    """A serve-prior server for an hf config on a free port, answering from a thread."""
+    """A serve-prior server for an hf config on a free port, answering from a thread, at the
+    runs' torch threads (so its log-probs are the in-process bits)."""
+    import torch
+
     from priorbench.agents.priors.hf import HFPrior
     from priorbench.agents.priors.server import make_server
+    from priorbench.bench.runner import RUN_THREADS
 
+    torch.set_num_threads(RUN_THREADS)
     server = make_server(HFPrior(config), host, 0)
     threading.Thread(target=server.serve_forever, daemon=True, name="prior-server").start()
     address, port = server.server_address[:2]

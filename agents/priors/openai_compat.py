@@ -237,8 +237,10 @@ class OpenAIPrior(Prior):
 
     def _score_chunk(self, states: list[tuple[Any, list[Any], list[Any]]]) -> list[np.ndarray]:
         texts = [t for _, state_texts, _ in states for t in state_texts]
-        payload: dict[str, Any] = {"prompt": texts, "max_tokens": 0, "echo": True, "logprobs": 0}
-        exact = self.codec is not None and self._served_prior() is not None
+        ours = self._served_prior() is not None
+        # vLLM's v1 engine refuses max_tokens=0 (vllm#9336): ask for one token there and ignore it
+        payload: dict[str, Any] = {"prompt": texts, "max_tokens": 0 if ours else 1, "echo": True, "logprobs": 0}
+        exact = self.codec is not None and ours
         if exact:
             payload["priorbench_split"] = [len(ids) for ids, state_texts, _ in states for _ in state_texts]
         choices = self._post(payload).get("choices", [])
@@ -256,6 +258,9 @@ class OpenAIPrior(Prior):
         return out
 
     def _candidate_logprob(self, choice: dict[str, Any], base: Any, part: Any, exact: bool) -> float:
+        """The candidate's summed log-prob: the server's exact sum, or its echo tokens' (token
+        mode: the len(part) tokens after the prompt; text mode: the tokens that start inside
+        the candidate's characters)."""
         self._counts["llm_tokens"] += len(part) if self.codec else len(part) // 3 + 1
         if exact:
             return float(choice["priorbench_logprob"])
@@ -267,9 +272,11 @@ class OpenAIPrior(Prior):
                 "cannot score candidates; use a server with echo + logprobs (vLLM, "
                 "`priorbench serve-prior`) or the hf backend"
             )
-        if self.codec is not None:  # the last len(part) prompt tokens are the candidate's
+        if self.codec is not None:
             return float(sum(v for v in token_lps[len(base):len(base) + len(part)] if v is not None))
-        return float(sum(v for off, v in zip(offsets, token_lps, strict=False) if off >= len(base) and v is not None))
+        end = len(base) + len(part)
+        return float(sum(v for off, v in zip(offsets, token_lps, strict=False)
+                         if len(base) <= off < end and v is not None))
 
     def propose(self, prompts: Sequence[str], k: int, admissible: Sequence[Sequence[str]], *,
                 seed: int, mode: Literal["sample", "exact"] = "sample") -> list[Proposals]:
@@ -325,14 +332,17 @@ def remote_twin(config: Any, urls: Sequence[str]) -> OpenAIPrior:
         from priorbench.agents.priors.lora import read_adapter
 
         adapter = read_adapter(config.adapter)[0]["adapter_sha256"]
-    seen = []
+    seen, matches = [], []
     for url in urls:
         served = served_provenance(url) or {}
         seen.append(f"{url}: {served.get('model_id', 'not a priorbench server')}")
         if (served.get("weights_sha256") == resolved.weights_sha256
                 and (served.get("adapter") or {}).get("sha256", "") == adapter):
-            return OpenAIPrior(base_url=url, tokenizer=config.model, prompt_format=config.prompt_format,
-                               system_prompt=config.system_prompt, temperature=config.temperature,
-                               top_p=config.top_p, max_new_tokens=config.max_new_tokens, adapter_sha256=adapter)
+            matches.append((served.get("dtype") != config.dtype, url))  # the same dtype first
+    if matches:
+        url = sorted(matches, key=lambda m: m[0])[0][1]
+        return OpenAIPrior(base_url=url, tokenizer=config.model, prompt_format=config.prompt_format,
+                           system_prompt=config.system_prompt, temperature=config.temperature,
+                           top_p=config.top_p, max_new_tokens=config.max_new_tokens, adapter_sha256=adapter)
     raise UserError(f"no prior server serves {resolved.model_id!r}{' with adapter ' + adapter[:12] if adapter else ''} "
                     f"({'; '.join(seen)}); start one (`priorbench serve-prior --prior …`) or drop --prior-server")
