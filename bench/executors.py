@@ -3,7 +3,7 @@
 
 An executor knows nothing of what a job is: it calls `execute(job, force=…, progress=…)` for
 each one (the runner hands in its own `execute`), so this module imports nothing of the runner.
-Each run pins its own torch threads (`runner.RUN_THREADS`), so records do not depend on the
+Each run pins its own torch threads (`core.seeding.RUN_THREADS`), so records do not depend on the
 executor or the worker count.
 """
 

@@ -52,7 +52,7 @@ def start_server(config: Any, host: str = "127.0.0.1") -> tuple[Any, str]:
 
     from priorbench.agents.priors.hf import HFPrior
     from priorbench.agents.priors.server import make_server
-    from priorbench.bench.runner import RUN_THREADS
+    from priorbench.core.seeding import RUN_THREADS
 
     torch.set_num_threads(RUN_THREADS)
     server = make_server(HFPrior(config), host, 0)

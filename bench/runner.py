@@ -7,10 +7,9 @@ episode ends, and resume from the checkpoint when run again on the same folder."
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from priorbench.core import seeding
 from priorbench.core.config import config_hash
 from priorbench.core.errors import UserError
 from priorbench.core.progress import notice
+from priorbench.core.seeding import RUN_THREADS, pinned_threads  # noqa: F401 - RUN_THREADS re-exported
 
 
 @dataclass(frozen=True)
@@ -406,22 +406,6 @@ def _plugin(agent: str) -> dict[str, Any]:
     return {"plugin": {"distribution": entry.distribution, "version": entry.version, "target": entry.target}}
 
 
-#: torch threads of every run, whatever ran it (serially, `--workers N`, a user's script): float
-#: sums, and so a run's numbers, differ between 1 and 2 threads, and the spec hash cannot see it.
-RUN_THREADS = 1
-
-
-@contextlib.contextmanager
-def pinned_threads() -> Iterator[None]:
-    """torch at RUN_THREADS threads for the block, then as it was."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(RUN_THREADS)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def execute(job: RunJob, *, force: bool = False, progress: bool = True,

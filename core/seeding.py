@@ -88,3 +88,21 @@ def fixed_python_rng(seed: int) -> Iterator[None]:
         yield
     finally:
         random.setstate(before)
+
+
+#: torch threads of every run, whatever ran it (serially, `--workers N`, a user's script): float
+#: sums, and so a run's numbers, differ between 1 and 2 threads, and the spec hash cannot see it.
+RUN_THREADS = 1
+
+
+@contextmanager
+def pinned_threads() -> Iterator[None]:
+    """torch at RUN_THREADS threads for the block, then as it was."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(RUN_THREADS)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
