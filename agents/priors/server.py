@@ -7,7 +7,7 @@ per-token `logprobs`, `echo` (prompt log-probs), string or token-id prompts; GET
 Two extensions, which the openai backend sends only to this server: `priorbench_split` (per
 token prompt, how many leading tokens are the state's prompt; the rest is a candidate) scores
 candidates exactly as the in-process hf backend does — the prompt once, the candidates on its
-KV cache — and returns each candidate's summed log-prob as `priorbench_logprob`;
+KV cache — and returns each candidate's summed log-prob as `priorbench_logprob` (no per-token echo);
 `priorbench_keys` seeds each prompt's samples as the hf backend seeds them. So a run through
 the server gives the same bits as a run with the model in the process.
 
@@ -152,8 +152,8 @@ def _answer(prior: HFPrior, checked: dict[str, Any], *, sums: list[float] | None
     """The completions answer; `sums` (split scoring) and `samples` come from the batch."""
     prompts, n, max_tokens, echo = (checked[k] for k in ("prompts", "n", "max_tokens", "echo"))
     want_logprobs = checked["logprobs"] is not None
-    if sums is not None:  # exact candidate sums, one per prompt; per-token values are not computed
-        echoed = [([prior.tokenizer.decode([i]) for i in p], [None] * len(p), [0] * len(p)) for p in prompts]
+    if sums is not None:  # exact candidate sums, one per prompt: no per-token values (nor their decoding)
+        echoed = [([], [], []) for _ in prompts]
     else:
         echoed = prior.text_logprobs(prompts) if echo else [None] * len(prompts)
     texts, token_logprobs = samples or ([[""] * n for _ in prompts], [[[] for _ in range(n)] for _ in prompts])
@@ -165,7 +165,7 @@ def _answer(prior: HFPrior, checked: dict[str, Any], *, sums: list[float] | None
                 tokens, values, offsets = echoed[b] if echo else ([], [], [])
                 logprobs = {"tokens": list(tokens), "token_logprobs": list(values) + token_logprobs[b][i],
                             "text_offset": list(offsets), "top_logprobs": None}
-            shown = (prompt if isinstance(prompt, str) else prior.tokenizer.decode(prompt)) if echo else ""
+            shown = (prompt if isinstance(prompt, str) else prior.tokenizer.decode(prompt)) if echo and sums is None else ""
             choice = {"index": len(choices), "text": shown + texts[b][i], "logprobs": logprobs,
                       "finish_reason": "stop" if len(token_logprobs[b][i]) < max_tokens else "length"}
             if sums is not None:
