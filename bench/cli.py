@@ -342,7 +342,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         raise UserError(f"--workers must be positive, got {args.workers}")
     protocol = load_protocol(args.protocol)
     check_out_folder(args.out, "--out")
-    jobs = protocol_jobs(protocol, args.agent, args.out, args.overrides, unofficial=args.unofficial)
+    jobs = protocol_jobs(protocol, args.agent, args.out, args.overrides, unofficial=args.unofficial,
+                         envs=args.envs)
     paths = execute_all(jobs, progress=not args.no_progress, workers=args.workers,
                         executor=args.executor, address=args.address,
                         prior_server=args.prior_server)

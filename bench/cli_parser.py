@@ -88,6 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="run the leaderboard protocol for one agent (comparable rows)")
     p.add_argument("--agent", required=True, metavar="NAME", help="registered, plug-in or package.module:Class")
     p.add_argument("--protocol", type=Path, default=Path("leaderboard/protocol.toml"), metavar="FILE")
+    p.add_argument("--env", action="append", default=[], metavar="ID", dest="envs",
+                   help="only this env of the protocol (repeatable; default: all of them)")
     p.add_argument("--out", type=Path, required=True, help="run records folder")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                    help="agent.<name>.<param>=VALUE (budgets and env settings need --unofficial)")

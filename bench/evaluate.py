@@ -5,6 +5,7 @@ build refuses them)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from priorbench.bench.leaderboard.protocol import OFFICIAL, UNOFFICIAL, Protocol
@@ -14,8 +15,14 @@ from priorbench.core.errors import UserError
 
 
 def protocol_jobs(protocol: Protocol, agent: str, out: Path, overrides: list[str], *,
-                  unofficial: bool = False) -> list[RunJob]:
-    """The runs of `protocol` for `agent` under `out` (one folder per env), with `overrides`."""
+                  unofficial: bool = False, envs: Sequence[str] = ()) -> list[RunJob]:
+    """The runs of `protocol` for `agent` under `out` (one folder per env), with `overrides`;
+    `envs`: only these of the protocol's envs (each still under the protocol's terms)."""
+    known = [terms.id for terms in protocol.env]
+    for env_id in envs:
+        if env_id not in known:
+            raise UserError(f"--env {env_id}: not an env of protocol {protocol.label}; its envs are "
+                            f"{', '.join(known)}")
     for item in overrides:
         key = item.partition("=")[0].strip()
         if not key.startswith("agent.") and not unofficial:
@@ -24,6 +31,8 @@ def protocol_jobs(protocol: Protocol, agent: str, out: Path, overrides: list[str
     name = f"{UNOFFICIAL if unofficial else OFFICIAL}:{protocol.label}"
     jobs: list[RunJob] = []
     for terms in protocol.env:
+        if envs and terms.id not in envs:
+            continue
         spec = Spec(envs=(terms.id,), agents=(agent,), seeds=tuple(protocol.seeds), name=name,
                     env=dict(terms.kwargs),
                     budget=Budget(steps=terms.steps, eval_every=terms.eval_every,

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from priorbench.bench.cli import main
+from tests.conftest import ROOT
 
 FL = "priorbench/FrozenLake-4x4-v0"
 RUN = ["run", "--env", FL, "--agent", "random", "--steps", "20", "--eval-every", "10", "--no-progress"]
@@ -71,6 +72,9 @@ RUN_CASES = {
     "missing spec": (["run", "nope.toml", "--out", "o"], "nope.toml does not exist"),
     "non-UTF-8 game path": (["run", "--env", "priorbench/TextWorld-v0", "--agent", "random", "--set",
                              "env.game_files=['\udcff.z8']", "--out", "o"], "not UTF-8"),
+    "evaluate on an env outside the protocol": (
+        ["evaluate", "--agent", "random", "--protocol", ROOT / "leaderboard/protocol.toml", "--env",
+         "priorbench/FrozenLake-8x8-v0", "--out", "o"], "not an env of protocol core-v0@2"),
     "cuda prior without cuda": (["run", "--env", FL, "--agent", "llm", "--set",
                                  "agent.llm.prior_params={device='cuda'}", "--out", "o"], "CUDA"),
 }

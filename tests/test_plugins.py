@@ -80,7 +80,7 @@ def test_an_installed_plugin_agent_walks_the_whole_path(installed, tmp_path):
 
     mine = tmp_path / "mine"
     done = run_cli("evaluate", "--agent", "count-q", "--protocol", str(ROOT / "leaderboard/protocol.toml"),
-                   "--out", str(mine), "--no-progress")
+                   "--env", FL, "--out", str(mine), "--no-progress")
     assert done.returncode == 0, done.stderr
     board = tmp_path / "board"
     built = run_cli("leaderboard", "build", "--runs", str(ROOT / "leaderboard/runs"), "--runs", str(mine),
@@ -96,7 +96,7 @@ def test_an_installed_plugin_agent_walks_the_whole_path(installed, tmp_path):
                       str(tmp_path / "quick"), "--protocol", str(ROOT / "leaderboard/protocol.toml"),
                       "--out", str(tmp_path / "board2"))
     assert refused.returncode == 1
-    assert "budget.steps = 300, protocol core-v0@1 says 2000" in refused.stderr
+    assert "budget.steps = 300, protocol core-v0@2 says 2000" in refused.stderr
     unofficial = run_cli("evaluate", "--agent", "count-q", "--protocol", str(ROOT / "leaderboard/protocol.toml"),
                          "--out", str(tmp_path / "unofficial"), "--set", "budget.steps=300", "--no-progress")
     assert unofficial.returncode == 2 and "--unofficial" in unofficial.stderr
