@@ -195,6 +195,14 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
 
     if args.action == "verify":
         return _cmd_verify(args)
+    if args.action == "prior-quality":
+        from priorbench.bench.prior_quality import prior_quality
+
+        check_out_folder(args.out, "--out")
+        path = prior_quality(args.spec, args.out, states=args.states, seed=args.seed,
+                             progress=not args.no_progress)
+        print(f"wrote {path}; rebuild to show it: priorbench leaderboard build --out {args.out}")
+        return 0
     runs = args.runs or [Path("leaderboard/runs")]
     for folder in runs:
         if not folder.is_dir():

@@ -158,6 +158,15 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--allow-refused", action="store_true",
                    help="build from the usable runs and exit 0 even when some are refused")
 
+    q = lsub.add_parser("prior-quality",
+                        help="score each prior of the spec's rows vs uniform on every env (prior_quality.json)")
+    q.add_argument("--spec", type=Path, default=Path("leaderboard/spec.toml"))
+    q.add_argument("--out", type=Path, default=Path("leaderboard"),
+                   help="where prior_quality.json goes: the build's --out (default leaderboard)")
+    q.add_argument("--states", type=int, default=50, help="distinct test states per env (default 50)")
+    q.add_argument("--seed", type=int, default=0, help="seed of the state walk (default 0)")
+    q.add_argument("--no-progress", action="store_true")
+
     v = lsub.add_parser("verify", help="re-run cheap rows whole; --write marks the identical ones verified")
     v.add_argument("--runs", type=Path, default=Path("leaderboard/runs"))
     v.add_argument("--out", type=Path, default=Path("leaderboard"), help="where verified.json goes")

@@ -316,6 +316,12 @@ def base_agent(label: str) -> str:
     return label.split(" [", 1)[0]
 
 
+def prior_part(label: str) -> str:
+    """The prior of a table label (`agent_label`'s brackets); "" for an agent without one."""
+    _, sep, rest = label.partition(" [")
+    return rest[:-1] if sep and rest.endswith("]") else ""
+
+
 def is_synthetic(label: str) -> bool:
     """True when a table label names a SYNTHETIC prior (`agent_label`)."""
     return " [SYNTHETIC" in label
