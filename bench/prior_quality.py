@@ -50,13 +50,25 @@ def prior_uses(spec_path: Path) -> dict[PriorUse, list[str]]:
             params = job.config()["agent_params"]
             if not params.get("prior"):
                 continue
-            use = PriorUse(job.env_id, kwargs, str(params["prior"]),
-                           canonical_json(params.get("prior_params") or {}),
+            prior_params = dict(params.get("prior_params") or {})
+            if _raw_model_scores(job.agent):
+                prior_params["calibration"] = "none"
+            use = PriorUse(job.env_id, kwargs, str(params["prior"]), canonical_json(prior_params),
                            str(params.get("normalization", "sum")))
             agents = uses.setdefault(use, [])
             if job.agent not in agents:
                 agents.append(job.agent)
     return uses
+
+
+def _raw_model_scores(agent: str) -> bool:
+    """Whether an agent scores commands with its prior's raw model: the LoRA policy agents
+    (agents.vi.VI: vi, twosome) adapt the backend itself (AdaptedPrior), where a preset's
+    calibration does not apply, so their reference prior is the uncalibrated one."""
+    from priorbench.agents import AGENTS
+    from priorbench.agents.vi import VI
+
+    return issubclass(AGENTS.load(agent), VI)
 
 
 def measure(use: PriorUse, agents: list[str], *, states: int, seed: int,

@@ -23,7 +23,7 @@ SPEC = """runs = "runs"
 [[experiment]]
 name = "lake"
 envs = ["priorbench/FrozenLake-4x4-v0"]
-agents = ["random", "llm", "dqn-prior", "cql-prior"]
+agents = ["random", "llm", "dqn-prior", "cql-prior", "twosome"]
 seeds = [0, 1, 2, 3, 4]
 [experiment.agent.llm]
 prior_params = {{ calibration = "none" }}
@@ -54,7 +54,9 @@ def test_the_prior_settings_of_a_spec(tmp_path):
             for u, agents in prior_uses(spec).items()}
     assert uses == {(LAKE, "smollm2-135m", '{"calibration":"none"}', "sum"): ["llm", "cql-prior"],
                     (LAKE, "smollm2-135m", "{}", "sum"): ["dqn-prior"],
-                    (LAKE, "oracle", '{"q":0.9}', "sum"): ["dqn-prior"]}
+                    (LAKE, "oracle", '{"q":0.9}', "sum"): ["dqn-prior"],
+                    # its LoRA policy scores with the raw model: no calibration, token-normalised
+                    (LAKE, "smollm2-135m", '{"calibration":"none"}', "token"): ["twosome"]}
     spec.write_text(SPEC.split("[[experiment]]")[0] + '[[experiment]]\nname = "r"\nenvs = ["' + LAKE
                     + '"]\nagents = ["random"]\nseeds = [0, 1, 2, 3, 4]\n')
     with pytest.raises(UserError, match="no experiment runs an agent with a prior"):
@@ -77,8 +79,10 @@ def test_prior_quality_command_with_smollm2(tmp_path, cli):
     data = quality.read_quality(tmp_path / "lb")
     assert (data["split"], data["states"], data["seed"]) == ("test", 4, 0)
     entries = {e["prior"]: e for e in data["entries"]}
+    assert len(data["entries"]) == 4 and [e["normalization"] for e in data["entries"]] == ["sum", "token", "sum", "sum"]
     assert list(entries) == ["smollm2-135m", "smollm2-135m, calibration=contextual", "SYNTHETIC oracle (q=0.9)"]
-    assert entries["smollm2-135m"]["agents"] == ["cql-prior", "llm"]
+    assert [e["agents"] for e in data["entries"][:2]] == [["cql-prior", "llm"], ["twosome"]]
+    entries["smollm2-135m"] = data["entries"][0]
     assert [e["synthetic"] for e in entries.values()] == [False, False, True]
     assert all(e["states"] == 4 and e["env"] == LAKE for e in entries.values())
     report = prior_inspect.inspect(LAKE, ["smollm2-135m"], prior_params={"calibration": "none"},
