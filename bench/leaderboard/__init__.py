@@ -6,9 +6,11 @@ so building twice gives the same bytes. Runs that fail `records.verify_run` (che
 or a row that mixes priorbench versions, configurations or repeats a seed) are refused and
 listed with the reason, in LEADERBOARD.md and on stderr.
 
-Modules, one job each: `load` (verify and collect stored runs), `stats` (row statistics and
-comparisons), `plots`, `tables` (Markdown, CSV, LaTeX), `site` (index.html, with site.css and
-site.js as package data), `build` (all of it into a folder, and `snapshot` of a folder). The
+Modules, one job each: `load` (verify and collect stored runs), `stats` (row statistics, costs
+and comparisons), `plots`, `tables` (Markdown, CSV, LaTeX; each row's reproduce command), `site`
+(index.html, with site.css and site.js — sorting and filters — as package data), `quality` (the
+prior-quality input file, prior_quality.json), `verified` (verified.json), `publish` (`build`:
+all of it into a folder, and `snapshot` of a folder). The
 leaderboard never imports the runner: `bench.reproduce` (re-run a row's seeds and compare with
 the stored CI) and `bench.cite` (BibTeX) sit above it.
 """
@@ -38,9 +40,11 @@ from priorbench.bench.leaderboard.stats import (
     key_pairs,
     make_rows,
     overall,
+    row_cost,
     row_curve,
     row_stats,
     row_success_matrix,
+    total_cost,
 )
 from priorbench.bench.leaderboard.tables import (
     FULL_COLUMNS,
@@ -49,6 +53,7 @@ from priorbench.bench.leaderboard.tables import (
     THRESHOLD_LABEL,
     markdown_table,
     provenance,
+    reproduce_command,
     tex_escape,
 )
 
@@ -56,6 +61,7 @@ __all__ = [
     "COUNTERPARTS", "FULL_COLUMNS", "NOTES", "PLOT_DPI", "PLOT_PATTERNS", "PRIOR_FREE_LLM",
     "SYNTHETIC_TITLE", "TABLE_COLUMNS", "TEXT_OUTPUTS", "THRESHOLD_LABEL", "Curve", "Row", "Run", "aggregate",
     "build", "collect", "improvements", "key_pairs", "make_rows", "markdown_table",
-    "overall", "plot_curves", "plot_final", "plot_improvement", "provenance", "row_curve",
-    "row_stats", "row_success_matrix", "slug", "snapshot", "snapshot_differences", "tex_escape",
+    "overall", "plot_curves", "plot_final", "plot_improvement", "provenance", "reproduce_command",
+    "row_cost", "row_curve", "row_stats", "row_success_matrix", "slug", "snapshot",
+    "snapshot_differences", "tex_escape", "total_cost",
 ]

@@ -18,7 +18,8 @@ from priorbench.bench.leaderboard.stats import Row
 PLOT_DPI = 100
 PNG_METADATA: dict[str, str | None] = {"Software": None}
 #: The files `build` draws; older ones (of envs or pairs no longer in the runs) are removed.
-PLOT_PATTERNS = ("curves-*.png", "final-iqm.png", "probability-of-improvement.png")
+PLOT_PATTERNS = ("curves-*.png", "final-iqm.png", "probability-of-improvement.png",
+                 "prior-quality.png")
 
 
 @contextmanager
@@ -133,5 +134,39 @@ def plot_improvement(pairs: Sequence[dict[str, Any]], path: Path, colours: dict[
     ax.axvline(0.5, color="grey", linestyle="--", linewidth=1)
     ax.set_xlim(-0.03, 1.03)
     ax.set_xlabel("probability of improvement (final test success), 95% CI")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_prior_quality(data: dict[str, Any], path: Path) -> bytes:
+    """Per env, a bar per real prior (cov@5 on the test split) next to uniform's cov@5 (grey);
+    `data` as bench.leaderboard.quality reads it (SYNTHETIC priors left out)."""
+    from matplotlib.figure import Figure
+
+    entries = [e for e in data["entries"] if not e["synthetic"]]
+    envs = sorted({e["env"] for e in entries})
+    panels = [(env, [e for e in entries if e["env"] == env]) for env in envs]
+    def name(e: dict[str, Any]) -> str:  # vi/twosome's token-normalised scores apart
+        return e["prior"] + ("" if e["normalization"] == "sum" else f" ({e['normalization']}-norm.)")
+
+    labels = [name(e) for e in entries] + ["uniform"]
+    width = max(6.0, 3.2 + _label_inches(labels))
+    heights = [0.32 * (len(items) + 1) + 0.9 for _, items in panels]
+    fig = Figure(figsize=(width, sum(heights)))
+    grid = fig.add_gridspec(len(panels), 1, height_ratios=heights)
+    for i, (env, items) in enumerate(panels):
+        ax = fig.add_subplot(grid[i])
+        names = [name(e) for e in items] + ["uniform"]
+        values = [float(e["cov@5"]) for e in items] + [float(items[0]["uniform_cov@5"])]
+        ys = np.arange(len(names))[::-1]
+        colours = ["tab:blue"] * len(items) + ["grey"]
+        ax.barh(ys, values, color=colours, height=0.6)
+        for y, v in zip(ys, values, strict=True):
+            ax.text(min(v + 0.01, 0.9), y, f"{v:.2f}", va="center", fontsize=8)
+        ax.axvline(values[-1], color="grey", linestyle="--", linewidth=1)
+        ax.set_yticks(ys, names)
+        ax.set_xlim(0, 1.0)
+        ax.set_title(env, fontsize=8)
+    ax.set_xlabel("cov@5 (test split): P(expert's command in 5 draws)")
     fig.tight_layout()
     return _save(fig, path)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from priorbench.bench import records
-from priorbench.bench.leaderboard import plots, site, tables
+from priorbench.bench.leaderboard import plots, quality, site, tables
 from priorbench.bench.leaderboard.load import aggregate, collect
 from priorbench.bench.leaderboard.protocol import Protocol
 from priorbench.bench.leaderboard.stats import improvements, make_rows, overall
@@ -41,11 +41,13 @@ def build(runs_root: Path | Sequence[Path], out_dir: Path, protocol: Protocol | 
     notes_file = out_dir / NOTES
     notes = notes_file.read_text() if notes_file.exists() else ""
     verified = verified_rows(rows, read_marks(out_dir))
+    prior_quality = quality.read_quality(out_dir)
+    commands = {r.index: tables.reproduce_command(r, _runs_argument(r, runs_root)) for r in rows}
     # Everything is built in a staging folder inside out_dir and then moved in (each file and
     # folder by one rename, all after the slow part): a kill mid-build leaves the old outputs
     # whole, and its staging folder is removed by the next build.
     with staging_folder(out_dir, prefix=".build-") as stage:
-        _write(stage, rows, envs, overall_rows, pairs, refused, notes, verified)
+        _write(stage, rows, envs, overall_rows, pairs, refused, notes, verified, commands, prior_quality)
         for name in TEXT_OUTPUTS:
             os.replace(stage / name, out_dir / name)
         for name in ("plots", "site"):
@@ -56,7 +58,21 @@ def build(runs_root: Path | Sequence[Path], out_dir: Path, protocol: Protocol | 
     return summary, refused
 
 
-def _write(out_dir: Path, rows, envs, overall_rows, pairs, refused, notes: str, verified) -> None:
+def _runs_argument(row, runs_root: Path | Sequence[Path]) -> str | None:
+    """reproduce's --runs for a row: none from a single runs folder (its run paths are relative
+    to it, so the outputs do not depend on how its path was spelled; reproduce defaults to
+    leaderboard/runs); from several, the one the row's runs are in, as its paths show it."""
+    if isinstance(runs_root, str | Path):
+        return None
+    for root in runs_root:
+        shown = Path(root).as_posix().rstrip("/")
+        if all(run.path.startswith(shown + "/") for run in row.runs):
+            return shown
+    return None
+
+
+def _write(out_dir: Path, rows, envs, overall_rows, pairs, refused, notes: str, verified,
+           commands: dict[int, str], prior_quality: dict[str, Any] | None) -> None:
     """The leaderboard's files, written into the (empty) folder `out_dir`."""
     plots_dir = out_dir / "plots"
     plots_dir.mkdir()
@@ -74,10 +90,13 @@ def _write(out_dir: Path, rows, envs, overall_rows, pairs, refused, notes: str, 
             images.append(("plots/probability-of-improvement.png", "probability of improvement",
                            plots.plot_improvement(
                                pairs, out_dir / "plots/probability-of-improvement.png", colours)))
+        quality_image = None
+        if prior_quality is not None and quality.table_rows(prior_quality, synthetic=False):
+            quality_image = plots.plot_prior_quality(prior_quality, out_dir / tables.QUALITY_PLOT)
 
     (plots_dir / "RENDERER").write_text(f"matplotlib {_matplotlib_version()}\n")
     md = tables.leaderboard_md(rows, envs, overall_rows, pairs, [(n, t) for n, t, _ in images],
-                               refused, notes, verified)
+                               refused, notes, verified, commands=commands, prior_quality=prior_quality)
     (out_dir / "LEADERBOARD.md").write_text(md)
     (out_dir / "leaderboard.csv").write_text(tables.csv_text(tables.TABLE_COLUMNS, [
         [r.env, r.agent, r.stats["seeds"], r.stats["success"], r.stats["success_se"],
@@ -86,7 +105,8 @@ def _write(out_dir: Path, rows, envs, overall_rows, pairs, refused, notes: str, 
         tables.csv_text(tables.FULL_COLUMNS, [tables.full_row(r) for r in rows]))
     (out_dir / "leaderboard.tex").write_text(tables.latex_table(rows))
     (out_dir / "site" / "index.html").write_text(
-        site.index_html(rows, envs, overall_rows, pairs, images, refused, _plain(tables.legend()), verified))
+        site.index_html(rows, envs, overall_rows, pairs, images, refused, _plain(tables.legend()), verified,
+                        commands=commands, prior_quality=prior_quality, quality_image=quality_image))
 
 
 def _matplotlib_version() -> str:

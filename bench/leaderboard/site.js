@@ -36,4 +36,34 @@
       });
     });
   });
+
+  // Filters: a row is shown when it matches every chosen value of the attributes it has
+  // (data-env, data-family, data-prior); sorting moves rows and leaves them hidden or shown.
+  var filters = document.querySelectorAll("select[data-filter]");
+  var count = document.getElementById("filter-count");
+  function applyFilters() {
+    var chosen = [];
+    Array.prototype.forEach.call(filters, function (select) {
+      if (select.value !== "") { chosen.push([select.getAttribute("data-filter"), select.value]); }
+    });
+    Array.prototype.forEach.call(document.querySelectorAll("table.filterable"), function (table) {
+      var shown = 0;
+      var rows = table.tBodies[0].rows;
+      Array.prototype.forEach.call(rows, function (row) {
+        var match = chosen.every(function (pair) {
+          var value = row.getAttribute("data-" + pair[0]);
+          return value === null || value === pair[1];
+        });
+        row.hidden = !match;
+        if (match) { shown += 1; }
+      });
+      if (table.id === "leaderboard" && count) {
+        count.textContent = chosen.length ? shown + " of " + rows.length + " rows" : "";
+      }
+    });
+  }
+  Array.prototype.forEach.call(filters, function (select) {
+    select.addEventListener("change", applyFilters);
+  });
+  applyFilters();
 })();

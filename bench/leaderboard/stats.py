@@ -92,6 +92,23 @@ def row_stats(runs: Sequence[Run]) -> dict[str, Any]:
     }
 
 
+#: What reproducing a row costs, summed over its runs (`row_cost`): the keys, in table order.
+COST_KEYS = ("runs", "env_steps", "llm_calls", "llm_tokens", "wall_s")
+
+
+def row_cost(runs: Sequence[Run]) -> dict[str, float]:
+    """Sums over a row's runs of what they spent: env steps (manifest final_env_steps; gradient
+    steps for offline agents), LLM calls and tokens (the episodes' counters), wall seconds
+    (manifest timing.wall_s, NaN when a run lacks it)."""
+    s = [r.summary for r in runs]
+    return {"runs": len(s), **{k: float(sum(float(x[k]) for x in s)) for k in COST_KEYS[1:]}}
+
+
+def total_cost(rows: Sequence[Row]) -> dict[str, float]:
+    """`row_cost` over every run of the build."""
+    return row_cost([run for row in rows for run in row.runs])
+
+
 def make_rows(groups: dict[tuple[str, str], list[Run]], *, curves: bool = True) -> list[Row]:
     rows = []
     for index, ((env, agent), runs) in enumerate(sorted(groups.items())):

@@ -8,13 +8,15 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shlex
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from priorbench.bench import metrics, schema
-from priorbench.bench.leaderboard.stats import Row
+from priorbench.bench.leaderboard import quality
+from priorbench.bench.leaderboard.stats import Row, row_cost, total_cost
 from priorbench.bench.leaderboard.verified import VERIFIED_TEXT
 
 
@@ -52,6 +54,7 @@ FULL_COLUMNS = (
     "success_se", "return", "normalised_return", "auc", "auc_se", "steps_to_threshold",
     "threshold_reached", "env_steps", "llm_calls", "llm_tokens", "wall_s", "seed_list",
     "priorbench", "git_commits", "spec_hashes",
+    "total_env_steps", "total_llm_calls", "total_llm_tokens", "total_wall_s",
 )
 
 
@@ -85,6 +88,94 @@ def provenance(row: Row) -> dict[str, Any]:
         "budget": manifests[0]["spec"]["budget"],
         "machines": sorted({json.dumps(m.get("machine"), sort_keys=True) for m in manifests}),
     }
+
+
+def reproduce_command(row: Row, runs: str | None = None) -> str:
+    """The `priorbench reproduce` command line that re-runs `row`'s seeds: by "ENV:AGENT" (by
+    index when the label holds a colon), from `runs` (default: reproduce's leaderboard/runs)."""
+    ref = f"{row.env}:{row.agent}"
+    if ref.rpartition(":")[2] != row.agent:
+        ref = str(row.index)
+    words = ["priorbench", "reproduce", ref] + (["--runs", runs] if runs else [])
+    words += ["--seeds", *map(str, row.seeds)]
+    return shlex.join(words)
+
+
+REPRODUCE_TEXT = ("Reproduce a row (from the repository root; for runs kept elsewhere add "
+                  "`--runs DIR`, the runs folder the leaderboard was built from). It re-runs the "
+                  "row's seeds from their manifests and compares with the stored CI and records; "
+                  "the Cost section says what that takes.")
+
+
+COST_HEADERS = ("row", "env", "agent", "runs", "env steps", "LLM calls", "LLM tokens", "wall s")
+COST_FORMATS = ("", "", "", "d", "d", "d", "d", ".2f")
+COST_TEXT = ("What reproducing a row costs: sums over the row's runs (all its seeds). **env "
+             "steps**: the training steps the runs took (manifest final_env_steps; gradient steps "
+             "for offline agents such as cql; evaluation episodes not included). **LLM calls** "
+             "and **LLM tokens**: the episodes' counters, training and evaluation — the model "
+             "calls the backend really computed, so a warm prior cache lowers them (a run whose "
+             "prior scores all came from the cache shows 0) and a re-run on a cold cache can "
+             "cost more. **wall s**: the runs' wall time on the machine that made them (each "
+             "row's provenance names it), not a prediction for yours.")
+
+
+def _count(value: float) -> int | float:
+    return int(round(value)) if np.isfinite(value) else float("nan")
+
+
+def cost_cells(index: int | str, env: str, agent: str, cost: dict[str, float]) -> list[Any]:
+    return [index, env, agent, int(cost["runs"]), _count(cost["env_steps"]),
+            _count(cost["llm_calls"]), _count(cost["llm_tokens"]), float(cost["wall_s"])]
+
+
+def duration_text(seconds: float) -> str:
+    """Wall seconds for people: 42.15 s, 7 min 05 s, 2 h 03 min."""
+    if not np.isfinite(seconds):
+        return "unknown"
+    if seconds < 60:
+        return f"{seconds:.2f} s"
+    minutes = int(seconds // 60)
+    if minutes < 60:
+        return f"{minutes} min {int(seconds % 60):02d} s"
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def total_text(rows: Sequence[Row]) -> str:
+    """The whole build's cost in one sentence."""
+    c = total_cost(rows)
+    return (f"The whole build: {int(c['runs'])} runs, {_count(c['env_steps']):,} env steps, "
+            f"{_count(c['llm_calls']):,} LLM calls, {_count(c['llm_tokens']):,} LLM tokens, "
+            f"{duration_text(c['wall_s'])} of wall time.")
+
+
+def _cost_md(rows: Sequence[Row]) -> list[str]:
+    body = [cost_cells(r.index, r.env, r.agent, row_cost(r.runs)) for r in rows]
+    body.append(cost_cells("all", "(the whole build)", "", total_cost(rows)))
+    return ["## Cost", "", COST_TEXT, "", total_text(rows), "",
+            markdown_table(COST_HEADERS, body, COST_FORMATS), ""]
+
+
+QUALITY_FORMATS = ("", "", "", "d") + (".3f",) * len(quality.FIGURES)
+
+
+def _quality_md(data: dict[str, Any] | None) -> list[str]:
+    md = ["## Prior quality", ""]
+    if data is None:
+        return md + [quality.MISSING, ""]
+    md += [quality.TEXT + " " + quality.caption(data), ""]
+    real = quality.table_rows(data, synthetic=False)
+    md += [markdown_table(quality.HEADERS, real, QUALITY_FORMATS) if real else
+           "No real (language-model) prior in the file.", ""]
+    if real:
+        md += [f"![{QUALITY_PLOT_TITLE}]({QUALITY_PLOT})", ""]
+    synthetic = quality.table_rows(data, synthetic=True)
+    if synthetic:
+        md += [quality.SYNTHETIC_NOTE, "", markdown_table(quality.HEADERS, synthetic, QUALITY_FORMATS), ""]
+    return md
+
+
+QUALITY_PLOT = "plots/prior-quality.png"
+QUALITY_PLOT_TITLE = "prior quality: cov@5 of each prior next to uniform, per env (test split)"
 
 
 MAIN_HEADERS = ("env", "agent", "seeds", "IQM success", "95% CI", "mean success", "± SE",
@@ -153,7 +244,12 @@ def _pairs_md(pairs: Sequence[dict[str, Any]]) -> str:
 def leaderboard_md(rows: Sequence[Row], envs: Sequence[str], overall_rows: Sequence[dict[str, Any]],
                    pairs: Sequence[dict[str, Any]], plots: Sequence[tuple[str, str]],
                    refused: Sequence[tuple[str, str]], notes: str = "",
-                   verified: Sequence[tuple[Row, dict[str, Any]]] = ()) -> str:
+                   verified: Sequence[tuple[Row, dict[str, Any]]] = (), *,
+                   commands: dict[int, str] | None = None,
+                   prior_quality: dict[str, Any] | None = None) -> str:
+    """LEADERBOARD.md; `commands`: each row's reproduce command (default `reproduce_command`),
+    `prior_quality`: the prior-quality data (None: the section says how to make it)."""
+    commands = commands if commands is not None else {r.index: reproduce_command(r) for r in rows}
     real, synthetic = split_synthetic(rows)
     real_pairs, synthetic_pairs = split_pairs(pairs)
     md = [
@@ -182,6 +278,7 @@ def leaderboard_md(rows: Sequence[Row], envs: Sequence[str], overall_rows: Seque
         if synthetic_pairs:
             md += ["Probability of improvement of these rows (as above):", "",
                    _pairs_md(synthetic_pairs), ""]
+    md += _cost_md(rows) + _quality_md(prior_quality)
     md += ["## Verified rows", "", VERIFIED_TEXT, ""]
     md += ([markdown_table(VERIFIED_HEADERS, verified_cells(verified)), ""] if verified else
            ["No row is verified yet (`priorbench leaderboard verify --write`).", ""])
@@ -196,6 +293,7 @@ def leaderboard_md(rows: Sequence[Row], envs: Sequence[str], overall_rows: Seque
                             ", ".join(c[:12] for c in p["git_commits"]),
                             " ".join(h[:12] for h in p["spec_hashes"])]
                            for r in rows for p in [provenance(r)]]), ""]
+    md += [REPRODUCE_TEXT, ""] + [f"- row {r.index}: `{commands[r.index]}`" for r in rows] + [""]
     if refused:
         md += ["## Refused runs", "",
                "These run records failed the integrity checks (checksum, schema, or a row mixing "
@@ -228,7 +326,8 @@ def full_row(row: Row) -> list[Any]:
             s["normalised_return"], s["auc"], s["auc_se"], s["steps_to_threshold"],
             s["threshold_reached"], s["env_steps"], s["llm_calls"], s["llm_tokens"], s["wall_s"],
             " ".join(map(str, p["seeds"])), p["packages"].get("priorbench", "unknown"),
-            " ".join(p["git_commits"]), " ".join(p["spec_hashes"])]
+            " ".join(p["git_commits"]), " ".join(p["spec_hashes"]),
+            *cost_cells(row.index, row.env, row.agent, row_cost(row.runs))[4:]]
 
 
 _TEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
