@@ -105,7 +105,7 @@ def _write(out_dir: Path, rows, envs, overall_rows, pairs, refused, notes: str, 
         tables.csv_text(tables.FULL_COLUMNS, [tables.full_row(r) for r in rows]))
     (out_dir / "leaderboard.tex").write_text(tables.latex_table(rows))
     (out_dir / "site" / "index.html").write_text(
-        site.index_html(rows, envs, overall_rows, pairs, images, refused, _plain(tables.legend()), verified,
+        site.index_html(rows, envs, overall_rows, pairs, images, refused, tables.legend(), verified,
                         commands=commands, prior_quality=prior_quality, quality_image=quality_image))
 
 
@@ -113,10 +113,6 @@ def _matplotlib_version() -> str:
     import matplotlib
 
     return str(matplotlib.__version__)
-
-
-def _plain(markdown: str) -> str:
-    return markdown.replace("**", "").replace("`", "")
 
 
 #: A hand-written reading of the numbers, kept beside the outputs and copied into LEADERBOARD.md.

@@ -200,8 +200,8 @@ def index_html(rows: Sequence[Row], envs: Sequence[str], overall_rows: Sequence[
                verified: Sequence[tuple[Row, dict[str, Any]]] = (), *,
                commands: dict[int, str] | None = None, prior_quality: dict[str, Any] | None = None,
                quality_image: bytes | None = None) -> str:
-    """site/index.html; `commands`, `prior_quality` as tables.leaderboard_md takes them, and
-    `quality_image` the prior-quality plot's PNG."""
+    """site/index.html; `legend` in Markdown (tables.legend: shown as plain text), `commands`,
+    `prior_quality` as tables.leaderboard_md takes them, `quality_image` the prior-quality plot."""
     commands = commands if commands is not None else {r.index: reproduce_command(r) for r in rows}
     headers: list[tuple[str, str | None]] = [
         ("row", "num"), ("env", "text"), ("agent", "text"), ("seeds", "num"), ("IQM success", "num"),
@@ -220,7 +220,7 @@ def index_html(rows: Sequence[Row], envs: Sequence[str], overall_rows: Sequence[
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         "<title>priorbench leaderboard</title>", "<style>\n" + _asset("site.css") + "</style></head><body>",
-        "<h1>priorbench leaderboard</h1>", f"<p>{html.escape(legend)}</p>",
+        "<h1>priorbench leaderboard</h1>", f"<p>{_plain(legend)}</p>",
         "<p>Click a column header to sort; click again to reverse. Choose an env, agent or prior "
         "to show only its rows (here, in the SYNTHETIC and Cost tables too). "
         "Open “provenance” for what a row was built from and the command that re-runs it.</p>",
