@@ -311,14 +311,31 @@ def agent_label(manifest: dict[str, Any]) -> str:
     return name
 
 
+def budget_label(label: str, steps: int) -> str:
+    """The table label of runs trained on a smaller budget than their env's full one (the
+    leaderboard keeps such rows in a table of their own): `agent_label` + " @N steps"."""
+    return f"{label} @{steps} steps"
+
+
+def budget_part(label: str) -> str:
+    """The " @N steps" of a reduced-budget label (`budget_label`); "" for a full-budget one."""
+    _, sep, tail = label.rpartition(" @")
+    return sep + tail if sep and tail.endswith(" steps") and tail.split(" ", 1)[0].isdigit() else ""
+
+
+def is_reduced(label: str) -> bool:
+    """True when a table label is a reduced-budget row's (`budget_label`)."""
+    return bool(budget_part(label))
+
+
 def base_agent(label: str) -> str:
-    """The registered agent name of a table label (`agent_label` without the prior)."""
-    return label.split(" [", 1)[0]
+    """The registered agent name of a table label (`agent_label` without the prior or budget)."""
+    return label.removesuffix(budget_part(label)).split(" [", 1)[0]
 
 
 def prior_part(label: str) -> str:
     """The prior of a table label (`agent_label`'s brackets); "" for an agent without one."""
-    _, sep, rest = label.partition(" [")
+    _, sep, rest = label.removesuffix(budget_part(label)).partition(" [")
     return rest[:-1] if sep and rest.endswith("]") else ""
 
 

@@ -28,10 +28,12 @@ TINY = {"prior": "tiny-gpt2", "cache": False, "learning_starts": 16, "batch_size
 ORACLE = {"prior": "oracle", "prior_params": {"q": 0.9}, "learning_starts": 16, "batch_size": 8}
 
 
-def make_prior_runs(out: Path, *, with_random: bool = True) -> Path:
+SMALL = Budget(steps=100, eval_every=50)
+
+
+def make_prior_runs(out: Path, *, with_random: bool = True, budget: Budget = SMALL) -> Path:
     """Real small runs with priors: random, dqn-prior with the tiny GPT-2 prior (no cache, so
     its LLM calls are really made) and with the SYNTHETIC oracle (in its own folder)."""
-    budget = Budget(steps=100, eval_every=50)
     for seed in (0, 1):
         if with_random:
             execute(RunJob(LAKE, "random", seed, budget, out), progress=False)

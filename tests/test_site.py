@@ -21,8 +21,9 @@ from pathlib import Path
 import pytest
 
 from priorbench.bench import leaderboard
+from priorbench.bench.spec import Budget
 from tests.conftest import ROOT
-from tests.golden.regenerate import RECORDS
+from tests.golden.regenerate import EVAL_EVERY, RECORDS, STEPS
 from tests.test_leaderboard_panels import LAKE, make_prior_runs, write_prior_quality
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -150,7 +151,7 @@ def test_site_in_chromium_at_desktop_and_phone_width(tmp_path):
 
     runs = tmp_path / "runs"
     shutil.copytree(RECORDS, runs)
-    make_prior_runs(runs, with_random=False)
+    make_prior_runs(runs, with_random=False, budget=Budget(steps=STEPS, eval_every=EVAL_EVERY))  # the golden budget
     out = tmp_path / "lb"
     write_prior_quality(out)
     leaderboard.build(runs, out)

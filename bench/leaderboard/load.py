@@ -40,10 +40,17 @@ def _reason(exc: UserError, path: Path, rel: str) -> str:
     return text.removeprefix(f"{rel}: ")
 
 
-def _row_key(manifest: dict[str, Any]) -> tuple[str, str]:
-    """(env id, agent name — with a SYNTHETIC prior's label, `schema.agent_label`) of a
-    verified manifest."""
-    return (str(manifest["env"]["id"]), schema.agent_label(manifest))
+def _budget(manifest: dict[str, Any]) -> int:
+    return int(manifest["spec"]["budget"]["steps"])
+
+
+def _row_key(manifest: dict[str, Any], full_budget: dict[str, int]) -> tuple[str, str]:
+    """(env id, agent name — with its prior's label, `schema.agent_label`) of a verified
+    manifest; runs trained on less than `full_budget[env]` (the largest budget of the env's
+    runs) get the budget in the label (`schema.budget_label`): they are another row."""
+    env, label = str(manifest["env"]["id"]), schema.agent_label(manifest)
+    steps = _budget(manifest)
+    return (env, label if steps >= full_budget[env] else schema.budget_label(label, steps))
 
 
 def collect(root: Path | Sequence[Path], protocol: Protocol | None = None,
@@ -51,8 +58,9 @@ def collect(root: Path | Sequence[Path], protocol: Protocol | None = None,
     """Verified runs under `root` (or several roots) grouped into (env, agent) rows, and the
     refused runs with why.
 
-    Every run is checked on its own first (and against `protocol` when one is given); then
-    each row's survivors are checked together (`records.verify_run(path, row=…)`): a row that
+    Every run is checked on its own first (and against `protocol` when one is given); runs
+    trained on less than the largest budget of their env's runs form rows of their own (the
+    budget in the label, `schema.budget_label`); then each row's survivors are checked together (`records.verify_run(path, row=…)`): a row that
     mixes versions or configurations is refused as a whole. With several roots a run's path is
     shown with its root in front."""
     roots = [Path(root)] if isinstance(root, str | Path) else [Path(r) for r in root]
@@ -61,6 +69,7 @@ def collect(root: Path | Sequence[Path], protocol: Protocol | None = None,
             raise UserError(f"runs folder {r} does not exist; run `priorbench run` first")
     refused: list[tuple[str, str]] = []
     first: dict[tuple[str, str], list[tuple[Path, dict[str, Any]]]] = {}
+    verified: list[tuple[Path, dict[str, Any]]] = []
     shown: dict[Path, str] = {}
     for root_ in roots:
         for path in records.find_runs(root_):
@@ -76,7 +85,13 @@ def collect(root: Path | Sequence[Path], protocol: Protocol | None = None,
         if why is not None:
             refused.append((rel, why))
             continue
-        first.setdefault(_row_key(manifest), []).append((path, manifest))
+        verified.append((path, manifest))
+    full_budget: dict[str, int] = {}
+    for _, manifest in verified:
+        env = str(manifest["env"]["id"])
+        full_budget[env] = max(full_budget.get(env, 0), _budget(manifest))
+    for path, manifest in verified:
+        first.setdefault(_row_key(manifest, full_budget), []).append((path, manifest))
     rows: dict[tuple[str, str], list[Run]] = {}
     for key, members in sorted(first.items()):
         row_manifests = [m for _, m in members]
@@ -87,8 +102,8 @@ def collect(root: Path | Sequence[Path], protocol: Protocol | None = None,
             except UserError as exc:
                 refused.append((rel, _reason(exc, path, rel)))
                 continue
-            rows.setdefault(key, []).append(
-                Run(rel, manifest, episodes, metrics.run_summary(manifest, episodes)))
+            summary = {**metrics.run_summary(manifest, episodes), "agent": key[1]}  # the row's label
+            rows.setdefault(key, []).append(Run(rel, manifest, episodes, summary))
     for runs in rows.values():
         runs.sort(key=lambda r: (r.summary["seed"], r.path))
     return rows, sorted(refused)

@@ -17,6 +17,18 @@ OFFICIAL, UNOFFICIAL = "protocol", "unofficial"
 
 
 @dataclass(frozen=True)
+class ReducedBudget:
+    steps: int
+    """A smaller training budget some families may run on this env (their own table)."""
+    eval_every: int
+    """Steps between evaluations at that budget."""
+    agents: tuple[str, ...] = ()
+    """The registered agents allowed it (e.g. the LLM-policy agents on a CPU)."""
+    why: str = ""
+    """Why the full budget does not fit (shown nowhere else: say it here)."""
+
+
+@dataclass(frozen=True)
 class EnvTerms:
     id: str
     """Registered env id."""
@@ -28,6 +40,8 @@ class EnvTerms:
     """Evaluation episodes per test task."""
     kwargs: dict[str, Any] = field(default_factory=dict)
     """Env settings (none: the registered defaults)."""
+    reduced: tuple[ReducedBudget, ...] = ()
+    """Smaller budgets allowed to the named agents; the build tabulates those rows apart."""
 
 
 @dataclass(frozen=True)
@@ -69,9 +83,15 @@ def refusal(manifest: dict[str, Any], protocol: Protocol) -> str | None:
     if terms is None:
         return f"env {spec['env_id']} is not in protocol {protocol.label}"
     budget = spec["budget"]
-    for key in ("steps", "eval_every", "eval_episodes"):
-        if budget.get(key) != getattr(terms, key):
-            return f"budget.{key} = {budget.get(key)}, protocol {protocol.label} says {getattr(terms, key)}"
+    agent = str(manifest.get("agent", {}).get("name", ""))
+    allowed = [terms] + [r for r in terms.reduced if agent in r.agents]
+    if not any(budget.get("steps") == t.steps and budget.get("eval_every") == t.eval_every for t in allowed):
+        for key in ("steps", "eval_every"):
+            if budget.get(key) != getattr(terms, key):
+                return f"budget.{key} = {budget.get(key)}, protocol {protocol.label} says {getattr(terms, key)}"
+    if budget.get("eval_episodes") != terms.eval_episodes:
+        return (f"budget.eval_episodes = {budget.get('eval_episodes')}, protocol {protocol.label} "
+                f"says {terms.eval_episodes}")
     if dict(spec.get("env_kwargs") or {}) != dict(terms.kwargs):
         return f"env settings {spec.get('env_kwargs')} differ from protocol {protocol.label}'s {terms.kwargs}"
     if int(spec["seed"]) not in protocol.seeds:

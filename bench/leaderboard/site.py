@@ -22,6 +22,7 @@ from priorbench.bench.leaderboard.tables import (
     COST_TEXT,
     QUALITY_FORMATS,
     QUALITY_PLOT_TITLE,
+    REDUCED_TITLE,
     REPRODUCE_TEXT,
     SYNTHETIC_TITLE,
     THRESHOLD_LABEL,
@@ -29,8 +30,10 @@ from priorbench.bench.leaderboard.tables import (
     ci_text,
     cost_cells,
     provenance,
+    reduced_text,
     reproduce_command,
     split_pairs,
+    split_reduced,
     split_synthetic,
     steps_cell,
     synthetic_text,
@@ -210,7 +213,8 @@ def index_html(rows: Sequence[Row], envs: Sequence[str], overall_rows: Sequence[
         ("LLM tokens", "num"), ("wall s", "num"), ("provenance", None),
     ]
     real, synthetic = split_synthetic(rows)
-    real_pairs, synthetic_pairs = split_pairs(pairs)
+    real, reduced = split_reduced(real)
+    real_pairs, reduced_pairs, synthetic_pairs = split_pairs(pairs)
 
     def rows_table(chosen: Sequence[Row], table_id: str) -> str:
         return _html_table(headers, [_row_cells(r, commands[r.index]) for r in chosen], table_id,
@@ -222,7 +226,7 @@ def index_html(rows: Sequence[Row], envs: Sequence[str], overall_rows: Sequence[
         "<title>priorbench leaderboard</title>", "<style>\n" + _asset("site.css") + "</style></head><body>",
         "<h1>priorbench leaderboard</h1>", f"<p>{_plain(legend)}</p>",
         "<p>Click a column header to sort; click again to reverse. Choose an env, agent or prior "
-        "to show only its rows (here, in the SYNTHETIC and Cost tables too). "
+        "to show only its rows (here, in the reduced-budget, SYNTHETIC and Cost tables too). "
         "Open “provenance” for what a row was built from and the command that re-runs it.</p>",
         _filters_html(rows), rows_table(real, "leaderboard"),
     ]
@@ -238,6 +242,11 @@ def index_html(rows: Sequence[Row], envs: Sequence[str], overall_rows: Sequence[
                                for o in overall_rows], "overall")]
     if real_pairs:
         parts += ["<h2>Probability of improvement</h2>", _pairs_html(real_pairs, "improvement")]
+    if reduced:
+        parts += [f"<h2>{REDUCED_TITLE}</h2>", f"<p>{html.escape(reduced_text().replace('`', ''))}</p>",
+                  rows_table(reduced, "reduced")]
+        if reduced_pairs:
+            parts.append(_pairs_html(reduced_pairs, "reduced-improvement"))
     if synthetic:
         parts += [f"<h2>{SYNTHETIC_TITLE}</h2>", f"<p>{html.escape(synthetic_text().replace('`', ''))}</p>",
                   rows_table(synthetic, "synthetic")]

@@ -135,8 +135,9 @@ def _env_matrix(rows: Sequence[Row], agent: str, envs: Sequence[str]) -> np.ndar
 def overall(rows: Sequence[Row]) -> tuple[list[str], list[dict[str, Any]]]:
     """Per agent over the envs (tasks): IQM with CI and mean ± SE, for the agents that ran every
     env of the table (at least two envs; none when fewer than two agents did). Rows of a
-    SYNTHETIC prior are left out: they are controls, not entries."""
-    rows = [r for r in rows if not schema.is_synthetic(r.agent)]
+    SYNTHETIC prior are left out: they are controls, not entries; so are reduced-budget rows
+    (`schema.is_reduced`): they did not run their env's full budget."""
+    rows = [r for r in rows if not schema.is_synthetic(r.agent) and not schema.is_reduced(r.agent)]
     envs = sorted({r.env for r in rows})
     agents = sorted(a for a in {r.agent for r in rows} if {r.env for r in rows if r.agent == a} == set(envs))
     if len(envs) < 2 or len(agents) < 2:
@@ -185,14 +186,20 @@ def key_pairs(agents: Sequence[str]) -> list[tuple[str, str]]:
     for a in sorted(present):
         base = schema.base_agent(a)
         if _is_new(base):  # a plug-in agent: against each plain baseline in the table
-            pairs += [(a, b) for b in NEW_AGENT_BASELINES if b in present]
+            pairs += [(a, b + schema.budget_part(a)) for b in NEW_AGENT_BASELINES
+                      if b + schema.budget_part(a) in present]
             continue
         plain = [base.replace("-prior", "", 1)] if "-prior" in base else list(COUNTERPARTS.get(base, ()))
         if not plain and base not in COUNTERPARTS:
             continue
-        pairs += [(a, b) for b in plain if b in present and b != a]
-        same_prior = a[len(base):]
-        llm = PRIOR_FREE_LLM + same_prior
+        # a counterpart at the same budget, with the same prior where it has one (twosome), else plain
+        prior, budget = schema.prior_part(a), schema.budget_part(a)
+        with_prior = f" [{prior}]" if prior else ""
+        for b in plain:
+            b = next((c for c in (b + with_prior + budget, b + budget) if c in present), None)
+            if b is not None and b != a:
+                pairs.append((a, b))
+        llm = PRIOR_FREE_LLM + with_prior + budget
         if llm in present and base != PRIOR_FREE_LLM:
             pairs.append((a, llm))
     if not pairs and "random" in present:

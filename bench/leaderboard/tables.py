@@ -229,10 +229,30 @@ def split_synthetic(rows: Sequence[Row]) -> tuple[list[Row], list[Row]]:
             [r for r in rows if schema.is_synthetic(r.agent)])
 
 
-def split_pairs(pairs: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(improvement pairs between real rows, pairs with a SYNTHETIC row on either side)."""
+REDUCED_TITLE = "Reduced-budget rows"
+
+
+def reduced_text() -> str:
+    """What the section of reduced-budget rows is (LEADERBOARD.md and the site)."""
+    return ("Rows trained on less than their env's full budget (the largest budget among the env's "
+            "runs; the label says how many steps: `@500 steps`), because the full budget does not "
+            "fit the hardware that made them (leaderboard/spec.toml says why). Compare them only "
+            "with each other: they are left out of the tables above, the all-envs aggregate and "
+            "leaderboard.tex.")
+
+
+def split_reduced(rows: Sequence[Row]) -> tuple[list[Row], list[Row]]:
+    """(rows of the env's full budget, reduced-budget rows: `schema.is_reduced`)."""
+    return ([r for r in rows if not schema.is_reduced(r.agent)], [r for r in rows if schema.is_reduced(r.agent)])
+
+
+def split_pairs(pairs: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
+                                                          list[dict[str, Any]]]:
+    """(improvement pairs between real full-budget rows, pairs with a reduced-budget row, pairs
+    with a SYNTHETIC row on either side)."""
     synthetic = [p for p in pairs if schema.is_synthetic(p["x"]) or schema.is_synthetic(p["y"])]
-    return [p for p in pairs if p not in synthetic], synthetic
+    reduced = [p for p in pairs if p not in synthetic and (schema.is_reduced(p["x"]) or schema.is_reduced(p["y"]))]
+    return [p for p in pairs if p not in synthetic and p not in reduced], reduced, synthetic
 
 
 def _pairs_md(pairs: Sequence[dict[str, Any]]) -> str:
@@ -251,7 +271,8 @@ def leaderboard_md(rows: Sequence[Row], envs: Sequence[str], overall_rows: Seque
     `prior_quality`: the prior-quality data (None: the section says how to make it)."""
     commands = commands if commands is not None else {r.index: reproduce_command(r) for r in rows}
     real, synthetic = split_synthetic(rows)
-    real_pairs, synthetic_pairs = split_pairs(pairs)
+    real, reduced = split_reduced(real)
+    real_pairs, reduced_pairs, synthetic_pairs = split_pairs(pairs)
     md = [
         "# priorbench leaderboard", "",
         legend(), "",
@@ -272,6 +293,11 @@ def leaderboard_md(rows: Sequence[Row], envs: Sequence[str], overall_rows: Seque
                "success, averaged over the envs both ran, with a 95% bootstrap CI "
                f"({metrics.CURVE_REPS:,} reps). 0.5 is a tie.", "",
                _pairs_md(real_pairs), ""]
+    if reduced:
+        md += [f"## {REDUCED_TITLE}", "", reduced_text(), "",
+               markdown_table(MAIN_HEADERS, [_main_cells(r) for r in reduced], MAIN_FORMATS), ""]
+        if reduced_pairs:
+            md += ["Probability of improvement of these rows (as above):", "", _pairs_md(reduced_pairs), ""]
     if synthetic:
         md += [f"## {SYNTHETIC_TITLE}", "", synthetic_text(), "",
                markdown_table(MAIN_HEADERS, [_main_cells(r) for r in synthetic], MAIN_FORMATS), ""]
@@ -340,8 +366,8 @@ def tex_escape(text: str) -> str:
 
 def latex_table(rows: Sequence[Row]) -> str:
     """The booktabs table of the rows of real priors and prior-free agents (a paper's table;
-    SYNTHETIC prior rows are in LEADERBOARD.md and the CSVs, labelled)."""
-    rows, _ = split_synthetic(rows)
+    SYNTHETIC prior and reduced-budget rows are in LEADERBOARD.md and the CSVs, labelled)."""
+    rows, _ = split_reduced(split_synthetic(rows)[0])
 
     def num(value: float, fmt: str = ".3f") -> str:
         return "--" if np.isnan(value) else format(value, fmt)
