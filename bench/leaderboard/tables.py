@@ -116,7 +116,9 @@ COST_TEXT = ("What reproducing a row costs: sums over the row's runs (all its se
              "calls the backend really computed, so a warm prior cache lowers them (a run whose "
              "prior scores all came from the cache shows 0) and a re-run on a cold cache can "
              "cost more. **wall s**: the runs' wall time on the machine that made them (each "
-             "row's provenance names it), not a prediction for yours.")
+             "row's provenance names it), not a prediction for yours. Not counted yet: what an "
+             "offline agent spends loading its dataset before the first episode (cql-prior scores "
+             "every dataset state with its prior then), neither its LLM calls nor its time.")
 
 
 def _count(value: float) -> int | float:
