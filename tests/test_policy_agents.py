@@ -435,7 +435,8 @@ ONE_ENV_CASES = {"ppo": {"rollout_steps": 16, "epochs": 2, "minibatch_size": 8},
 def test_one_env_gives_the_records_from_before_lockstep(name, tiny_lm, tmp_path):
     """num_envs = 1 (the default) keeps the records the single-env loop made before env copies
     existed: tests/golden/num_envs_1 holds them, made with commit 1a25f41 (timing stripped;
-    byte-identical then). vi's update diagnostics may differ by float rounding since candidates
+    byte-identical then; ppo.json rewritten under transformers 5.25.0, the pinned release: its
+    episodes were the 1a25f41 ones exactly, its update diagnostics moved by ≤ 3.1e-5 from 5.24's). vi's update diagnostics may differ by float rounding since candidates
     are scored packed on the prompt's cache (≤ 1e-6); all else is exact. After a deliberate
     change to these agents' numbers, rewrite them with PRIORBENCH_REGENERATE=1 pytest -k one_env_gives."""
     params = {**ONE_ENV_CASES[name], **({"prior_params": {"model": str(tiny_lm)}} if name == "vi" else {})}
