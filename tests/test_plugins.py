@@ -5,6 +5,7 @@ checker names the rule a broken agent breaks; the protocol refuses a run made ot
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -87,7 +88,7 @@ def test_an_installed_plugin_agent_walks_the_whole_path(installed, tmp_path):
                     "--protocol", str(ROOT / "leaderboard/protocol.toml"), "--out", str(board))
     assert built.returncode == 0, built.stderr
     md = (board / "LEADERBOARD.md").read_text()
-    assert f"| {FL} | count-q" in md.replace("  ", " ") or "count-q" in md.split("## ", 2)[1]
+    assert re.search(rf"^\| {re.escape(FL)} +\| count-q ", md, re.M), md.split("## ", 1)[0]
     improvement = md.split("## Probability of improvement", 1)[1].split("## ", 1)[0]
     assert "count-q" in improvement and "dqn" in improvement and "tabular-q" in improvement
 
