@@ -33,8 +33,7 @@ from priorbench.bench.leaderboard.tables import (
     reduced_text,
     reproduce_command,
     split_pairs,
-    split_reduced,
-    split_synthetic,
+    split_sections,
     steps_cell,
     synthetic_text,
     total_text,
@@ -212,8 +211,7 @@ def index_html(rows: Sequence[Row], envs: Sequence[str], overall_rows: Sequence[
         ("AUC", "num"), (THRESHOLD_LABEL, "num"), ("env steps", "num"), ("LLM calls", "num"),
         ("LLM tokens", "num"), ("wall s", "num"), ("provenance", None),
     ]
-    real, synthetic = split_synthetic(rows)
-    real, reduced = split_reduced(real)
+    real, reduced, synthetic = split_sections(rows)
     real_pairs, reduced_pairs, synthetic_pairs = split_pairs(pairs)
 
     def rows_table(chosen: Sequence[Row], table_id: str) -> str:

@@ -225,10 +225,13 @@ def synthetic_text() -> str:
             "efficiency vs prior quality; they are left out of the tables above.")
 
 
-def split_synthetic(rows: Sequence[Row]) -> tuple[list[Row], list[Row]]:
-    """(rows of real priors and prior-free agents, rows of a SYNTHETIC prior)."""
-    return ([r for r in rows if not schema.is_synthetic(r.agent)],
-            [r for r in rows if schema.is_synthetic(r.agent)])
+def split_sections(rows: Sequence[Row]) -> tuple[list[Row], list[Row], list[Row]]:
+    """The table each row goes to: (full-budget rows of real priors and prior-free agents,
+    reduced-budget rows: `schema.is_reduced`, rows of a SYNTHETIC prior at any budget)."""
+    synthetic = [r for r in rows if schema.is_synthetic(r.agent)]
+    rest = [r for r in rows if not schema.is_synthetic(r.agent)]
+    return ([r for r in rest if not schema.is_reduced(r.agent)], [r for r in rest if schema.is_reduced(r.agent)],
+            synthetic)
 
 
 REDUCED_TITLE = "Reduced-budget rows"
@@ -241,11 +244,6 @@ def reduced_text() -> str:
             "fit the hardware that made them (leaderboard/spec.toml says why). Compare them only "
             "with each other: they are left out of the tables above, the all-envs aggregate and "
             "leaderboard.tex.")
-
-
-def split_reduced(rows: Sequence[Row]) -> tuple[list[Row], list[Row]]:
-    """(rows of the env's full budget, reduced-budget rows: `schema.is_reduced`)."""
-    return ([r for r in rows if not schema.is_reduced(r.agent)], [r for r in rows if schema.is_reduced(r.agent)])
 
 
 def split_pairs(pairs: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
@@ -272,8 +270,7 @@ def leaderboard_md(rows: Sequence[Row], envs: Sequence[str], overall_rows: Seque
     """LEADERBOARD.md; `commands`: each row's reproduce command (default `reproduce_command`),
     `prior_quality`: the prior-quality data (None: the section says how to make it)."""
     commands = commands if commands is not None else {r.index: reproduce_command(r) for r in rows}
-    real, synthetic = split_synthetic(rows)
-    real, reduced = split_reduced(real)
+    real, reduced, synthetic = split_sections(rows)
     real_pairs, reduced_pairs, synthetic_pairs = split_pairs(pairs)
     md = [
         "# priorbench leaderboard", "",
@@ -369,7 +366,7 @@ def tex_escape(text: str) -> str:
 def latex_table(rows: Sequence[Row]) -> str:
     """The booktabs table of the rows of real priors and prior-free agents (a paper's table;
     SYNTHETIC prior and reduced-budget rows are in LEADERBOARD.md and the CSVs, labelled)."""
-    rows, _ = split_reduced(split_synthetic(rows)[0])
+    rows = split_sections(rows)[0]
 
     def num(value: float, fmt: str = ".3f") -> str:
         return "--" if np.isnan(value) else format(value, fmt)
