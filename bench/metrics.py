@@ -150,6 +150,8 @@ def summarise(manifest: dict[str, Any], records: Sequence[dict[str, Any]]) -> Ru
     steps = [s for s, _ in curve]
     success = [float(np.mean(list(t.values()))) if t else float("nan") for _, t in curve]
     budget = int(manifest.get("spec", {}).get("budget", {}).get("steps", 0))
+    timing = manifest.get("timing") or {}
+    setup = timing.get("setup", {})  # before the first step; absent from manifests written before it
     return RunSummary(
         env=manifest["env"]["id"],
         env_version=manifest["env"].get("version"),
@@ -166,9 +168,9 @@ def summarise(manifest: dict[str, Any], records: Sequence[dict[str, Any]]) -> Ru
         steps_to_threshold=steps_to_threshold(steps, success),
         env_steps=int(manifest.get("final_env_steps", 0)),
         eval_episodes=len(final),
-        llm_calls=totals(records, "llm_calls"),
-        llm_tokens=totals(records, "llm_tokens"),
-        wall_s=float(manifest.get("timing", {}).get("wall_s", float("nan"))),
+        llm_calls=totals(records, "llm_calls") + setup.get("counters", {}).get("llm_calls", 0),
+        llm_tokens=totals(records, "llm_tokens") + setup.get("counters", {}).get("llm_tokens", 0),
+        wall_s=float(timing.get("wall_s", float("nan"))) + setup.get("wall_s", 0.0),
     )
 
 

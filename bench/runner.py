@@ -116,6 +116,11 @@ class _Progress:
     next_eval: int = 0
     last_checkpoint: int = 0
     wall_s: float = 0.0
+    setup_s: float = 0.0
+    """Summed over the run's process starts: building the envs and the agent and loading an
+    offline agent's dataset (cql-prior scores every dataset state with its prior then)."""
+    setup_counters: dict[str, float] = field(default_factory=dict)
+    """The volatile counters (LLM calls, tokens, …) that setup spent, summed likewise."""
 
 
 class _Loop(LockstepTraining):
@@ -125,6 +130,7 @@ class _Loop(LockstepTraining):
         self.callbacks = callbacks or Callbacks()
         self.record = record
         self.show_progress = show_progress
+        setup_started = time.perf_counter()
         seeding.seed_everything(job.seed)
         self.train_env = envs.make(job.env_id, split="train", **job.env_kwargs)
         self.test_env = envs.make(job.env_id, split="test", **job.env_kwargs)
@@ -135,6 +141,9 @@ class _Loop(LockstepTraining):
             path = self.agent.dataset_path()
             transitions = datasets.load_transitions(path, expected_env=job.env_id)
             self.agent.load_dataset(transitions, datasets.read_provenance(path))
+        # what this process spent before the first step: added to the run's progress in run()
+        self._setup = (time.perf_counter() - setup_started,
+                       {k: v for k, v in self.agent.counters().items() if k in records.VOLATILE_COUNTERS and v})
         if self.callbacks.on_start is not None:
             self.callbacks.on_start(self.agent, self.train_env, self.test_env)
         self.state = _Progress()
@@ -316,6 +325,10 @@ class _Loop(LockstepTraining):
     def run(self, manifest: schema.Manifest) -> None:
         budget = self.job.budget
         resumed = self._restore()
+        setup_s, setup_counters = self._setup
+        self.state.setup_s += setup_s
+        for key, value in setup_counters.items():
+            self.state.setup_counters[key] = self.state.setup_counters.get(key, 0) + value
         started = time.perf_counter()
         wall_before = self.state.wall_s
         self._clock = (wall_before, started)
@@ -368,7 +381,8 @@ class _Loop(LockstepTraining):
             status="complete",
             episodes_sha256=records.sha256_file(self.record.episodes_path),
             agent_provenance=self.agent.provenance(),
-            timing={"wall_s": round(self.state.wall_s, 3), "finished": time.time()},
+            timing={"wall_s": round(self.state.wall_s, 3), "finished": time.time(),
+                    "setup": {"wall_s": round(self.state.setup_s, 3), "counters": self.state.setup_counters}},
             final_env_steps=self.state.env_steps,
         )
         self.record.write_manifest(manifest)

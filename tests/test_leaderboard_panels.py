@@ -48,8 +48,8 @@ def prior_runs(tmp_path_factory) -> Path:
 
 
 def _expected_costs(runs: Path) -> dict[str, dict[str, float]]:
-    """Per row label, straight from the files: manifest wall time and final env steps, and the
-    episodes' timing counters."""
+    """Per row label, straight from the files: manifest wall time and final env steps, the
+    episodes' timing counters, and what setup spent (manifest timing.setup)."""
     costs: dict[str, dict[str, float]] = {}
     for path in records.find_runs(runs):
         manifest = json.loads((path / "manifest.json").read_text())
@@ -58,9 +58,11 @@ def _expected_costs(runs: Path) -> dict[str, dict[str, float]]:
                                 {"runs": 0, "env_steps": 0, "llm_calls": 0, "llm_tokens": 0, "wall_s": 0.0})
         cost["runs"] += 1
         cost["env_steps"] += manifest["final_env_steps"]
-        cost["wall_s"] += manifest["timing"]["wall_s"]
+        setup = manifest["timing"]["setup"]  # before the first step (loading the model, a dataset)
+        cost["wall_s"] += manifest["timing"]["wall_s"] + setup["wall_s"]
         for key in ("llm_calls", "llm_tokens"):
             cost[key] += sum(line["timing"].get("counters", {}).get(key, 0) for line in lines)
+            cost[key] += setup["counters"].get(key, 0)
     return costs
 
 

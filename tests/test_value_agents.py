@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from priorbench.agents.dqn import conservative_penalty, td_target
-from priorbench.bench import datasets, records
+from priorbench.bench import datasets, metrics, records
 from priorbench.bench.datasets import collect_episodes
 from priorbench.bench.runner import RunJob, execute
 from priorbench.bench.spec import Budget
@@ -144,6 +144,23 @@ def test_offline_agents_learn_from_a_dataset(agent, mixture_dataset, tmp_path):
     assert _final_success(path) >= 0.9
     train = [e for e in _episodes(path) if e["phase"] == "train"]
     assert sum(e["length"] for e in train) == 1500 and "cql_term" in train[0]["update"]
+
+
+def test_cql_prior_counts_its_dataset_scoring_in_the_run_cost(mixture_dataset, tmp_path):
+    """cql-prior scores every dataset state with its prior before the first step: the manifest
+    keeps those LLM calls and that time (timing.setup) and the run's cost includes them."""
+    folder, _ = mixture_dataset
+    params = {**FAST, "dataset": str(folder), "prior": "tiny-gpt2", "cache": False}
+    path = execute(_job("cql-prior", tmp_path, steps=20, **params), progress=False)
+    manifest = json.loads((path / "manifest.json").read_text())
+    setup = manifest["timing"]["setup"]
+    assert setup["counters"]["llm_calls"] > 0 and setup["counters"]["llm_tokens"] > 0
+    assert setup["wall_s"] > 0
+    raw = records.read_episodes(path / "episodes.jsonl").records
+    in_episodes = sum(e["timing"].get("counters", {}).get("llm_calls", 0) for e in raw)
+    summary = metrics.run_summary(manifest, raw)
+    assert summary["llm_calls"] == in_episodes + setup["counters"]["llm_calls"]
+    assert summary["wall_s"] == pytest.approx(manifest["timing"]["wall_s"] + setup["wall_s"])
 
 
 @pytest.mark.slow

@@ -116,9 +116,11 @@ COST_TEXT = ("What reproducing a row costs: sums over the row's runs (all its se
              "calls the backend really computed, so a warm prior cache lowers them (a run whose "
              "prior scores all came from the cache shows 0) and a re-run on a cold cache can "
              "cost more. **wall s**: the runs' wall time on the machine that made them (each "
-             "row's provenance names it), not a prediction for yours. Not counted yet: what an "
-             "offline agent spends loading its dataset before the first episode (cql-prior scores "
-             "every dataset state with its prior then), neither its LLM calls nor its time.")
+             "row's provenance names it), not a prediction for yours. Both include each run's "
+             "setup before its first step (manifest timing.setup): building the envs, loading the "
+             "model and an offline agent's dataset, which cql-prior scores state by state with its "
+             "prior. Runs made before setup was recorded (no timing.setup) count their episodes "
+             "only; what they leave out is the seconds of loading a model.")
 
 
 def _count(value: float) -> int | float:
