@@ -65,8 +65,30 @@ class Agent(ABC):
 
     def act_many(self, slots: Sequence[tuple[int, str, dict[str, Any]]]) -> list[str]:
         """Training commands for several env copies at once: (slot, obs, info) each, in slot
-        order. Agents with `num_envs` > 1 implement it (one batched forward for all)."""
+        order. Agents with `num_envs` > 1 implement it (one batched forward for all); agents
+        with `batched_eval` take `explore=False` too."""
         raise NotImplementedError(f"{type(self).__name__} has num_envs > 1 but no act_many")
+
+    # --- batched evaluation (optional) ------------------------------------------------------
+    @property
+    def batched_eval(self) -> bool:
+        """True when the runner may play an evaluation round's episodes in lockstep (run option
+        `--eval-batch K`): `act_many(slots, explore=False)` asks the prior for every open
+        episode in one call and the records are those of one episode at a time. That needs
+        evaluation acts that draw no random numbers (the draws' order would change) and per-slot
+        memory (`reset_episode(explore=False, slot=…)`); an episode's deterministic counters are
+        handed over by `end_episode(slot)` when it ends and added to `counters()` by
+        `book_episode`, which the runner calls in episode order (so float sums come out as a
+        one-at-a-time round's)."""
+        return False
+
+    def end_episode(self, slot: int) -> Any:
+        """Batched evaluation: the finished episode of `slot`'s bookkeeping (see batched_eval)."""
+        raise NotImplementedError(f"{type(self).__name__} has no batched evaluation")
+
+    def book_episode(self, pending: Any) -> None:
+        """Batched evaluation: add what `end_episode` returned to the running counters."""
+        raise NotImplementedError(f"{type(self).__name__} has no batched evaluation")
 
     def reset_episode(self, *, explore: bool) -> None:  # noqa: B027 - optional hook
         """Called by the runner before each episode (agents with per-episode memory use it)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -43,30 +44,63 @@ class LLMAgent(Agent):
         self.template = template_for(env_id)
         self.prior = make_prior(config.prior, config.prior_params, cache=config.cache,
                                 namespace=self.template.id)
-        self.history: deque[tuple[str, str]] = deque(maxlen=max(config.history, 0) or None)
+        # each episode slot's recent (observation, command) pairs; slot 0 unless the runner
+        # plays an evaluation round in lockstep
+        self.histories: dict[int, deque[tuple[str, str]]] = {}
         self.diagnostics = PriorDiagnostics()
+        self._steps: dict[int, list[tuple[np.ndarray, int, bool | None]]] = {}
 
-    def prompt(self, obs: str, info: dict[str, Any]) -> str:
-        history = list(self.history) if self.config.history > 0 else []
+    @property
+    def batched_eval(self) -> bool:
+        return self.config.decision == "argmax"  # sampling draws from self.rng in episode order
+
+    def _history(self, slot: int) -> deque[tuple[str, str]]:
+        return self.histories.setdefault(slot, deque(maxlen=max(self.config.history, 0) or None))
+
+    def prompt(self, obs: str, info: dict[str, Any], slot: int = 0) -> str:
+        history = list(self._history(slot)) if self.config.history > 0 else []
         return fit_prompt(self.template, self.prior.count_tokens, self.prior.context_length,
                           info["task"], obs, info["admissible_commands"], history)
 
-    def reset_episode(self, *, explore: bool) -> None:
-        self.history.clear()
+    def reset_episode(self, *, explore: bool, slot: int = 0) -> None:
+        self._history(slot).clear()
+        self._steps[slot] = []
 
     def act(self, obs: str, info: dict[str, Any], *, explore: bool) -> str:
-        commands = info["admissible_commands"]
-        logp = self.prior.score_states([self.prompt(obs, info)], [commands], [info.get("expert_action")],
-                                       normalization=self.config.normalization)[0]
-        if self.config.decision == "sample":
-            probs = np.exp(logp - logp.max())
-            choice = int(self.rng.choice(len(commands), p=probs / probs.sum()))
-        else:
-            choice = int(np.argmax(logp))
-        expert = info.get("expert_action")
-        self.diagnostics.record(logp, choice, None if expert is None else commands[choice] == expert)
-        self.history.append((obs, commands[choice]))
-        return commands[choice]
+        command = self.act_many([(0, obs, info)], explore=explore)[0]
+        self.book_episode(self.end_episode(0))  # one episode at a time: counted as it goes
+        return command
+
+    def act_many(self, slots: Sequence[tuple[int, str, dict[str, Any]]], *, explore: bool = True) -> list[str]:
+        """Every slot's state scored in one prior call; each slot keeps its own history and its
+        decisions' diagnostics until `end_episode`."""
+        infos = [info for _, _, info in slots]
+        logps = self.prior.score_states([self.prompt(obs, info, slot) for slot, obs, info in slots],
+                                        [info["admissible_commands"] for info in infos],
+                                        [info.get("expert_action") for info in infos],
+                                        normalization=self.config.normalization)
+        out = []
+        for (slot, obs, info), logp in zip(slots, logps, strict=True):
+            commands = info["admissible_commands"]
+            if self.config.decision == "sample":
+                probs = np.exp(logp - logp.max())
+                choice = int(self.rng.choice(len(commands), p=probs / probs.sum()))
+            else:
+                choice = int(np.argmax(logp))
+            expert = info.get("expert_action")
+            self._steps.setdefault(slot, []).append(
+                (logp, choice, None if expert is None else commands[choice] == expert))
+            self._history(slot).append((obs, commands[choice]))
+            out.append(commands[choice])
+        return out
+
+    def end_episode(self, slot: int) -> list[tuple[np.ndarray, int, bool | None]]:
+        steps, self._steps[slot] = self._steps.get(slot, []), []
+        return steps
+
+    def book_episode(self, pending: list[tuple[np.ndarray, int, bool | None]]) -> None:
+        for logp, choice, covered in pending:
+            self.diagnostics.record(logp, choice, covered)
 
     def counters(self) -> dict[str, float]:
         return {**self.prior.counters(), **self.diagnostics.counts}

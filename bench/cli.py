@@ -88,7 +88,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     jobs = jobs_from_spec(spec, args.out)
     paths = execute_all(jobs, force=args.force, progress=not args.no_progress, workers=args.workers,
                         executor=args.executor, address=args.address,
-                        prior_server=args.prior_server)
+                        prior_server=args.prior_server, eval_batch=args.eval_batch)
     _print_table(paths)
     print(f"\nrun records: {args.out}/")
     return 0
@@ -115,7 +115,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         jobs += jobs_from_spec(spec, folder)
     paths = execute_all(jobs, progress=not args.no_progress, workers=args.workers,
                         executor=args.executor, address=args.address,
-                        prior_server=args.prior_server)
+                        prior_server=args.prior_server, eval_batch=args.eval_batch)
     print(f"{len(paths)} runs under {args.out}/ (one folder per grid point); "
           f"tabulate with: priorbench leaderboard build --runs FOLDER")
     return 0
@@ -188,7 +188,7 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
         started = time.perf_counter()
         paths = leaderboard_spec.run(args.spec, progress=not args.no_progress, workers=args.workers,
                                      executor=args.executor, address=args.address,
-                                     prior_server=args.prior_server)
+                                     prior_server=args.prior_server, eval_batch=args.eval_batch)
         print(f"{len(paths)} runs complete under {leaderboard_spec.load(args.spec).runs}/ "
               f"({time.perf_counter() - started:.0f} s); next: priorbench leaderboard build")
         return 0
@@ -354,7 +354,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                          envs=args.envs)
     paths = execute_all(jobs, progress=not args.no_progress, workers=args.workers,
                         executor=args.executor, address=args.address,
-                        prior_server=args.prior_server)
+                        prior_server=args.prior_server, eval_batch=args.eval_batch)
     _print_table(paths)
     print(f"\nprotocol {protocol.label}{' (UNOFFICIAL)' if args.unofficial else ''}: {len(paths)} runs in "
           f"{args.out}/; beside the baselines: priorbench leaderboard build --runs leaderboard/runs "

@@ -16,6 +16,10 @@ def executor_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prior-server", metavar="URL|auto",
                         help="hf priors asked from `priorbench serve-prior` at URL (comma-separated for several "
                              "models) instead of loaded per worker; auto: started by this command (Ray: one per node)")
+    parser.add_argument("--eval-batch", type=int, default=1, metavar="K",
+                        help="play K test episodes at once, one batched prior call per step, for agents whose "
+                             "evaluation draws nothing at random (llm with decision=argmax); same records "
+                             "(default 1: one at a time)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -91,7 +91,7 @@ def load(path: Path) -> LeaderboardSpec:
 
 
 def run(path: Path, *, progress: bool = True, workers: int = 1, executor: str = "local",
-        address: str | None = None, prior_server: str | None = None) -> list[Path]:
+        address: str | None = None, prior_server: str | None = None, eval_batch: int = 1) -> list[Path]:
     """Make the missing datasets and runs; returns every run folder of the spec."""
     from priorbench.bench import datasets
     from priorbench.bench.datasets import collect_episodes
@@ -109,4 +109,4 @@ def run(path: Path, *, progress: bool = True, workers: int = 1, executor: str = 
     jobs = [job for i, experiment in enumerate(spec.experiments)
             for job in jobs_from_spec(experiment, spec.runs_of(i))]
     return execute_all(jobs, progress=progress, workers=workers, executor=executor, address=address,
-                       prior_server=prior_server)
+                       prior_server=prior_server, eval_batch=eval_batch)

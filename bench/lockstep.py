@@ -1,16 +1,19 @@
-"""Training on N copies of the train env in lockstep (agents with `num_envs` > 1): the part
-of the runner's loop (`bench.runner._Loop`, which mixes it in) that steps the copies."""
+"""The parts of the runner's loop (`bench.runner._Loop`, which mixes them in) that step several
+env copies together: training on N copies of the train env (agents with `num_envs` > 1), and
+an evaluation round played K test episodes at a time (agents with `batched_eval`, run option
+`eval_batch`), so the agent asks its prior about every open episode in one call."""
 
 from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from priorbench import envs
 from priorbench.agents.base import Transition
-from priorbench.bench import schema
+from priorbench.bench import records, schema
 from priorbench.core import seeding
 
 
@@ -118,3 +121,99 @@ class LockstepTraining:
                                        env_steps=self.state.env_steps))
         self._since = (time.perf_counter(), self.agent.counters(), dict(self._eval_counts))
         self.open[slot] = None
+
+
+@dataclass
+class _EvalEpisode:
+    """A test episode under way in one slot of a lockstep evaluation round."""
+
+    index: int
+    started: float
+    obs: str
+    info: dict[str, Any]
+    total: float = 0.0
+    length: int = 0
+    invalid: int = 0
+    truncated: bool = False
+    volatile: dict[str, float] = field(default_factory=dict)
+    pending: Any = None
+
+
+class LockstepEvaluation:
+    """`_Loop`'s lockstep evaluation (it supplies job, agent, test_env, _count_eval, _fields)."""
+
+    def _eval_lockstep(self, episodes: list[tuple[int, int]]) -> Iterator[dict[str, Any]]:
+        """Play (task, seed) test episodes `job.eval_batch` at a time: each step the agent acts
+        for every open episode in one `act_many(…, explore=False)` call; a slot that ends takes
+        the next episode. Yields each episode's record fields in episode order, as soon as it
+        and every one before it have ended — what a one-at-a-time round yields, except the
+        volatile counters (LLM calls, tokens, cache hits: a batched call's are shared out among
+        the episodes that asked, so their sums are exact) and wall times (episodes overlap)."""
+        k = min(self.job.eval_batch, len(episodes))
+        copies = [self.test_env, *(envs.make(self.job.env_id, split="test", **self.job.env_kwargs)
+                                   for _ in range(k - 1))]
+        queue = iter(enumerate(episodes))
+        running: dict[int, _EvalEpisode] = {}
+        ended: dict[int, _EvalEpisode] = {}
+        next_out = 0
+        try:
+            while True:
+                for slot in range(k):
+                    if slot not in running and (item := next(queue, None)) is not None:
+                        index, (task, seed) = item
+                        obs, info = copies[slot].reset(seed=seed, options={"task": task})
+                        self.agent.reset_episode(explore=False, slot=slot)
+                        running[slot] = _EvalEpisode(index, time.perf_counter(), obs, info)
+                if not running:
+                    break
+                active = sorted(running)
+                before = self.agent.counters()
+                commands = self.agent.act_many([(s, running[s].obs, running[s].info) for s in active],
+                                               explore=False)
+                after = self.agent.counters()
+                for key in after:
+                    if key in records.VOLATILE_COUNTERS:
+                        for slot, part in zip(active, _share(after[key] - before.get(key, 0), len(active)),
+                                              strict=True):
+                            running[slot].volatile[key] = running[slot].volatile.get(key, 0) + part
+                for slot, command in zip(active, commands, strict=True):
+                    episode = running[slot]
+                    episode.obs, reward, terminated, truncated, episode.info = copies[slot].step(command)
+                    episode.total += float(reward)
+                    episode.length += 1
+                    episode.invalid += bool(episode.info.get("invalid_action", False))
+                    if terminated or truncated:
+                        episode.truncated = bool(truncated)
+                        episode.pending = self.agent.end_episode(slot)
+                        ended[episode.index] = running.pop(slot)
+                while next_out in ended:
+                    yield self._eval_fields(ended.pop(next_out))
+                    next_out += 1
+        finally:
+            for env in copies[1:]:
+                env.close()
+
+    def _eval_fields(self, episode: _EvalEpisode) -> dict[str, Any]:
+        """Book the episode's counters into the agent's totals (in episode order, as a
+        one-at-a-time round would) and build its record fields."""
+        before = self.agent.counters()
+        self.agent.book_episode(episode.pending)
+        after = self.agent.counters()
+        volatile_before = {k: 0 for k in after if k in records.VOLATILE_COUNTERS}
+        volatile_after = {k: episode.volatile.get(k, 0) for k in volatile_before}
+        fixed_before = {k: v for k, v in before.items() if k not in volatile_before}
+        fixed_after = {k: v for k, v in after.items() if k not in volatile_before}
+        self._count_eval({**fixed_before, **volatile_before}, {**fixed_after, **volatile_after})
+        deltas = {k: (volatile_after[k] if k in volatile_after else after[k] - before.get(k, 0)) for k in after}
+        return self._fields(episode.info, deltas, started=episode.started, total=episode.total,
+                            length=episode.length, invalid=episode.invalid, truncated=episode.truncated,
+                            cut=False, updates={})
+
+
+def _share(amount: float, n: int) -> list[float]:
+    """`amount` split over n episodes: whole counts as evenly as whole numbers allow (the first
+    ones take the remainder), so the parts add up to it exactly."""
+    if float(amount).is_integer():
+        whole = int(amount)
+        return [whole // n + (i < whole % n) for i in range(n)]
+    return [amount / n] * n

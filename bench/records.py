@@ -32,7 +32,7 @@ TIMING_FIELD = "timing"
 #: Counters that depend on state outside the run (the persistent prior cache, an in-memory
 #: memo rebuilt after a resume): kept under the timing field, beside wall time.
 VOLATILE_COUNTERS = ("llm_calls", "llm_tokens", "cache_hits", "cache_misses", "trunk_hits", "trunk_misses",
-                     "server_requests")
+                     "server_requests", "content_free_hits", "content_free_misses")
 #: Packages whose versions go into every manifest (those installed).
 TRACKED_PACKAGES = (
     "priorbench", "gymnasium", "numpy", "torch", "transformers", "peft", "textworld",
@@ -210,8 +210,18 @@ class RunRecord:
 
 
 def strip_timing(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Episode records without their timing field, for determinism comparisons."""
-    return [{k: v for k, v in r.items() if k != TIMING_FIELD} for r in records]
+    """Episode records without their timing field, for determinism comparisons; volatile
+    counters are left out wherever they are (records made before a counter was known to be
+    volatile — content_free_hits/misses: calibration runs only on prior-cache misses — keep it
+    under `counters`)."""
+    out = []
+    for r in records:
+        r = {k: v for k, v in r.items() if k != TIMING_FIELD}
+        counters = r.get("counters")
+        if isinstance(counters, dict) and any(k in VOLATILE_COUNTERS for k in counters):
+            r["counters"] = {k: v for k, v in counters.items() if k not in VOLATILE_COUNTERS}
+        out.append(r)
+    return out
 
 
 #: `diff_episodes`' tolerance for numbers: equal when |a − b| ≤ ABS_TOL + REL_TOL·|b| (float

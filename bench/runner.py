@@ -18,7 +18,8 @@ from priorbench import agents as agent_registry
 from priorbench import envs
 from priorbench.agents.base import Agent, Transition
 from priorbench.bench import datasets, records, schema
-from priorbench.bench.lockstep import LockstepTraining, OpenEpisode
+from priorbench.bench.episodes import EpisodeRecords
+from priorbench.bench.lockstep import LockstepEvaluation, LockstepTraining, OpenEpisode
 from priorbench.bench.spec import Budget, Spec
 from priorbench.core import seeding
 from priorbench.core.config import config_hash
@@ -40,6 +41,9 @@ class RunJob:
     agent_params: dict[str, Any] = field(default_factory=dict)
     spec_name: str = "run"
     suite: str = ""
+    eval_batch: int = 1
+    """How to run, not what: test episodes played at once by agents with `batched_eval` (one
+    batched prior call per step); same records, so not part of `config()`."""
 
     @property
     def path(self) -> Path:
@@ -123,7 +127,7 @@ class _Progress:
     """The volatile counters (LLM calls, tokens, …) that setup spent, summed likewise."""
 
 
-class _Loop(LockstepTraining):
+class _Loop(EpisodeRecords, LockstepTraining, LockstepEvaluation):
     def __init__(self, job: RunJob, record: records.RunRecord, show_progress: bool,
                  callbacks: Callbacks | None = None) -> None:
         self.job = job
@@ -190,61 +194,31 @@ class _Loop(LockstepTraining):
         return self._outcome(info, counters_before, eval_before, explore=explore, started=started, total=total,
                              length=length, invalid=invalid, truncated=truncated, cut=cut, updates=updates)
 
-    def _outcome(self, info: dict[str, Any], counters_before: dict[str, float], eval_before: dict[str, float],
-                 *, explore: bool, started: float, total: float, length: int, invalid: int, truncated: bool,
-                 cut: bool, updates: dict[str, list[float]]) -> dict[str, Any]:
-        """An episode's record fields; counters since `counters_before`, less evaluations'."""
-        after = self.agent.counters()
-        if explore:  # evaluations run inside training episodes; keep their counts out of it
-            eval_share = {k: self._eval_counts.get(k, 0) - eval_before.get(k, 0) for k in after}
-        else:
-            eval_share = {}
-            for k in after:
-                self._eval_counts[k] = self._eval_counts.get(k, 0) + after[k] - counters_before.get(k, 0)
-        deltas = {k: after[k] - counters_before.get(k, 0) - eval_share.get(k, 0) for k in after}
-        timing: dict[str, Any] = {"wall_s": round(time.perf_counter() - started, 4)}
-        volatile = {k: v for k, v in deltas.items() if k in records.VOLATILE_COUNTERS}
-        if volatile:
-            timing["counters"] = volatile
-        return {
-            "task": info.get("task_id"),
-            "return_": round(total, 10),
-            "success": bool(info["won"]),
-            "length": length,
-            "score": info["score"],
-            "max_score": info["max_score"],
-            "invalid_actions": invalid,
-            "truncated": bool(truncated),
-            "counters": {k: v for k, v in deltas.items() if k not in records.VOLATILE_COUNTERS},
-            "timing": timing,
-            "cut_by_budget": cut,
-            # e.g. a step timeout: the episode ended as an error, the run goes on
-            "error": str(info["error"]) if info.get("error") else None,
-            "update": {k: sum(v) / len(v) for k, v in sorted(updates.items())} if updates else None,
-        }
-
     def _append(self, row: schema.Row) -> None:
         self.record.append_episode(row)
         if self.callbacks.on_episode is not None:
             self.callbacks.on_episode(row)
 
     def _evaluate(self) -> None:
-        """Every test task, budget.eval_episodes times each, with explore=False."""
+        """Every test task, budget.eval_episodes times each, with explore=False: one episode at
+        a time, or `job.eval_batch` at once in lockstep (bench/lockstep.py) for agents that
+        allow it; the same records in the same order either way."""
         steps = self.state.env_steps
-        episode = 0
+        episodes = [(task, seeding.derive_seed(self.job.seed, "eval", task, repeat))
+                    for task in range(len(self.test_env.tasks)) for repeat in range(self.job.budget.eval_episodes)]
+        if self.job.eval_batch > 1 and len(episodes) > 1 and self.agent.batched_eval:
+            outcomes = self._eval_lockstep(episodes)
+        else:
+            outcomes = (self._play(self.test_env, seed, task, explore=False) for task, seed in episodes)
         results: list[schema.EpisodeRow] = []
-        for task in range(len(self.test_env.tasks)):
-            for repeat in range(self.job.budget.eval_episodes):
-                seed = seeding.derive_seed(self.job.seed, "eval", task, repeat)
-                outcome = self._play(self.test_env, seed, task, explore=False)
-                row = schema.EpisodeRow(**{**outcome, "task": self.test_env.tasks[task]},
-                                        phase="eval", eval_round=self.state.eval_rounds,
-                                        episode=episode, env_steps=steps)
-                self._append(row)
-                results.append(row)
-                episode += 1
-                if self.bar is not None and not self.agent.trains:
-                    self.bar.update(1)
+        for episode, ((task, _), outcome) in enumerate(zip(episodes, outcomes, strict=True)):
+            row = schema.EpisodeRow(**{**outcome, "task": self.test_env.tasks[task]},
+                                    phase="eval", eval_round=self.state.eval_rounds,
+                                    episode=episode, env_steps=steps)
+            self._append(row)
+            results.append(row)
+            if self.bar is not None and not self.agent.trains:
+                self.bar.update(1)
         if self.callbacks.on_evaluation is not None:
             self.callbacks.on_evaluation(steps, results)
         self.state.eval_rounds += 1
@@ -475,11 +449,15 @@ def _execute(job: RunJob, *, force: bool, progress: bool, callbacks: Callbacks |
 
 
 def execute_all(jobs: Iterable[RunJob], *, force: bool = False, progress: bool = True, workers: int = 1,
-                executor: str = "local", address: str | None = None, prior_server: str | None = None) -> list[Path]:
-    """Run jobs serially, in a process pool or on Ray; priors in-process or at `prior_server`."""
+                executor: str = "local", address: str | None = None, prior_server: str | None = None,
+                eval_batch: int = 1) -> list[Path]:
+    """Run jobs serially, in a process pool or on Ray; priors in-process or at `prior_server`;
+    evaluation rounds `eval_batch` episodes at a time where the agent allows it."""
     from priorbench.bench import executors, prior_servers
 
-    jobs = list(jobs)
+    if eval_batch < 1:
+        raise UserError(f"--eval-batch must be at least 1 (test episodes played at once), got {eval_batch}")
+    jobs = [dataclasses.replace(job, eval_batch=eval_batch) for job in jobs]
     reused = 0 if force else sum(is_complete(job) for job in jobs)
     if progress and len(jobs) > 1:  # a single run has its own bar
         notice(f"{len(jobs)} runs: {len(jobs) - reused} to run" + (f", {reused} already complete (reused; "

@@ -80,3 +80,23 @@ def test_bad_settings_are_refused():
     calibrated = make_prior("tiny-gpt2", {"calibration": "permute"}, cache=False)
     with pytest.raises(UserError, match="prompt's parts"):
         calibrated.score(["a plain string"], [COMMANDS])
+
+
+def test_a_calibrated_run_keeps_its_records_on_a_warm_prior_cache(tmp_path, monkeypatch):
+    """Calibration runs only on prior-cache misses, so its content-free counts depend on the
+    cache (state outside the run): they are volatile counters, kept beside wall time, and a
+    re-run on the warm cache gives the same records as the first run on a cold one."""
+    from priorbench.bench import records
+    from priorbench.bench.runner import RunJob, execute
+    from priorbench.bench.spec import Budget
+
+    monkeypatch.setenv("PRIORBENCH_CACHE", str(tmp_path / "cache"))
+    params = {"prior": "tiny-gpt2", "prior_params": {"calibration": "contextual"}, "learning_starts": 16,
+              "batch_size": 8}
+    runs = [execute(RunJob("priorbench/FrozenLake-4x4-v0", "dqn-prior", 0, Budget(steps=60, eval_every=30),
+                           tmp_path / name, agent_params=params), progress=False) for name in ("cold", "warm")]
+    cold, warm = (records.read_episodes(p / records.EPISODES).records for p in runs)
+    volatile = [sum(e["timing"].get("counters", {}).get("content_free_misses", 0) for e in r) for r in (cold, warm)]
+    assert volatile[0] > 0 and volatile[1] == 0  # the warm run never reached the calibration
+    assert all("content_free_misses" not in e["counters"] for e in cold)
+    assert records.strip_timing(cold) == records.strip_timing(warm)

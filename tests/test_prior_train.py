@@ -76,3 +76,19 @@ def test_a_changed_or_foreign_adapter_is_refused(adapter, tmp_path):
         make_prior("tiny-gpt2", {"adapter": str(foreign)}, cache=False)
     with pytest.raises(UserError, match="needs manifest.json"):
         make_prior("tiny-gpt2", {"adapter": str(tmp_path / "nowhere")}, cache=False)
+
+
+def test_loading_a_prior_draws_none_of_the_runs_random_numbers(adapter):
+    """peft initialises a LoRA at random before the adapter's weights replace it: loading must
+    leave torch's RNG as it was, or a run's records would depend on whether its worker process
+    had loaded the prior for an earlier run (make_prior loads once per process)."""
+    import torch
+
+    from priorbench.agents import priors
+
+    out, _ = adapter
+    priors._LOADED.clear()  # a real load, not the process's shared copy
+    torch.manual_seed(0)
+    before = torch.random.get_rng_state()
+    make_prior("tiny-gpt2", {"adapter": str(out)}, cache=False)
+    assert torch.equal(torch.random.get_rng_state(), before)

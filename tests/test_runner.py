@@ -175,3 +175,37 @@ def test_records_do_not_depend_on_the_worker_count(tmp_path):
         assert _episodes(a) == _episodes(b)
         assert any(e.get("update") for e in _episodes(a))  # the learning metrics are compared too
         assert records.verify_run(a)[0]["machine"]["torch_threads"] == RUN_THREADS
+
+
+def test_lockstep_evaluation_gives_the_one_at_a_time_records(tmp_path):
+    """`eval_batch` plays an evaluation round's episodes 6 at a time (20 test maps: slots are
+    reused and episodes end out of order) with one batched prior call per step; the records,
+    prior diagnostics included, are those of one episode at a time, and the LLM calls add up."""
+    from priorbench.bench.runner import Callbacks, execute_all
+
+    env = "priorbench/FrozenLake-4x4-Random-v0"
+    params = {"prior": "tiny-gpt2", "cache": False, "history": 1}
+    batches: list[int] = []
+
+    def watch(agent, train_env, test_env):
+        act_many = agent.act_many
+        agent.act_many = lambda slots, **kw: batches.append(len(slots)) or act_many(slots, **kw)
+
+    serial = execute(RunJob(env, "llm", 0, Budget(steps=0, eval_every=1), tmp_path / "serial",
+                            agent_params=params), progress=False)
+    batched = execute(RunJob(env, "llm", 0, Budget(steps=0, eval_every=1), tmp_path / "batched",
+                             agent_params=params, eval_batch=6), progress=False, callbacks=Callbacks(on_start=watch))
+    a, b = _episodes(serial), _episodes(batched)
+    assert len(a) == 20 and a == b
+    assert max(batches) == 6 and sum(batches) == sum(e["length"] for e in b)
+    assert sum(e["counters"]["decisions"] for e in b) == sum(batches)
+    calls = [sum(e["timing"]["counters"]["llm_calls"] for e in records.read_episodes(p / "episodes.jsonl").records)
+             for p in (serial, batched)]
+    assert calls[0] == calls[1] > 0  # the model's real calls: the same prompts, shared out per episode
+    # an agent that draws at random in evaluation plays one episode at a time whatever eval_batch says
+    sampled = {**params, "decision": "sample"}
+    one, many = (execute_all([RunJob(env, "llm", 0, Budget(steps=0, eval_every=1), tmp_path / f"s{k}",
+                                     agent_params=sampled)], eval_batch=k, progress=False)[0] for k in (1, 6))
+    assert _episodes(one) == _episodes(many)
+    with pytest.raises(UserError, match="--eval-batch must be at least 1"):
+        execute_all([], eval_batch=0, progress=False)

@@ -72,9 +72,21 @@ def make_prior(name: str, params: dict[str, Any] | None = None, *, cache: bool =
     _, shared = prior_settings(name, params)
     key = canonical_json([name, asdict(config), os.environ.get(PRIOR_SERVER_ENV, "")])
     if key not in _LOADED:
-        _LOADED[key] = _backend(name, config)
+        _LOADED[key] = _load_quietly(name, config)
     store = PriorCache(cache_root() / "prior-cache.sqlite") if cache else None
     return CachedPrior(calibration.wrap(_LOADED[key], shared), store, namespace=namespace)
+
+
+def _load_quietly(name: str, config: Any) -> Prior:
+    """`_backend`, drawing none of the run's random numbers: peft initialises a LoRA at random
+    before an adapter's weights replace it, and the prior is loaded once per process, so a
+    draw here would make a run's records depend on whether its worker had loaded the prior
+    for an earlier run."""
+    import torch
+
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
+        return _backend(name, config)
 
 
 def _backend(name: str, config: Any) -> Prior:

@@ -105,6 +105,17 @@ class CachedPrior(Prior):
             found.update(stored)
         return found
 
+    def _misses(self, keys: list[str], found: dict[str, Any]) -> list[int]:
+        """The first index of each key not found: a state asked twice in one call (two episodes
+        of a lockstep evaluation at the same state) is computed once; the repeat is a hit."""
+        first: dict[str, int] = {}
+        for i, key in enumerate(keys):
+            if key not in found:
+                first.setdefault(key, i)
+        self._counts["cache_hits"] += len(keys) - len(first)
+        self._counts["cache_misses"] += len(first)
+        return list(first.values())
+
     def _store(self, items: dict[str, Any]) -> None:
         self._memory.update(items)
         if self.cache is not None and items:
@@ -114,9 +125,7 @@ class CachedPrior(Prior):
               normalization: Normalization = "sum") -> list[np.ndarray]:
         keys = [self._key("score", p, [list(c), normalization]) for p, c in zip(prompts, candidates, strict=True)]
         found = self._lookup(keys)
-        todo = sorted({i for i, k in enumerate(keys) if k not in found})
-        self._counts["cache_hits"] += len(keys) - len(todo)
-        self._counts["cache_misses"] += len(todo)
+        todo = self._misses(keys, found)
         if todo:
             fresh = self.inner.score([prompts[i] for i in todo], [candidates[i] for i in todo],
                                      normalization=normalization)
@@ -136,9 +145,7 @@ class CachedPrior(Prior):
                 seed: int, mode: str = "sample") -> list[Proposals]:
         keys = [self._key("propose", p, [list(a), k, mode, seed]) for p, a in zip(prompts, admissible, strict=True)]
         found = self._lookup(keys)
-        todo = sorted({i for i, key in enumerate(keys) if key not in found})
-        self._counts["cache_hits"] += len(keys) - len(todo)
-        self._counts["cache_misses"] += len(todo)
+        todo = self._misses(keys, found)
         if todo:
             fresh = self.inner.propose([prompts[i] for i in todo], k, [admissible[i] for i in todo],
                                        seed=seed, mode=mode)
