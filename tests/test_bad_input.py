@@ -74,7 +74,7 @@ RUN_CASES = {
                              "env.game_files=['\udcff.z8']", "--out", "o"], "not UTF-8"),
     "evaluate on an env outside the protocol": (
         ["evaluate", "--agent", "random", "--protocol", ROOT / "leaderboard/protocol.toml", "--env",
-         "priorbench/FrozenLake-8x8-v0", "--out", "o"], "not an env of protocol core-v0@2"),
+         "priorbench/FrozenLake-8x8-v0", "--out", "o"], "not an env of protocol core-v0@3"),
     "cuda prior without cuda": (["run", "--env", FL, "--agent", "llm", "--set",
                                  "agent.llm.prior_params={device='cuda'}", "--out", "o"], "CUDA"),
 }

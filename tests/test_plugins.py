@@ -97,7 +97,7 @@ def test_an_installed_plugin_agent_walks_the_whole_path(installed, tmp_path):
                       str(tmp_path / "quick"), "--protocol", str(ROOT / "leaderboard/protocol.toml"),
                       "--out", str(tmp_path / "board2"))
     assert refused.returncode == 1
-    assert "budget.steps = 300, protocol core-v0@2 says 2000" in refused.stderr
+    assert "budget.steps = 300, protocol core-v0@3 says 2000" in refused.stderr
     unofficial = run_cli("evaluate", "--agent", "count-q", "--protocol", str(ROOT / "leaderboard/protocol.toml"),
                          "--out", str(tmp_path / "unofficial"), "--set", "budget.steps=300", "--no-progress")
     assert unofficial.returncode == 2 and "--unofficial" in unofficial.stderr
