@@ -5,7 +5,9 @@ Rules: `config` (Config is a frozen dataclass, every field documented), `admissi
 returns one of the admissible commands, training and evaluation), `update` (finite float
 metrics), `counters` (numbers), `seeded` (the same seed gives the same actions and metrics),
 `state` (state_dict → checkpoint file → load_state_dict in a fresh agent gives the same next
-actions and metrics), `writes` (nothing written in the working folder).
+actions and metrics), `batched` (an agent that declares `batched_eval` gives the same records
+when the runner plays its evaluation episodes in lockstep as one at a time), `writes` (nothing
+written in the working folder).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from priorbench.agents.base import Agent, Transition
 from priorbench.core import seeding, statefile
 from priorbench.core.errors import UserError
 
-RULES = ("config", "admissible", "update", "counters", "seeded", "state", "writes")
+RULES = ("config", "admissible", "update", "counters", "seeded", "state", "batched", "writes")
 # ("play": the agent raised while playing; the rule names the exception.)
 
 
@@ -176,6 +178,26 @@ def check_agent(name: str, env_id: str = "priorbench/FrozenLake-4x4-v0", *, para
                                       "agent it was saved from; put everything it learned (tables, "
                                       "weights, counts, optimizer state) in state_dict/load_state_dict")
 
+    def batched() -> None:
+        if not make().batched_eval:
+            return
+        from priorbench.bench import records
+        from priorbench.bench.runner import RunJob, execute
+        from priorbench.bench.spec import Budget
+
+        budget = Budget(steps=min(steps, 100), eval_every=min(steps, 100), eval_episodes=3)
+        with tempfile.TemporaryDirectory(prefix="priorbench-check-") as tmp:
+            played = [records.strip_timing(records.read_episodes(execute(
+                RunJob(env_id, name, seed, budget, Path(tmp) / f"eval-batch-{k}", env_kwargs=env_kwargs,
+                       agent_params=dict(params or {}), eval_batch=k), progress=False) / records.EPISODES).records)
+                for k in (1, 3)]
+        if played[0] != played[1]:
+            at = next((i for i, (a, b) in enumerate(zip(*played, strict=False)) if a != b), 0)
+            raise RuleFailed("batched", f"with batched_eval, evaluation episodes played 3 at a time "
+                                        f"(act_many(…, explore=False)) gave other records than one at a time "
+                                        f"(record {at} differs); return False from batched_eval if evaluation "
+                                        "draws random numbers or slots share memory")
+
     def writes() -> None:
         made = sorted(set(os.listdir(".")) - before)
         if made:
@@ -184,5 +206,6 @@ def check_agent(name: str, env_id: str = "priorbench/FrozenLake-4x4-v0", *, para
 
     rule("seeded", seeded)
     rule("state", state)
+    rule("batched", batched)
     rule("writes", writes)
     return failures

@@ -43,3 +43,30 @@ class Crashes(TabularQ):
 
     def update(self) -> dict[str, float]:
         raise RuntimeError("the learner blew up")
+
+
+class FalselyBatched(TabularQ):
+    """Says its evaluation may run in lockstep, yet picks test commands at random from self.rng
+    (whose draws then come in another order)."""
+
+    @property
+    def batched_eval(self) -> bool:
+        return True
+
+    def act(self, obs: str, info: dict[str, Any], *, explore: bool) -> str:
+        if explore:
+            return super().act(obs, info, explore=True)
+        commands = info["admissible_commands"]
+        return commands[int(self.rng.integers(len(commands)))]
+
+    def act_many(self, slots, *, explore: bool = True) -> list[str]:
+        return [self.act(obs, info, explore=explore) for _, obs, info in slots]
+
+    def reset_episode(self, *, explore: bool, slot: int = 0) -> None:
+        super().reset_episode(explore=explore)
+
+    def end_episode(self, slot: int) -> None:
+        return None
+
+    def book_episode(self, pending: None) -> None:
+        pass

@@ -26,6 +26,7 @@ FL = "priorbench/FrozenLake-4x4-v0"
     ("tests.plugin_agents:NonAdmissible", "admissible: act returned 'fly over the lake'"),
     ("tests.plugin_agents:Unseeded", "seeded: two agents with seed 0 diverged"),
     ("tests.plugin_agents:Forgetful", "state: a fresh agent loaded from state_dict() acts differently"),
+    ("tests.plugin_agents:FalselyBatched", "batched: with batched_eval, evaluation episodes played 3 at a time"),
 ])
 def test_check_agent_names_the_broken_rule(name, rule, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -36,6 +37,11 @@ def test_check_agent_names_the_broken_rule(name, rule, tmp_path, monkeypatch):
 def test_check_agent_passes_the_built_in_tabular_agent(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert check_agent("tabular-q", FL, steps=200) == []
+
+
+def test_check_agent_passes_the_llm_agent_and_its_batched_evaluation(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert check_agent("llm", FL, params={"prior": "tiny-gpt2", "cache": False}, steps=20) == []
 
 
 def test_a_plugin_with_a_built_in_name_is_refused(monkeypatch):
