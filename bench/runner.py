@@ -141,13 +141,17 @@ class _Loop(EpisodeRecords, LockstepTraining, LockstepEvaluation):
         self.agent: Agent = agent_registry.make(
             job.agent, seed=job.seed, env_id=job.env_id, params=job.agent_params
         )
+        # counters from here on: a prior backend is shared by the runs of a process, so its
+        # counts start where the process's earlier runs left them
+        counted_from = self.agent.counters()
         if self.agent.offline:  # the runner reads datasets; agents only receive transitions
             path = self.agent.dataset_path()
             transitions = datasets.load_transitions(path, expected_env=job.env_id)
             self.agent.load_dataset(transitions, datasets.read_provenance(path))
         # what this process spent before the first step: added to the run's progress in run()
-        self._setup = (time.perf_counter() - setup_started,
-                       {k: v for k, v in self.agent.counters().items() if k in records.VOLATILE_COUNTERS and v})
+        spent = {k: v - counted_from.get(k, 0) for k, v in self.agent.counters().items()
+                 if k in records.VOLATILE_COUNTERS}
+        self._setup = (time.perf_counter() - setup_started, {k: v for k, v in spent.items() if v})
         if self.callbacks.on_start is not None:
             self.callbacks.on_start(self.agent, self.train_env, self.test_env)
         self.state = _Progress()

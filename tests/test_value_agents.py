@@ -151,10 +151,13 @@ def test_cql_prior_counts_its_dataset_scoring_in_the_run_cost(mixture_dataset, t
     keeps those LLM calls and that time (timing.setup) and the run's cost includes them."""
     folder, _ = mixture_dataset
     params = {**FAST, "dataset": str(folder), "prior": "tiny-gpt2", "cache": False}
-    path = execute(_job("cql-prior", tmp_path, steps=20, **params), progress=False)
+    first, path = (execute(_job("cql-prior", tmp_path / name, steps=20, **params), progress=False)
+                   for name in ("first", "second"))
     manifest = json.loads((path / "manifest.json").read_text())
     setup = manifest["timing"]["setup"]
     assert setup["counters"]["llm_calls"] > 0 and setup["counters"]["llm_tokens"] > 0
+    # the prior backend is shared by the process's runs: the second run's setup counts its own calls only
+    assert setup["counters"] == json.loads((first / "manifest.json").read_text())["timing"]["setup"]["counters"]
     assert setup["wall_s"] > 0
     raw = records.read_episodes(path / "episodes.jsonl").records
     in_episodes = sum(e["timing"].get("counters", {}).get("llm_calls", 0) for e in raw)
