@@ -75,6 +75,8 @@ RUN_CASES = {
     "evaluate on an env outside the protocol": (
         ["evaluate", "--agent", "random", "--protocol", ROOT / "leaderboard/protocol.toml", "--env",
          "priorbench/FrozenLake-8x8-v0", "--out", "o"], "not an env of protocol core-v0@3"),
+    "no test episode at a time": (["run", "--env", FL, "--agent", "random", "--eval-batch", "0", "--out", "o"],
+                                  "--eval-batch must be at least 1"),
     "cuda prior without cuda": (["run", "--env", FL, "--agent", "llm", "--set",
                                  "agent.llm.prior_params={device='cuda'}", "--out", "o"], "CUDA"),
 }
