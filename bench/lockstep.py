@@ -199,12 +199,10 @@ class LockstepEvaluation:
         before = self.agent.counters()
         self.agent.book_episode(episode.pending)
         after = self.agent.counters()
-        volatile_before = {k: 0 for k in after if k in records.VOLATILE_COUNTERS}
-        volatile_after = {k: episode.volatile.get(k, 0) for k in volatile_before}
-        fixed_before = {k: v for k, v in before.items() if k not in volatile_before}
-        fixed_after = {k: v for k, v in after.items() if k not in volatile_before}
-        self._count_eval({**fixed_before, **volatile_before}, {**fixed_after, **volatile_after})
-        deltas = {k: (volatile_after[k] if k in volatile_after else after[k] - before.get(k, 0)) for k in after}
+        volatile = {k: episode.volatile.get(k, 0) for k in after if k in records.VOLATILE_COUNTERS}
+        # volatile counters: the episode's share of its batched calls (counted from 0)
+        self._count_eval({k: v for k, v in before.items() if k not in volatile}, {**after, **volatile})
+        deltas = {k: volatile[k] if k in volatile else after[k] - before.get(k, 0) for k in after}
         return self._fields(episode.info, deltas, started=episode.started, total=episode.total,
                             length=episode.length, invalid=episode.invalid, truncated=episode.truncated,
                             cut=False, updates={})
