@@ -2,7 +2,11 @@
 
     HF_HUB_OFFLINE=1 python benchmarks/prior_scoring.py [--reps 5] [--naive-reps 3]
         [--qwen2] [--qwen2-reps 3] [--candidates 20] [--prompt-tokens 200] [--k 5]
-        [--skip-cache-run] [--threads N] [--quick]
+        [--skip-cache-run] [--threads N] [--quick] [--model NAME_OR_FOLDER] [--device cuda]
+        [--dtype bfloat16]
+
+--model/--device/--dtype go to `HFPrior` (default SmolLM2-135M on the CPU in fp32; the Qwen2
+shape follows --device/--dtype). On a GPU every timing synchronises the device first and last.
 
 For SmolLM2-135M (`HFPrior(model="smollm2-135m")`) and, with --qwen2, a Qwen2-0.5B-shaped
 model with random weights (transformers `Qwen2Config`: hidden 896, 24 layers, 14 heads, 2 KV
@@ -149,9 +153,16 @@ def prefill_only(prior: HFPrior, prompt: str) -> Callable[[], None]:
     return run
 
 
+def _sync() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    _sync()
     started = time.perf_counter()
     value = fn()
+    _sync()
     return time.perf_counter() - started, value
 
 
@@ -332,6 +343,9 @@ def main() -> None:
     parser.add_argument("--skip-cache-run", action="store_true")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--quick", action="store_true", help="2 reps, 1 naive rep")
+    parser.add_argument("--model", default="smollm2-135m", help="HFPrior model: a name or a local folder")
+    parser.add_argument("--device", default="cpu", help="HFPrior device (cpu, cuda)")
+    parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"))
     args = parser.parse_args()
     if args.quick:
         args.reps, args.naive_reps, args.qwen2_reps, args.qwen2_naive_reps = 2, 1, 1, 1
@@ -339,21 +353,27 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, cpus {os.cpu_count()}, "
           f"load at start {uptime()}", flush=True)
+    if args.device.startswith("cuda"):
+        print(f"device {torch.cuda.get_device_name()}", flush=True)
 
     started = time.perf_counter()
-    smol = HFPrior(model="smollm2-135m", max_new_tokens=args.max_new_tokens)
-    results = [bench_model("SmolLM2-135M", smol, args)]
+    placed = {"device": args.device, "dtype": args.dtype}
+    smol = HFPrior(model=args.model, max_new_tokens=args.max_new_tokens, **placed)
+    where = "" if args.device == "cpu" and args.dtype == "float32" else f" ({args.device}, {args.dtype})"
+    label = "SmolLM2-135M" if args.model == "smollm2-135m" else f"{Path(args.model).name}"
+    results = [bench_model(label + where, smol, args)]
     with tempfile.TemporaryDirectory(prefix="priorbench-bench-") as tmp:
         if not args.skip_cache_run:
             cache_run(Path(tmp))
         if args.qwen2:
             folder = Path(tmp) / "qwen2-0.5b-shape"
             build_time, _ = timed(lambda: build_qwen2(folder, smol.resolved.source))
-            load_time, qwen = timed(lambda: HFPrior(model=str(folder), max_new_tokens=args.max_new_tokens))
+            load_time, qwen = timed(lambda: HFPrior(model=str(folder), max_new_tokens=args.max_new_tokens,
+                                                    **placed))
             print(f"built + saved in {build_time:.1f}s, HFPrior load {load_time:.1f}s", flush=True)
             qargs = argparse.Namespace(**{**vars(args), "reps": args.qwen2_reps,
                                           "naive_reps": args.qwen2_naive_reps})
-            results.append(bench_model("Qwen2-0.5B shape (random)", qwen, qargs))
+            results.append(bench_model("Qwen2-0.5B shape (random)" + where, qwen, qargs))
             del qwen
 
     print(f"\n# summary (load at end {uptime()}, {time.perf_counter() - started:.0f}s)")

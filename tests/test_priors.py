@@ -34,6 +34,16 @@ def test_shared_prefix_equals_naive(tiny):
     np.testing.assert_allclose(alone, batched[1], atol=1e-4, rtol=0)  # padding does not matter
 
 
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA device (none here)")
+def test_shared_prefix_equals_naive_on_cuda(tmp_path):
+    """The packed candidates' tokens and positions are laid out on the CPU and moved to the
+    model's device: before that, any prior on a GPU failed in `score` (a CPU arange added to a
+    CUDA length). Found on a lent H200 by benchmarks/device_gpu.sh; runs where CUDA is."""
+    prior = HFPrior(model=str(build_tiny_lm(tmp_path / "lm")), device="cuda")
+    for prompt, cands, got in zip(PROMPTS, CANDIDATES, prior.score(PROMPTS, CANDIDATES), strict=True):
+        np.testing.assert_allclose(got, prior.score_naive(prompt, cands), atol=1e-4, rtol=0)
+
+
 @pytest.mark.parametrize("pack", [2, 5, 512])
 def test_packed_candidates_in_several_passes_equal_naive(tiny, pack, monkeypatch):
     """Candidates packed on the prompt's cache, PACK_TOKENS per row and pass: with 2 tokens a

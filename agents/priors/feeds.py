@@ -80,14 +80,16 @@ def candidate_rest(model: Any, cand_ids_by_state: list[list[list[int]]], cache: 
     if rounds == 0:
         return None
     neg = torch.finfo(model.dtype).min
+    prompt_lengths = lengths.tolist()
     for r in range(rounds):
         layout = [g[r] if r < len(g) else [] for g in groups]
         packed = max(sum(len(flat_ids[j]) - 1 for j in group) for group in layout)
-        tokens = torch.zeros(len(layout), packed, dtype=torch.long, device=device)
+        # Laid out on the CPU, then moved in one copy each (not one small copy per candidate
+        # to an accelerator).
+        tokens = torch.zeros(len(layout), packed, dtype=torch.long)
         targets = torch.zeros_like(tokens)
-        owner = torch.full((len(layout), packed), -1, dtype=torch.long, device=device)
+        owner = torch.full((len(layout), packed), -1, dtype=torch.long)
         positions = torch.zeros_like(tokens)
-        segment = torch.full((len(layout), packed), -1, dtype=torch.long, device=device)
         for b, group in enumerate(layout):
             at = 0
             for j in group:
@@ -96,9 +98,10 @@ def candidate_rest(model: Any, cand_ids_by_state: list[list[list[int]]], cache: 
                 tokens[b, at:at + n] = torch.tensor(ids[:-1])
                 targets[b, at:at + n] = torch.tensor(ids[1:])
                 owner[b, at:at + n] = j
-                segment[b, at:at + n] = j
-                positions[b, at:at + n] = lengths[b] + torch.arange(n)
+                positions[b, at:at + n] = prompt_lengths[b] + torch.arange(n)
                 at += n
+        tokens, targets, owner, positions = (t.to(device) for t in (tokens, targets, owner, positions))
+        segment = owner  # the candidate each packed token belongs to (-1: padding)
         # Query i may see: the prompt's real tokens; packed keys of its own candidate at or
         # before it; padding queries see only themselves (no empty rows).
         index = torch.arange(packed, device=device)
