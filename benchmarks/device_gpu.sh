@@ -30,8 +30,8 @@ tar xJf .devcarry/site.tar.xz -C /tmp/pb-site || exit 1
 ln -sfn "$PWD" /tmp/pb-pkg/priorbench  # the repository's folders are priorbench.core, .agents, ...
 export PYTHONPATH=/tmp/pb-site:/tmp/pb-pkg HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONUNBUFFERED=1
 export PRIORBENCH_CACHE=/tmp/pb-cache
-# transformers 5.25 swaps in kernels from the Hub on CUDA by default (the `kernels` package and a
-# download): off, so the GPU runs the same PyTorch code as the CPU, offline.
+# transformers 5.25 kernelizes models on CUDA by default and then needs the `kernels` package
+# (not on the device); its Hub map has nothing for Llama/Qwen2 layers, so off changes nothing.
 export USE_HUB_KERNELS=0
 PY=${PY:-python3}
 SHAPE=/tmp/pb-smollm2-shape
