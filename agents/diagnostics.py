@@ -5,6 +5,16 @@ from __future__ import annotations
 
 import numpy as np
 
+#: Diagnostic sums add values rounded to multiples of 2^-24 (6e-8): such sums are exact in a
+#: float64 up to 2^29, so a training episode's share (total after − total before − what the
+#: evaluations in between added) is the same number whether or not an evaluation ran inside it.
+GRID = 2.0 ** -24
+
+
+def on_grid(value: float) -> float:
+    """`value` rounded to the nearest multiple of GRID."""
+    return round(value / GRID) * GRID
+
 
 class PriorDiagnostics:
     def __init__(self) -> None:
@@ -18,9 +28,9 @@ class PriorDiagnostics:
         self.counts["decisions"] += 1
         if logprobs is not None and chosen is not None and len(logprobs):
             logp = logprobs - np.logaddexp.reduce(logprobs)
-            self.counts["prior_logprob_sum"] += float(logp[chosen])
+            self.counts["prior_logprob_sum"] += on_grid(float(logp[chosen]))
             probs = np.exp(logp)
-            self.counts["prior_entropy_sum"] += float(-np.where(probs > 0, probs * logp, 0.0).sum())
+            self.counts["prior_entropy_sum"] += on_grid(float(-np.where(probs > 0, probs * logp, 0.0).sum()))
         if covered is not None:
             self.counts["expert_known"] += 1
             self.counts["expert_covered"] += int(covered)

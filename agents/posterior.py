@@ -6,9 +6,20 @@ regresses on r + γ·max over the k proposals at s' of Q_target(s', a').
 
 The LLM is asked once per state: in "exact" mode for its distribution over the admissible
 commands, in "sample" mode for a pool of free-text samples mapped to commands. Both are kept
-in the prior cache; each visit then draws a fresh k from them with the agent's RNG, so
-proposals vary between visits as in the paper (which re-queries the LLM) while a revisited
-state costs no LLM call.
+in the prior cache. The k are then drawn from them by `proposal_reuse`: "per-state" draws one
+k per distinct state and keeps it (the authors' code, yanxue7/RL-LLM-Prior, keeps one draw per
+state text in `saved_actions`), from a stream seeded by (run seed, state) alone, so the draw
+does not depend on when the state was first seen; "per-visit" draws a fresh k at each visit
+with the agent's RNG. Either way a revisited state costs no LLM call.
+
+At evaluation (`explore=False`) `eval_decision` picks among the k: "softmax" samples
+softmax(β·Q) over them, the training rule (the authors' `evaluate_q`), which keeps the mass
+that repeated proposals carry; "argmax" takes the best Q. The runner evaluates inside its own
+random streams (`bench.runner`), so what evaluation draws never changes training.
+
+Registered defaults, chosen from the measurement on FrozenLake-4x4-Random (20 unseen test maps,
+distilled SmolLM2 prior and the uniform control, 5 seeds; `experiments/results/eval-rules.md`):
+see `PriorSettings`.
 """
 
 from __future__ import annotations
@@ -23,8 +34,10 @@ from priorbench.agents.base import Transition
 from priorbench.agents.diagnostics import PriorDiagnostics
 from priorbench.agents.dqn import CQL, DQN, CQLConfig, DQNConfig, ValueAgent
 from priorbench.agents.priors import make_prior
+from priorbench.agents.priors.base import prompt_digest
 from priorbench.agents.priors.prompts import fit_prompt, template_for
 from priorbench.core.config import NON_NEGATIVE, POSITIVE
+from priorbench.core.seeding import derive_seed
 
 
 @dataclass(frozen=True)
@@ -42,9 +55,15 @@ class PriorSettings:
     pool_size: Annotated[int, POSITIVE] = 20
     """Free-text samples asked for once per state in sample mode."""
     decision: Literal["softmax", "argmax", "epsilon", "posterior"] = "softmax"
-    """How to act: among the k proposals by softmax(β·Q) (the paper), argmax or ε-greedy; or
-    "posterior": q(a|s) ∝ p(a|s)·exp(β·Q(s,a)) over all admissible commands with the exact
-    prior (exact mode only). Evaluation takes the most likely action of the same rule."""
+    """How to act in training: among the k proposals by softmax(β·Q) (the paper), argmax or
+    ε-greedy; or "posterior": q(a|s) ∝ p(a|s)·exp(β·Q(s,a)) over all admissible commands with
+    the exact prior (exact mode only)."""
+    eval_decision: Literal["softmax", "argmax"] = "softmax"
+    """How to act at evaluation: "softmax" samples the rule's distribution (softmax(β·Q) over
+    the k, or the posterior; the authors' `evaluate_q`), "argmax" takes its most likely action."""
+    proposal_reuse: Literal["per-state", "per-visit"] = "per-state"
+    """"per-state": one draw of k per distinct state, kept (the authors' `saved_actions`),
+    seeded by (run seed, state); "per-visit": a fresh k at every visit from the agent's RNG."""
     inverse_temperature: Annotated[float, NON_NEGATIVE] = 10.0
     """β of softmax(β·Q) (the paper's Overcooked setting)."""
     cache: bool = True
@@ -73,6 +92,7 @@ class PriorProposals:
                                 namespace=self.template.id)
         self.counts = {"proposals_unmatched": 0, "proposal_fallbacks": 0}
         self._last: dict[str, tuple[list[str], np.ndarray, bool]] = {}
+        self._kept: dict[str, list[int]] = {}  # proposal_reuse = "per-state": each state's k picks
 
     def state_key(self, obs: str, info: dict[str, Any]) -> str:
         """Everything the state's prior is built from: task, observation, commands (and, for
@@ -129,17 +149,35 @@ class PriorProposals:
                 self._last[key] = (list(info["admissible_commands"]), logp, False)
 
     def draw(self, obs: str, info: dict[str, Any], rng: np.random.Generator) -> tuple[list[str], list[float]]:
-        """k actions for this visit and their prior log-probs."""
+        """k actions for this visit and their prior log-probs: the state's kept draw
+        ("per-state", seeded by the run seed and the state alone), or a fresh one from `rng`."""
         actions, logp, uniform = self.state_prior(obs, info)
-        if uniform:
-            picks = rng.integers(len(actions), size=self.settings.k)
+        if self.settings.proposal_reuse == "per-state":
+            key = self.state_key(obs, info)
+            picks = self._kept.get(key)
+            if picks is None:
+                if len(self._kept) > 50_000:  # redrawn the same way: clearing changes nothing
+                    self._kept.clear()
+                state_rng = np.random.default_rng(derive_seed(self.seed, "proposals", prompt_digest(key)))
+                picks = self._kept[key] = self._picks(logp, uniform, state_rng).tolist()
         else:
-            probs = np.exp(logp - logp.max())
-            picks = rng.choice(len(actions), size=self.settings.k, p=probs / probs.sum())
+            picks = self._picks(logp, uniform, rng)
         return [actions[i] for i in picks], [float(logp[i]) for i in picks]
+
+    def _picks(self, logp: np.ndarray, uniform: bool, rng: np.random.Generator) -> np.ndarray:
+        if uniform:
+            return rng.integers(len(logp), size=self.settings.k)
+        probs = np.exp(logp - logp.max())
+        return rng.choice(len(logp), size=self.settings.k, p=probs / probs.sum())
 
     def provenance(self) -> dict[str, Any]:
         return {"prior": self.prior.provenance(), "template": self.template.id}
+
+
+def sample_logits(logits: np.ndarray, rng: np.random.Generator) -> int:
+    """An index drawn from softmax(logits)."""
+    probs = np.exp(logits - logits.max())
+    return int(rng.choice(len(logits), p=probs / probs.sum()))
 
 
 class PosteriorSampling:
@@ -154,14 +192,12 @@ class PosteriorSampling:
         return self.source.draw(obs, info, rng)[0]
 
     def choose(self, agent: ValueAgent, values: np.ndarray, *, explore: bool) -> int:
-        decision = self.settings.decision
-        if not explore or decision == "argmax":
+        decision = self.settings.decision if explore else self.settings.eval_decision
+        if decision == "argmax":
             return int(np.argmax(values))
         if decision == "epsilon":
             return ValueAgent.choose(agent, values, explore=explore)
-        logits = self.settings.inverse_temperature * (values - values.max())
-        probs = np.exp(logits) / np.exp(logits).sum()
-        return int(agent.rng.choice(len(values), p=probs))
+        return sample_logits(self.settings.inverse_temperature * values, agent.rng)
 
     def act(self, agent: ValueAgent, obs: str, info: dict[str, Any], *, explore: bool) -> str:
         if self.settings.decision == "posterior":
@@ -174,15 +210,15 @@ class PosteriorSampling:
         return cands[i]
 
     def _act_posterior(self, agent: ValueAgent, obs: str, info: dict[str, Any], *, explore: bool) -> str:
-        """Sample (or, at evaluation, maximise) log p(a|s) + β·Q(s, a) over the admissible set."""
+        """Sample log p(a|s) + β·Q(s, a) over the admissible set (at evaluation with
+        eval_decision = "argmax": its maximum)."""
         if self.settings.proposal_mode != "exact":
             raise ValueError("decision='posterior' needs proposal_mode='exact' (the exact prior)")
         commands, logp, _ = self.source.state_prior(obs, info)
         values = agent.q_values(agent.rows(info["task"], obs, commands))
         logits = logp + self.settings.inverse_temperature * values
-        if explore:
-            probs = np.exp(logits - logits.max())
-            i = int(agent.rng.choice(len(commands), p=probs / probs.sum()))
+        if explore or self.settings.eval_decision == "softmax":
+            i = sample_logits(logits, agent.rng)
         else:
             i = int(np.argmax(logits))
         expert = info.get("expert_action")

@@ -6,7 +6,9 @@ returns one of the admissible commands, training and evaluation), `update` (fini
 metrics), `counters` (numbers), `seeded` (the same seed gives the same actions and metrics),
 `state` (state_dict → checkpoint file → load_state_dict in a fresh agent gives the same next
 actions and metrics), `batched` (an agent that declares `batched_eval` gives the same records
-when the runner plays its evaluation episodes in lockstep as one at a time), `writes` (nothing
+when the runner plays its evaluation episodes in lockstep as one at a time), `evaluation` (the
+runner evaluating every 50 or every 100 steps leaves the training episodes the same: what the
+agent draws at evaluation comes from the streams the runner gives it), `writes` (nothing
 written in the working folder).
 """
 
@@ -28,7 +30,7 @@ from priorbench.agents.base import Agent, Transition
 from priorbench.core import seeding, statefile
 from priorbench.core.errors import UserError
 
-RULES = ("config", "admissible", "update", "counters", "seeded", "state", "batched", "writes")
+RULES = ("config", "admissible", "update", "counters", "seeded", "state", "batched", "evaluation", "writes")
 # ("play": the agent raised while playing; the rule names the exception.)
 
 
@@ -198,6 +200,28 @@ def check_agent(name: str, env_id: str = "priorbench/FrozenLake-4x4-v0", *, para
                                         f"(record {at} differs); return False from batched_eval if evaluation "
                                         "draws random numbers or slots share memory")
 
+    def evaluation() -> None:
+        if not make().trains:
+            return
+        from priorbench.bench import records
+        from priorbench.bench.runner import RunJob, execute
+        from priorbench.bench.spec import Budget
+
+        length = max(min(steps, 200), 2)
+        with tempfile.TemporaryDirectory(prefix="priorbench-check-") as tmp:
+            played = [[r for r in records.strip_timing(records.read_episodes(execute(
+                RunJob(env_id, name, seed, Budget(steps=length, eval_every=every, checkpoint_every=length),
+                       Path(tmp) / f"eval-every-{every}", env_kwargs=env_kwargs, agent_params=dict(params or {})),
+                progress=False) / records.EPISODES).records) if r["phase"] == "train"]
+                for every in (length // 4 or 1, length // 2 or 1)]
+        if played[0] != played[1]:
+            at = next((i for i, (a, b) in enumerate(zip(*played, strict=False)) if a != b),
+                      min(map(len, played)))
+            raise RuleFailed("evaluation", f"evaluating more often changed training (train record {at} "
+                                           "differs); draw evaluation randomness from self.rng or the global "
+                                           "RNGs, which the runner swaps for evaluation streams, never from a "
+                                           "generator of your own")
+
     def writes() -> None:
         made = sorted(set(os.listdir(".")) - before)
         if made:
@@ -207,5 +231,6 @@ def check_agent(name: str, env_id: str = "priorbench/FrozenLake-4x4-v0", *, para
     rule("seeded", seeded)
     rule("state", state)
     rule("batched", batched)
+    rule("evaluation", evaluation)
     rule("writes", writes)
     return failures

@@ -32,7 +32,11 @@ TIMING_FIELD = "timing"
 #: Counters that depend on state outside the run (the persistent prior cache, an in-memory
 #: memo rebuilt after a resume): kept under the timing field, beside wall time.
 VOLATILE_COUNTERS = ("llm_calls", "llm_tokens", "cache_hits", "cache_misses", "trunk_hits", "trunk_misses",
-                     "server_requests", "content_free_hits", "content_free_misses")
+                     "server_requests", "content_free_hits", "content_free_misses",
+                     # per new state, so they move with what an evaluation saw first: the text
+                     # encoder's cache, the oracle's and the free-text proposals' memo
+                     "encoder_calls", "embedding_hits", "embedding_misses", "oracle_states",
+                     "oracle_no_expert", "proposals_unmatched", "proposal_fallbacks")
 #: Packages whose versions go into every manifest (those installed).
 TRACKED_PACKAGES = (
     "priorbench", "gymnasium", "numpy", "torch", "transformers", "peft", "textworld",

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from priorbench import agents as agent_registry
 from priorbench import envs
@@ -211,9 +214,10 @@ class _Loop(EpisodeRecords, LockstepTraining, LockstepEvaluation):
         episodes = [(task, seeding.derive_seed(self.job.seed, "eval", task, repeat))
                     for task in range(len(self.test_env.tasks)) for repeat in range(self.job.budget.eval_episodes)]
         if self.job.eval_batch > 1 and len(episodes) > 1 and self.agent.batched_eval:
-            outcomes = self._eval_lockstep(episodes)
+            with self._evaluation_rng("lockstep"):  # batched agents draw nothing; the streams stay apart
+                outcomes = list(self._eval_lockstep(episodes))
         else:
-            outcomes = (self._play(self.test_env, seed, task, explore=False) for task, seed in episodes)
+            outcomes = (self._play_evaluation(episode, task, seed) for episode, (task, seed) in enumerate(episodes))
         results: list[schema.EpisodeRow] = []
         for episode, ((task, _), outcome) in enumerate(zip(episodes, outcomes, strict=True)):
             row = schema.EpisodeRow(**{**outcome, "task": self.test_env.tasks[task]},
@@ -227,6 +231,28 @@ class _Loop(EpisodeRecords, LockstepTraining, LockstepEvaluation):
             self.callbacks.on_evaluation(steps, results)
         self.state.eval_rounds += 1
         self.state.next_eval = steps + self.job.budget.eval_every
+
+    def _play_evaluation(self, episode: int, task: int, seed: int) -> dict[str, Any]:
+        with self._evaluation_rng(episode):
+            return self._play(self.test_env, seed, task, explore=False)
+
+    @contextmanager
+    def _evaluation_rng(self, episode: int | str) -> Iterator[None]:
+        """Evaluation on its own randomness: python's, numpy's and torch's global RNGs and the
+        agent's `rng` are seeded from (run seed, the round's training step, episode) for the
+        block, and the training states are put back after it. So what an evaluation draws
+        (dqn-prior's k proposals, a sampling `llm`, a plug-in that draws from `self.rng`) never
+        moves training, and a record does not depend on how often, or how, the run was
+        evaluated: the round at step N draws the same numbers whichever rounds came before it
+        (the step, not the round's index, names the stream)."""
+        stream = seeding.derive_seed(self.job.seed, "eval-rng", self.state.env_steps, episode)
+        training_rng = self.agent.rng
+        self.agent.rng = np.random.default_rng(stream)
+        try:
+            with seeding.fixed_rng(stream):
+                yield
+        finally:
+            self.agent.rng = training_rng
 
     def _train_offline(self) -> None:
         """Gradient steps on the agent's dataset; one train record per stretch between evaluations."""

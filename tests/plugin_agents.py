@@ -70,3 +70,38 @@ class FalselyBatched(TabularQ):
 
     def book_episode(self, pending: None) -> None:
         pass
+
+
+class OwnEvalStream(TabularQ):
+    """Picks its test commands with a generator of its own that also drives exploration, so
+    how often it is evaluated changes its training."""
+
+    def __init__(self, config: Any, *, seed: int, env_id: str) -> None:
+        super().__init__(config, seed=seed, env_id=env_id)
+        self.own = random.Random(seed)
+
+    def act(self, obs: str, info: dict[str, Any], *, explore: bool) -> str:
+        commands = info["admissible_commands"]
+        if not explore or self.own.random() < 0.3:
+            return self.own.choice(commands)
+        return super().act(obs, info, explore=explore)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "own": repr(self.own.getstate())}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        import ast
+
+        super().load_state_dict(state)
+        self.own.setstate(ast.literal_eval(state["own"]))
+
+
+class EvalDraws(TabularQ):
+    """Picks its test commands at random from self.rng, as the contract allows: the runner's
+    evaluation streams keep that out of training."""
+
+    def act(self, obs: str, info: dict[str, Any], *, explore: bool) -> str:
+        if explore:
+            return super().act(obs, info, explore=True)
+        commands = info["admissible_commands"]
+        return commands[int(self.rng.integers(len(commands)))]

@@ -78,7 +78,8 @@ def test_dqn_learns_frozenlake_and_is_deterministic(tmp_path):
     assert _best_success(a) >= 0.9
     b = execute(dataclasses.replace(job, out=tmp_path / "b"), progress=False)
     assert _episodes(a) == _episodes(b)
-    counters = [e["counters"] for e in _episodes(a) if e["phase"] == "train"]
+    counters = [e["timing"]["counters"] for e in records.read_episodes(a / "episodes.jsonl").records
+                if e["phase"] == "train"]
     hits = sum(c["embedding_hits"] for c in counters)
     misses = sum(c["embedding_misses"] for c in counters)
     assert misses <= 30 and hits > 100 * misses  # 15 cells + 4 commands: each text encoded once
