@@ -18,6 +18,10 @@ register("expert", target="priorbench.agents.random_agent:ExpertAgent",
 register("llm", target="priorbench.agents.llm_only:LLMAgent",
          description="the frozen LLM prior acting zero-shot (argmax over admissible commands)",
          references=("yan2025efficient",))
+register("llm-sample", target="priorbench.agents.llm_only:LLMAgent", params={"decision": "sample"},
+         description="the frozen LLM prior acting by a sample of its exact distribution (the control "
+                     "for agents that act stochastically over the prior)",
+         references=("yan2025efficient",))
 register("dqn", target="priorbench.agents.dqn:DQN",
          description="DRRN-style DQN over all admissible commands (MiniLM encoder + MLP); pure RL",
          references=("he2016deep",))

@@ -19,7 +19,9 @@ random streams (`bench.runner`), so what evaluation draws never changes training
 
 Registered defaults, chosen from the measurement on FrozenLake-4x4-Random (20 unseen test maps,
 distilled SmolLM2 prior and the uniform control, 5 seeds; `experiments/results/eval-rules.md`):
-see `PriorSettings`.
+eval_decision "softmax" (an untrained Q with the distilled prior scores 0.81 at step 0 with it,
+0.59 with argmax; the two end level) and proposal_reuse "per-visit" (it ties per-state with
+the distilled prior and beats it with the uniform control: training success 0.24 vs 0.18).
 """
 
 from __future__ import annotations
@@ -60,10 +62,13 @@ class PriorSettings:
     the exact prior (exact mode only)."""
     eval_decision: Literal["softmax", "argmax"] = "softmax"
     """How to act at evaluation: "softmax" samples the rule's distribution (softmax(β·Q) over
-    the k, or the posterior; the authors' `evaluate_q`), "argmax" takes its most likely action."""
-    proposal_reuse: Literal["per-state", "per-visit"] = "per-state"
-    """"per-state": one draw of k per distinct state, kept (the authors' `saved_actions`),
-    seeded by (run seed, state); "per-visit": a fresh k at every visit from the agent's RNG."""
+    the k, or the posterior; the authors' `evaluate_q`; the default: it keeps the mass repeated
+    proposals carry), "argmax" takes its most likely action."""
+    proposal_reuse: Literal["per-state", "per-visit"] = "per-visit"
+    """"per-visit": a fresh k at every visit from the agent's RNG (the default: level with
+    per-state under the distilled prior, ahead under the uniform one, where a kept draw can miss
+    the right command for good); "per-state": one draw of k per distinct state, kept (the authors' `saved_actions`),
+    seeded by (run seed, state)."""
     inverse_temperature: Annotated[float, NON_NEGATIVE] = 10.0
     """β of softmax(β·Q) (the paper's Overcooked setting)."""
     cache: bool = True

@@ -22,6 +22,7 @@ import os
 import tempfile
 import textwrap
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,10 @@ from priorbench.core import seeding, statefile
 from priorbench.core.errors import UserError
 
 RULES = ("config", "admissible", "update", "counters", "seeded", "state", "batched", "evaluation", "writes")
+#: Opt-in (`check agent --learns`): after training the agent ends clearly above where it started.
+LEARNS = "learns"
+#: How far above its start an agent must end to have learned (a success rate).
+LEARNING_MARGIN = 0.2
 # ("play": the agent raised while playing; the rule names the exception.)
 
 
@@ -234,3 +239,64 @@ def check_agent(name: str, env_id: str = "priorbench/FrozenLake-4x4-v0", *, para
     rule("evaluation", evaluation)
     rule("writes", writes)
     return failures
+
+
+@dataclass(frozen=True)
+class LearningOutcome:
+    """Where a run started and ended: test success at step 0 and at the final round (over that
+    round's test episodes), training success over its first and last `window` train episodes."""
+
+    start: float
+    end: float
+    first_train: float
+    last_train: float
+    window: int
+    test_episodes: int
+
+    def learned(self, margin: float = LEARNING_MARGIN) -> bool:
+        """Test success rose by `margin`; or, where it started at the ceiling (1.0: a prior that
+        knows the game), training success rose by `margin` from the first window to the last."""
+        if self.end >= self.start + margin:
+            return True
+        return self.start >= 1.0 and self.last_train >= self.first_train + margin
+
+    def __str__(self) -> str:
+        return (f"test success {self.start:.2f} at step 0 → {self.end:.2f} at the end "
+                f"({self.test_episodes} test episodes a round); training success {self.first_train:.2f} "
+                f"in the first {self.window} episodes → {self.last_train:.2f} in the last {self.window}")
+
+
+def learning_outcome(name: str, env_id: str, *, steps: int, params: dict[str, Any] | None = None,
+                     env_kwargs: dict[str, Any] | None = None, eval_episodes: int = 1, seed: int = 0,
+                     window: int = 20, out: Path | None = None) -> LearningOutcome:
+    """Train `name` for `steps` (env steps; gradient steps for an offline agent) through the
+    runner, evaluated at step 0 and at the end, and say where it started and ended."""
+    from priorbench.bench import records
+    from priorbench.bench.runner import RunJob, execute
+    from priorbench.bench.spec import Budget
+
+    with tempfile.TemporaryDirectory(prefix="priorbench-learns-") as tmp:
+        job = RunJob(env_id, name, seed, Budget(steps=steps, eval_every=steps, eval_episodes=eval_episodes,
+                                                checkpoint_every=steps),
+                     Path(out or tmp), env_kwargs=dict(env_kwargs or {}), agent_params=dict(params or {}))
+        played = records.read_episodes(execute(job, progress=False) / records.EPISODES).records
+    rounds: dict[int, list[bool]] = {}
+    for row in played:
+        if row["phase"] == "eval":
+            rounds.setdefault(int(row["env_steps"]), []).append(bool(row["success"]))
+    train = [bool(row["success"]) for row in played if row["phase"] == "train" and "success" in row]
+    rate = lambda xs: sum(xs) / len(xs) if xs else 0.0  # noqa: E731
+    return LearningOutcome(start=rate(rounds[min(rounds)]), end=rate(rounds[max(rounds)]),
+                           first_train=rate(train[:window]), last_train=rate(train[-window:]), window=window,
+                           test_episodes=len(rounds[max(rounds)]))
+
+
+def check_learns(name: str, env_id: str, *, steps: int, params: dict[str, Any] | None = None,
+                 env_kwargs: dict[str, Any] | None = None, seed: int = 0) -> list[str]:
+    """The opt-in `learns` rule: [] when the agent ends clearly above where it started."""
+    outcome = learning_outcome(name, env_id, steps=steps, params=params, env_kwargs=env_kwargs, seed=seed)
+    if outcome.learned():
+        return []
+    return [f"{LEARNS}: after {steps} steps on {env_id} the agent is not {LEARNING_MARGIN:g} above where it "
+            f"started ({outcome}); check that updates move the policy (learning rate, update schedule) or "
+            "give it more steps (--learn-steps)"]

@@ -363,18 +363,23 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_check_agent(args: argparse.Namespace) -> int:
-    from priorbench.bench.check_agent import check_agent
+    from priorbench.bench.check_agent import LEARNS, RULES, check_agent, check_learns
 
     if args.steps <= 0:
         raise UserError(f"--steps must be positive, got {args.steps}")
     params, env_kwargs = _prior_and_env_settings(args.overrides)
+    if args.learns and args.learn_steps <= 0:
+        raise UserError(f"--learn-steps must be positive, got {args.learn_steps}")
     failures = check_agent(args.name, args.env, params=params, env_kwargs=env_kwargs, steps=args.steps,
                            progress=lambda line: print(line, file=sys.stderr))
+    if args.learns and not failures:
+        print(f"check learns ({args.learn_steps} steps) …", file=sys.stderr)
+        failures = check_learns(args.name, args.env, steps=args.learn_steps, params=params, env_kwargs=env_kwargs)
     for line in failures:
         print(f"FAIL {line}")
+    rules = (*RULES, LEARNS) if args.learns else RULES
     print(f"agent {args.name!r} on {args.env}: " + (f"{len(failures)} rule(s) failed" if failures else
-                                                    "every rule holds (config, admissible, update, counters, "
-                                                    "seeded, state, writes)"))
+                                                    f"every rule holds ({', '.join(rules)})"))
     return 1 if failures else 0
 
 

@@ -110,6 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                    help="agent setting, or env.<kwarg>=VALUE")
     a.add_argument("--steps", type=int, default=200, help="training steps per check (default 200)")
+    a.add_argument("--learns", action="store_true",
+                   help="also check that training lifts the agent clearly above where it started")
+    a.add_argument("--learn-steps", type=int, default=3000,
+                   help="training steps of the --learns check (default 3000)")
 
     p = sub.add_parser("prior", help="look at a prior before spending RL compute on it")
     psub = p.add_subparsers(dest="action", metavar="ACTION", required=True)

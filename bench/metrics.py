@@ -185,6 +185,20 @@ def mean_se(values: Sequence[float]) -> tuple[float, float]:
     return float(arr.mean()), se
 
 
+def binomial_interval(wins: int, n: int, level: float = CI_SIZE) -> tuple[float, float]:
+    """Exact (Clopper–Pearson) `level` interval for a success probability from `wins` of `n`
+    trials. Unlike a percentile bootstrap it never collapses to a point: 5 wins of 5 give
+    [0.478, 1], 0 of 100 give [0, 0.036]. (0, 1) when n is 0."""
+    if n <= 0:
+        return 0.0, 1.0
+    from scipy.stats import beta
+
+    tail = (1 - level) / 2
+    lower = 0.0 if wins <= 0 else float(beta.ppf(tail, wins, n - wins + 1))
+    upper = 1.0 if wins >= n else float(beta.ppf(1 - tail, wins + 1, n - wins))
+    return lower, upper
+
+
 def _interval(scores: np.ndarray | list[np.ndarray], func: Callable[..., Any], reps: int,
               seed: int) -> tuple[np.ndarray, np.ndarray]:
     """rliable's stratified-bootstrap interval for one entry: (point, 2 × … [lower; upper])."""

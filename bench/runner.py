@@ -30,6 +30,11 @@ from priorbench.core.errors import UserError
 from priorbench.core.progress import notice
 from priorbench.core.seeding import RUN_THREADS, pinned_threads  # noqa: F401 - RUN_THREADS re-exported
 
+#: The manifest's `seeding` line. Runs whose line lacks "eval-rng" were made before evaluation
+#: had streams of its own (the leaderboard labels them: `schema.made_before_eval_streams`).
+SEEDING = ("episode seeds = priorbench.core.seeding.derive_seed(seed, phase, index…); evaluation draws "
+           "= derive_seed(seed, 'eval-rng', env_steps, episode), training's RNG states put back after")
+
 
 @dataclass(frozen=True)
 class RunJob:
@@ -407,7 +412,7 @@ def _new_manifest(job: RunJob, config: dict[str, Any], loop: _Loop) -> schema.Ma
         agent={"name": job.agent, "params": config["agent_params"], **_plugin(job.agent)},
         budget_unit="gradient_steps" if loop.agent.offline else "env_steps",
         seed=job.seed,
-        seeding="episode seeds = priorbench.core.seeding.derive_seed(seed, phase, index…)",
+        seeding=SEEDING,
         packages=records.package_versions(),
         git_commit=records.git_commit(),
         machine=records.machine(),

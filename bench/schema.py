@@ -339,6 +339,37 @@ def prior_part(label: str) -> str:
     return rest[:-1] if sep and rest.endswith("]") else ""
 
 
+#: The prior of a prior agent's control row: the SYNTHETIC oracle at q = "uniform" (it knows
+#: nothing, so the control shows what the decision rule alone does).
+UNIFORM_CONTROL = "SYNTHETIC oracle (q=uniform)"
+
+
+def is_control(label: str) -> bool:
+    """True when a table label is a prior agent's uniform-prior control row."""
+    return prior_part(label) == UNIFORM_CONTROL
+
+
 def is_synthetic(label: str) -> bool:
     """True when a table label names a SYNTHETIC prior (`agent_label`)."""
     return " [SYNTHETIC" in label
+
+
+#: The words of a manifest's `seeding` line that say evaluation drew from streams of its own
+#: (issue 28; `bench.runner.SEEDING`).
+EVAL_STREAMS_MARK = "'eval-rng'"
+
+
+def made_before_eval_streams(manifest: dict[str, Any]) -> bool:
+    """True for a run made before evaluation had its own random streams: its evaluations drew
+    from the training RNG, so for an agent that draws at evaluation a re-run gives other records."""
+    return EVAL_STREAMS_MARK not in str(manifest.get("seeding", ""))
+
+
+def test_split(manifest: dict[str, Any]) -> str:
+    """What a run's test tasks are, from its manifest: "held out" (no test task is a train
+    task), "train = test" (the same tasks: a single-task env), or "overlap"."""
+    env = manifest.get("env") or {}
+    train, test = set(map(str, env.get("train_tasks") or [])), set(map(str, env.get("test_tasks") or []))
+    if train and train == test:
+        return "train = test"
+    return "held out" if not train & test else "overlap"

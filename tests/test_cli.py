@@ -54,7 +54,7 @@ def test_run_show_and_leaderboard(cli, tmp_path):
     csv = (tmp_path / "lb" / "leaderboard.csv").read_text().splitlines()
     assert csv[0] == "env,agent,seeds,success,success_se,return,env_steps,llm_calls"
     assert len(csv) == 3
-    assert "| priorbench/FrozenLake-4x4-v0 | random" in (tmp_path / "lb" / "LEADERBOARD.md").read_text()
+    assert "| priorbench/FrozenLake-4x4-v0 | train = test | random" in (tmp_path / "lb" / "LEADERBOARD.md").read_text()
 
 
 def test_run_spec_file(cli, tmp_path):

@@ -75,7 +75,8 @@ def _open(browser, url: str, width: int, errors: list[str]):
 
 def _desktop(page) -> None:
     headers = page.locator("#leaderboard thead th").all_text_contents()
-    assert headers[:5] == ["row", "env", "agent", "seeds", "IQM success"]
+    assert headers[:6] == ["row", "env", "test tasks", "agent", "seeds", "IQM success"]
+    assert set(_column(page, 3)) == {"train = test", "held out"}  # from the manifests: 4×4 and Random
     assert _column(page, 1) == ["0", "1", "2", "4", "5", "6", "7"]  # built in row order; 3 is SYNTHETIC
     assert page.locator("#synthetic tbody tr").count() == 1
     assert page.evaluate("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
@@ -84,14 +85,14 @@ def _desktop(page) -> None:
     mean = page.locator("#leaderboard thead th", has_text="mean success")
     mean.click()
     assert mean.get_attribute("aria-sort") == "ascending"
-    values = _as_float(_column(page, 7))
+    values = _as_float(_column(page, 10))
     assert values == sorted(values) and values[0] < values[-1]
     mean.click()
     assert mean.get_attribute("aria-sort") == "descending"
-    assert _as_float(_column(page, 7)) == sorted(values, reverse=True)
+    assert _as_float(_column(page, 10)) == sorted(values, reverse=True)
 
     page.locator("#leaderboard thead th", has_text="agent").click()
-    agents = _column(page, 3)
+    agents = _column(page, 4)
     assert agents == sorted(agents) and agents[0] == "dqn-prior [tiny-gpt2-v1]" and agents[-1] == "tabular-q"
 
     # filters: an env, then sorting under it; an agent family; a prior; all again
@@ -101,21 +102,21 @@ def _desktop(page) -> None:
     assert set(_column(page, 2, "cost-table")) == {random_env}
     assert _column(page, 2, "synthetic") == [] and "3 of 7 rows" in page.locator("#filter-count").inner_text()
     mean.click()
-    values = _as_float(_column(page, 7))
+    values = _as_float(_column(page, 10))
     assert len(values) == 3 and values == sorted(values) and set(_column(page, 2)) == {random_env}
     _choose(page, "env", "")
     _choose(page, "family", "tabular-q")
-    assert _column(page, 3) == ["tabular-q", "tabular-q"]
+    assert _column(page, 4) == ["tabular-q", "tabular-q"]
     _choose(page, "family", "dqn-prior")
-    assert _column(page, 3) == ["dqn-prior [tiny-gpt2-v1]"]
-    assert _column(page, 3, "synthetic") == ["dqn-prior [SYNTHETIC oracle (q=0.9)]"]
+    assert _column(page, 4) == ["dqn-prior [tiny-gpt2-v1]"]
+    assert _column(page, 4, "synthetic") == ["dqn-prior [SYNTHETIC oracle (q=0.9)]"]
     _choose(page, "prior", "SYNTHETIC oracle (q=0.9)")
-    assert _column(page, 3) == [] and len(_column(page, 3, "synthetic")) == 1
+    assert _column(page, 4) == [] and len(_column(page, 4, "synthetic")) == 1
     assert _column(page, 2, "prior-quality-synthetic") == ["SYNTHETIC oracle (q=0.9)"]
     assert _column(page, 2, "prior-quality-table") == []
     _choose(page, "family", "")
     _choose(page, "prior", "—")
-    assert len(_column(page, 3)) == 6 and "dqn-prior" not in " ".join(_column(page, 3))
+    assert len(_column(page, 4)) == 6 and "dqn-prior" not in " ".join(_column(page, 4))
     _choose(page, "prior", "")
     assert len(_column(page, 1)) == 7
 

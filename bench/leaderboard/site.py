@@ -20,15 +20,22 @@ from priorbench.bench.leaderboard.tables import (
     COST_FORMATS,
     COST_HEADERS,
     COST_TEXT,
+    KNOWLEDGE_HEADERS,
+    KNOWLEDGE_TITLE,
     QUALITY_FORMATS,
     QUALITY_PLOT_TITLE,
     REDUCED_TITLE,
     REPRODUCE_TEXT,
     SYNTHETIC_TITLE,
     THRESHOLD_LABEL,
+    TIE_TEXT,
     VERIFIED_HEADERS,
+    agent_cell,
     ci_text,
     cost_cells,
+    episodes_cell,
+    knowledge_cells,
+    knowledge_text,
     provenance,
     reduced_text,
     reproduce_command,
@@ -36,6 +43,7 @@ from priorbench.bench.leaderboard.tables import (
     split_sections,
     steps_cell,
     synthetic_text,
+    tie_or,
     total_text,
     verified_cells,
 )
@@ -132,9 +140,11 @@ def _row_cells(row: Row, command: str) -> list[Cell]:
     s = row.stats
     steps = s["steps_to_threshold"]
     return [
-        _num_cell(row.index, "d"), (html.escape(row.env), None), (html.escape(row.agent), None),
-        _num_cell(s["seeds"], "d"), _num_cell(s["iqm"]),
-        (html.escape(ci_text(s["iqm_lo"], s["iqm_hi"])), None), _num_cell(s["success"]),
+        _num_cell(row.index, "d"), (html.escape(row.env), None), (html.escape(s["split"]), None),
+        (html.escape(agent_cell(row)), None), _num_cell(s["seeds"], "d"), _num_cell(s["iqm"]),
+        (html.escape(ci_text(s["iqm_lo"], s["iqm_hi"])), None),
+        (html.escape(episodes_cell(row)), repr(s["wins"] / s["episodes"]) if s["episodes"] else ""),
+        (html.escape(ci_text(s["exact_lo"], s["exact_hi"])), None), _num_cell(s["success"]),
         _num_cell(s["success_se"]), _num_cell(s["normalised_return"]), _num_cell(s["auc"]),
         (html.escape(steps_cell(row)), "" if steps is None else str(steps)),
         _num_cell(s["env_steps"], ".0f"), _num_cell(s["llm_calls"], ".1f"),
@@ -146,8 +156,9 @@ def _row_cells(row: Row, command: str) -> list[Cell]:
 def _pairs_html(pairs: Sequence[dict[str, Any]], table_id: str) -> str:
     return _html_table([("X", "text"), ("Y", "text"), ("envs", "num"), ("P(X > Y)", "num"), ("95% CI", None)],
                        [[(html.escape(p["x"]), None), (html.escape(p["y"]), None),
-                         _num_cell(p["envs"], "d"), _num_cell(p["p"]),
-                         (html.escape(ci_text(p["p_lo"], p["p_hi"])), None)] for p in pairs],
+                         _num_cell(p["envs"], "d"),
+                         (html.escape(TIE_TEXT), "0.5") if p.get("tie") else _num_cell(p["p"]),
+                         (html.escape(tie_or(p, ci_text(p["p_lo"], p["p_hi"]))), None)] for p in pairs],
                        table_id)
 
 
@@ -206,8 +217,9 @@ def index_html(rows: Sequence[Row], envs: Sequence[str], overall_rows: Sequence[
     `prior_quality` as tables.leaderboard_md takes them, `quality_image` the prior-quality plot."""
     commands = commands if commands is not None else {r.index: reproduce_command(r) for r in rows}
     headers: list[tuple[str, str | None]] = [
-        ("row", "num"), ("env", "text"), ("agent", "text"), ("seeds", "num"), ("IQM success", "num"),
-        ("95% CI", None), ("mean success", "num"), ("± SE", "num"), ("norm. return", "num"),
+        ("row", "num"), ("env", "text"), ("test tasks", "text"), ("agent", "text"), ("seeds", "num"),
+        ("IQM success", "num"), ("95% CI (seeds)", None), ("wins / test episodes", "num"),
+        ("95% CI (episodes)", None), ("mean success", "num"), ("± SE", "num"), ("norm. return", "num"),
         ("AUC", "num"), (THRESHOLD_LABEL, "num"), ("env steps", "num"), ("LLM calls", "num"),
         ("LLM tokens", "num"), ("wall s", "num"), ("provenance", None),
     ]
@@ -228,6 +240,11 @@ def index_html(rows: Sequence[Row], envs: Sequence[str], overall_rows: Sequence[
         "Open “provenance” for what a row was built from and the command that re-runs it.</p>",
         _filters_html(rows), rows_table(real, "leaderboard"),
     ]
+    knowledge = knowledge_cells(rows, pairs)
+    if knowledge:
+        parts += [f"<h2>{html.escape(KNOWLEDGE_TITLE)}</h2><p>{_plain(knowledge_text())}</p>",
+                  _html_table([(h, "text") for h in KNOWLEDGE_HEADERS],
+                              [[(html.escape(c), None) for c in line] for line in knowledge], "knowledge")]
     if overall_rows:
         parts += [f"<h2>All envs</h2><p>Per agent that ran all {len(envs)} envs: "
                   f"{html.escape(', '.join(envs))}.</p>",

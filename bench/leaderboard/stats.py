@@ -75,9 +75,18 @@ def row_stats(runs: Sequence[Run]) -> dict[str, Any]:
     reached = [x["steps_to_threshold"] for x in s if x["steps_to_threshold"] is not None]
     median = float(np.median([float(x["steps_to_threshold"]) if x["steps_to_threshold"] is not None
                               else np.inf for x in s]))
+    finals = [metrics.final_eval(r.episodes) for r in runs]
+    wins, episodes = sum(sum(bool(e["success"]) for e in f) for f in finals), sum(len(f) for f in finals)
+    exact_lo, exact_hi = metrics.binomial_interval(wins, episodes)
+    splits = sorted({schema.test_split(r.manifest) for r in runs})
     return {
         "seeds": len(s),
         "iqm": iqm, "iqm_lo": lower, "iqm_hi": upper,
+        # the final round's test episodes pooled over seeds, with an exact binomial interval
+        "wins": wins, "episodes": episodes, "exact_lo": exact_lo, "exact_hi": exact_hi,
+        "episodes_per_round": min((len(f) for f in finals), default=0),
+        "split": " / ".join(splits),
+        "before_eval_streams": sum(schema.made_before_eval_streams(r.manifest) for r in runs),
         "success": success, "success_se": success_se,
         "return": float(np.mean([x["return"] for x in s])),
         "normalised_return": _nanmean([x["normalised_return"] for x in s]),
@@ -157,6 +166,8 @@ def overall(rows: Sequence[Row]) -> tuple[list[str], list[dict[str, Any]]]:
 #: Comparisons beyond the "-prior" naming rule: agent → its plain counterparts.
 COUNTERPARTS: dict[str, tuple[str, ...]] = {"vi": ("twosome", "ppo")}
 PRIOR_FREE_LLM = "llm"
+#: The LLM acting by a sample of the prior: the control for agents that act stochastically.
+SAMPLING_LLM = "llm-sample"
 
 
 #: The rows a plug-in (not built-in) agent is compared with, where the table has them.
@@ -178,11 +189,18 @@ def _is_new(base: str) -> bool:
 
 def key_pairs(agents: Sequence[str]) -> list[tuple[str, str]]:
     """(X, Y) pairs for probability of improvement, on table labels (`schema.agent_label`: the
-    agent's name with its prior in brackets): each X-prior agent vs its plain counterpart (and
-    vi vs twosome/ppo), and vs llm with the same prior when present; a plug-in agent vs each of
+    agent's name with its prior in brackets): first each real-prior row vs its control (the same
+    agent with the SYNTHETIC uniform prior: the knowledge effect); then each X-prior agent vs its
+    plain counterpart (and vi vs twosome/ppo), and vs llm and llm-sample with the same prior
+    when present (llm vs llm-sample: greedy vs sampling); a plug-in agent vs each of
     NEW_AGENT_BASELINES present; else every agent vs random; else all pairs."""
     present = set(agents)
     pairs: list[tuple[str, str]] = []
+    for a in sorted(present):  # controls first: a prior row vs the same agent with the uniform prior
+        base, budget = schema.base_agent(a), schema.budget_part(a)
+        control = f"{base} [{schema.UNIFORM_CONTROL}]{budget}"
+        if schema.prior_part(a) and not schema.is_synthetic(a) and control in present:
+            pairs.append((a, control))
     for a in sorted(present):
         base = schema.base_agent(a)
         if _is_new(base):  # a plug-in agent: against each plain baseline in the table
@@ -190,7 +208,7 @@ def key_pairs(agents: Sequence[str]) -> list[tuple[str, str]]:
                       if b + schema.budget_part(a) in present]
             continue
         plain = [base.replace("-prior", "", 1)] if "-prior" in base else list(COUNTERPARTS.get(base, ()))
-        if not plain and base not in COUNTERPARTS:
+        if not plain and base not in COUNTERPARTS and base != PRIOR_FREE_LLM:
             continue
         # a counterpart at the same budget, with the same prior where it has one (twosome), else plain
         prior, budget = schema.prior_part(a), schema.budget_part(a)
@@ -202,6 +220,9 @@ def key_pairs(agents: Sequence[str]) -> list[tuple[str, str]]:
         llm = PRIOR_FREE_LLM + with_prior + budget
         if llm in present and base != PRIOR_FREE_LLM:
             pairs.append((a, llm))
+        sampling = SAMPLING_LLM + with_prior + budget  # greedy llm, and the stochastic agents, vs sampling
+        if sampling in present and base != SAMPLING_LLM:
+            pairs.append((a, sampling))
     if not pairs and "random" in present:
         pairs = [(a, "random") for a in sorted(present) if a != "random"]
     if not pairs:
@@ -221,5 +242,7 @@ def improvements(rows: Sequence[Row]) -> list[dict[str, Any]]:
         if mx is None or my is None:
             continue
         p, lower, upper = metrics.probability_of_improvement_ci(mx, my)
-        out.append({"x": x, "y": y, "envs": len(envs), "p": p, "p_lo": lower, "p_hi": upper})
+        # every run of both sides scored the same: 0.5 [0.5, 0.5] would read as evidence of a tie
+        tie = bool(np.all(mx == mx.flat[0]) and np.all(my == mx.flat[0]))
+        out.append({"x": x, "y": y, "envs": len(envs), "p": p, "p_lo": lower, "p_hi": upper, "tie": tie})
     return out

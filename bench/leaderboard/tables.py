@@ -55,6 +55,8 @@ FULL_COLUMNS = (
     "threshold_reached", "env_steps", "llm_calls", "llm_tokens", "wall_s", "seed_list",
     "priorbench", "git_commits", "spec_hashes",
     "total_env_steps", "total_llm_calls", "total_llm_tokens", "total_wall_s",
+    "test_tasks", "final_wins", "final_test_episodes", "episodes_per_round", "exact_lo", "exact_hi",
+    "runs_before_eval_streams",
 )
 
 
@@ -182,15 +184,37 @@ QUALITY_PLOT = "plots/prior-quality.png"
 QUALITY_PLOT_TITLE = "prior quality: cov@5 of each prior next to uniform, per env (test split)"
 
 
-MAIN_HEADERS = ("env", "agent", "seeds", "IQM success", "95% CI", "mean success", "± SE",
-                "norm. return", "AUC", THRESHOLD_LABEL, "env steps", "LLM calls", "LLM tokens",
-                "wall s", "row")
-MAIN_FORMATS = (".3f",) * 10 + (".0f", ".1f", ".0f", ".2f", ".3f")
+MAIN_HEADERS = ("env", "test tasks", "agent", "seeds", "IQM success", "95% CI (seeds)", "wins / test episodes",
+                "95% CI (episodes)", "mean success", "± SE", "norm. return", "AUC", THRESHOLD_LABEL,
+                "env steps", "LLM calls", "LLM tokens", "wall s", "row")
+MAIN_FORMATS = (".3f",) * 13 + (".0f", ".1f", ".0f", ".2f", ".3f")
+#: The mark beside an agent whose runs were made before evaluation had its own random streams.
+BEFORE_FIX_MARK = " †"
+
+
+def agent_cell(row: Row) -> str:
+    """The row's agent label, marked when its runs were made before the evaluation fix."""
+    return row.agent + (BEFORE_FIX_MARK if row.stats.get("before_eval_streams") else "")
+
+
+def episodes_cell(row: Row) -> str:
+    """Final-round test episodes won of those played, pooled over seeds (and per round)."""
+    s = row.stats
+    return f"{s['wins']}/{s['episodes']} ({s['episodes_per_round']}/round)"
+
+
+def tie_or(p: dict[str, Any], text: str) -> str:
+    """A probability-of-improvement cell: `text`, or that every run of both sides scored alike."""
+    return TIE_TEXT if p.get("tie") else text
+
+
+TIE_TEXT = "tie — no evidence"
 
 
 def _main_cells(row: Row) -> list[Any]:
     s = row.stats
-    return [row.env, row.agent, s["seeds"], s["iqm"], ci_text(s["iqm_lo"], s["iqm_hi"]), s["success"],
+    return [row.env, s["split"], agent_cell(row), s["seeds"], s["iqm"], ci_text(s["iqm_lo"], s["iqm_hi"]),
+            episodes_cell(row), ci_text(s["exact_lo"], s["exact_hi"]), s["success"],
             s["success_se"], s["normalised_return"], s["auc"], steps_cell(row), s["env_steps"],
             s["llm_calls"], s["llm_tokens"], s["wall_s"], row.index]
 
@@ -199,10 +223,17 @@ def legend() -> str:
     """The paragraph under LEADERBOARD.md's title that says what each column means (the
     site shows it too, as plain text)."""
     reps, seed = metrics.BOOTSTRAP_REPS, metrics.BOOTSTRAP_SEED
-    return ("Final evaluation on each env's held-out test tasks (explore=False). **IQM success** is "
-            "rliable's interquartile mean over seeds of each run's test success rate, with a 95% "
-            "stratified-bootstrap CI "
-            f"({reps:,} reps, numpy seed {seed}); **mean success ± SE** is over seeds, for comparison "
+    return ("Final evaluation on each env's test tasks (explore=False). **test tasks** says, from the "
+            "run manifests, whether they are **held out** (no test task is a train task) or **train = "
+            "test** (a single-task env evaluated on the task it trained on: a memorising agent scores "
+            "there). **IQM success** is rliable's interquartile mean over seeds of each run's test "
+            "success rate, with a 95% stratified-bootstrap CI over seeds "
+            f"({reps:,} reps, numpy seed {seed}); a percentile bootstrap collapses to a point when "
+            "every seed scores alike, so beside it **wins / test episodes** pools the final round's "
+            "test episodes of all seeds (episodes per round in brackets) and **95% CI (episodes)** "
+            "is the exact Clopper–Pearson interval for that proportion (it treats the episodes as "
+            "independent trials, so it is narrower than the truth when seeds differ — read both). "
+            "**mean success ± SE** is over seeds, for comparison "
             "with suites that report means. **norm. return** is return / max score; **AUC** the area "
             "under the test-success curve over the training budget, divided by it (an agent that does "
             f"not train scores its step-0 success); **{THRESHOLD_LABEL}** the median over seeds of the "
@@ -212,8 +243,11 @@ def legend() -> str:
             "agent whose scores all came from the prior cache shows 0 — cache hits are in the "
             "runs' counters). **success** is winning the game; return counts the game's points, so "
             "a game with partial credit (TextWorld's cooking recipes) can return 1 of 3 without a "
-            "win. Built by `priorbench leaderboard build` from the "
-            "stored run records alone; `priorbench reproduce ROW` re-runs a row.")
+            "win. **†**: made before evaluation drew from random streams of its own (issue 28); "
+            "for agents whose evaluation draws at random (dqn-prior, cql-prior, random, tabular-q's "
+            "ties, a sampling llm) a re-run gives other records, for the others the same. Built by "
+            "`priorbench leaderboard build` from the stored run records alone; `priorbench reproduce "
+            "ROW` re-runs a row.")
 
 
 SYNTHETIC_TITLE = "SYNTHETIC prior rows"
@@ -248,10 +282,49 @@ def reduced_text() -> str:
             "leaderboard.tex.")
 
 
+def control_pairs(pairs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The knowledge-effect pairs: a real prior's row vs its uniform-prior control."""
+    return [p for p in pairs if schema.is_control(p["y"]) and not schema.is_synthetic(p["x"])]
+
+
+KNOWLEDGE_TITLE = "Knowledge effect: each prior row against its control"
+KNOWLEDGE_HEADERS = ["prior row", "control (uniform prior)", "envs", "P(prior > control)", "95% CI",
+                     "plain agent", "P(prior > plain)", "95% CI (plain)"]
+
+
+def knowledge_text() -> str:
+    """What the knowledge-effect table is (LEADERBOARD.md and the site)."""
+    return ("The control of a prior row is the same agent, budget and seeds with the SYNTHETIC uniform "
+            "prior (`oracle`, q = \"uniform\"): it knows nothing, so whatever it gains over the plain "
+            "agent is the decision rule's (softmax over k draws), not knowledge. Read the control "
+            "column first: only P(prior > control) is evidence that the prior knows the game; P(prior "
+            "> plain) mixes knowledge and decision rule. A prior row without a control row says so.")
+
+
+def knowledge_cells(rows: Sequence[Row], pairs: Sequence[dict[str, Any]]) -> list[list[str]]:
+    """One line per real-prior row of a prior agent: its control pair and its plain pair."""
+    by_pair = {(p["x"], p["y"]): p for p in pairs}
+    out = []
+    for row in sorted({r.agent for r in rows}):
+        base, budget = schema.base_agent(row), schema.budget_part(row)
+        if "-prior" not in base or schema.is_synthetic(row):
+            continue
+        control = f"{base} [{schema.UNIFORM_CONTROL}]{budget}"
+        plain = base.replace("-prior", "", 1) + budget
+        c, q = by_pair.get((row, control)), by_pair.get((row, plain))
+        out.append([row, control if c else "not run", str(c["envs"]) if c else "—",
+                    tie_or(c, f"{c['p']:.3f}") if c else "—", tie_or(c, ci_text(c["p_lo"], c["p_hi"])) if c else "—",
+                    plain if q else "not run", tie_or(q, f"{q['p']:.3f}") if q else "—",
+                    tie_or(q, ci_text(q["p_lo"], q["p_hi"])) if q else "—"])
+    return out
+
+
 def split_pairs(pairs: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
                                                           list[dict[str, Any]]]:
     """(improvement pairs between real full-budget rows, pairs with a reduced-budget row, pairs
-    with a SYNTHETIC row on either side)."""
+    with a SYNTHETIC row on either side); knowledge-effect pairs (`control_pairs`) in none."""
+    controls = control_pairs(pairs)
+    pairs = [p for p in pairs if p not in controls]
     synthetic = [p for p in pairs if schema.is_synthetic(p["x"]) or schema.is_synthetic(p["y"])]
     reduced = [p for p in pairs if p not in synthetic and (schema.is_reduced(p["x"]) or schema.is_reduced(p["y"]))]
     return [p for p in pairs if p not in synthetic and p not in reduced], reduced, synthetic
@@ -259,8 +332,8 @@ def split_pairs(pairs: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], 
 
 def _pairs_md(pairs: Sequence[dict[str, Any]]) -> str:
     return markdown_table(["X", "Y", "envs", "P(X > Y)", "95% CI"],
-                          [[p["x"], p["y"], p["envs"], p["p"], ci_text(p["p_lo"], p["p_hi"])]
-                           for p in pairs])
+                          [[p["x"], p["y"], p["envs"], tie_or(p, f"{p['p']:.3f}"),
+                            tie_or(p, ci_text(p["p_lo"], p["p_hi"]))] for p in pairs])
 
 
 def leaderboard_md(rows: Sequence[Row], envs: Sequence[str], overall_rows: Sequence[dict[str, Any]],
@@ -281,6 +354,9 @@ def leaderboard_md(rows: Sequence[Row], envs: Sequence[str], overall_rows: Seque
     ]
     if notes.strip():  # the hand-written reading of the numbers (NOTES.md beside the outputs)
         md += [notes.strip(), ""]
+    knowledge = knowledge_cells(rows, pairs)
+    if knowledge:
+        md += [f"## {KNOWLEDGE_TITLE}", "", knowledge_text(), "", markdown_table(KNOWLEDGE_HEADERS, knowledge), ""]
     if overall_rows:
         md += ["## All envs", "",
                f"Per agent that ran all {len(envs)} envs ({', '.join(envs)}); each "
@@ -292,7 +368,8 @@ def leaderboard_md(rows: Sequence[Row], envs: Sequence[str], overall_rows: Seque
         md += ["## Probability of improvement", "",
                "rliable's P(X > Y): the chance that a run of X beats a run of Y on final test "
                "success, averaged over the envs both ran, with a 95% bootstrap CI "
-               f"({metrics.CURVE_REPS:,} reps). 0.5 is a tie.", "",
+               f"({metrics.CURVE_REPS:,} reps). 0.5 is a tie; \"{TIE_TEXT}\" where every run of both "
+               "rows scored the same (the bootstrap would print 0.500 [0.500, 0.500]).", "",
                _pairs_md(real_pairs), ""]
     if reduced:
         md += [f"## {REDUCED_TITLE}", "", reduced_text(), "",
@@ -354,7 +431,9 @@ def full_row(row: Row) -> list[Any]:
             s["threshold_reached"], s["env_steps"], s["llm_calls"], s["llm_tokens"], s["wall_s"],
             " ".join(map(str, p["seeds"])), p["packages"].get("priorbench", "unknown"),
             " ".join(p["git_commits"]), " ".join(p["spec_hashes"]),
-            *cost_cells(row.index, row.env, row.agent, row_cost(row.runs))[4:]]
+            *cost_cells(row.index, row.env, row.agent, row_cost(row.runs))[4:],
+            s["split"], s["wins"], s["episodes"], s["episodes_per_round"], s["exact_lo"], s["exact_hi"],
+            s["before_eval_streams"]]
 
 
 _TEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
@@ -376,8 +455,9 @@ def latex_table(rows: Sequence[Row]) -> str:
     lines = [
         "% Generated by `priorbench leaderboard build`; needs \\usepackage{booktabs}.",
         "\\begin{table}[t]", "\\centering", "\\small",
-        "\\begin{tabular}{llrrcrrrr}", "\\toprule",
-        "Env & Agent & Seeds & IQM & 95\\% CI & Mean $\\pm$ SE & AUC & Env steps & LLM calls \\\\",
+        "\\begin{tabular}{lllrrccrrrr}", "\\toprule",
+        "Env & Test tasks & Agent & Seeds & IQM & 95\\% CI (seeds) & 95\\% CI (episodes) & Mean $\\pm$ SE & "
+        "AUC & Env steps & LLM calls \\\\",
         "\\midrule",
     ]
     previous = None
@@ -385,18 +465,23 @@ def latex_table(rows: Sequence[Row]) -> str:
         s = row.stats
         if previous is not None and row.env != previous:
             lines.append("\\midrule")
-        env = tex_escape(row.env) if row.env != previous else ""
+        env, split = (tex_escape(row.env), tex_escape(s["split"])) if row.env != previous else ("", "")
         previous = row.env
         se = "" if np.isnan(s["success_se"]) else f" $\\pm$ {s['success_se']:.3f}"
+        dagger = "$^\\dagger$" if s.get("before_eval_streams") else ""
         lines.append(
-            f"{env} & {tex_escape(row.agent)} & {s['seeds']} & {num(s['iqm'])} & "
-            f"[{num(s['iqm_lo'])}, {num(s['iqm_hi'])}] & {num(s['success'])}{se} & {num(s['auc'])} & "
+            f"{env} & {split} & {tex_escape(row.agent)}{dagger} & {s['seeds']} & {num(s['iqm'])} & "
+            f"[{num(s['iqm_lo'])}, {num(s['iqm_hi'])}] & [{num(s['exact_lo'])}, {num(s['exact_hi'])}] & "
+            f"{num(s['success'])}{se} & {num(s['auc'])} & "
             f"{num(s['env_steps'], '.0f')} & {num(s['llm_calls'], '.1f')} \\\\")
     lines += [
         "\\bottomrule", "\\end{tabular}",
         "\\caption{Final test success: interquartile mean over seeds with "
-        "95\\% stratified-bootstrap CIs (rliable), mean $\\pm$ standard error over seeds, and the "
-        "normalised area under the test-success curve (AUC).}",
+        "95\\% stratified-bootstrap CIs over seeds (rliable), the exact (Clopper--Pearson) 95\\% "
+        "interval of the final round's test episodes pooled over seeds, mean $\\pm$ standard error "
+        "over seeds, and the normalised area under the test-success curve (AUC). Test tasks: held "
+        "out (disjoint from the training tasks) or train = test (a single task), from the run "
+        "manifests. $^\\dagger$: made before evaluation had random streams of its own.}",
         "\\label{tab:priorbench}", "\\end{table}", "",
     ]
     return "\n".join(lines)
