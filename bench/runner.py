@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from priorbench import agents as agent_registry
 from priorbench import envs
@@ -241,23 +238,14 @@ class _Loop(EpisodeRecords, LockstepTraining, LockstepEvaluation):
         with self._evaluation_rng(episode):
             return self._play(self.test_env, seed, task, explore=False)
 
-    @contextmanager
-    def _evaluation_rng(self, episode: int | str) -> Iterator[None]:
-        """Evaluation on its own randomness: python's, numpy's and torch's global RNGs and the
-        agent's `rng` are seeded from (run seed, the round's training step, episode) for the
-        block, and the training states are put back after it. So what an evaluation draws
-        (dqn-prior's k proposals, a sampling `llm`, a plug-in that draws from `self.rng`) never
-        moves training, and a record does not depend on how often, or how, the run was
-        evaluated: the round at step N draws the same numbers whichever rounds came before it
-        (the step, not the round's index, names the stream)."""
-        stream = seeding.derive_seed(self.job.seed, "eval-rng", self.state.env_steps, episode)
-        training_rng = self.agent.rng
-        self.agent.rng = np.random.default_rng(stream)
-        try:
-            with seeding.fixed_rng(stream):
-                yield
-        finally:
-            self.agent.rng = training_rng
+    def _evaluation_rng(self, episode: int | str) -> Any:
+        """Evaluation on its own randomness: the global RNGs and the agent's `rng` seeded from
+        (run seed, the round's training step, episode), the training states put back after
+        (`seeding.own_streams`). So what an evaluation draws (dqn-prior's k proposals, a
+        sampling `llm`, a plug-in drawing from `self.rng`) never moves training, and the round
+        at step N draws the same numbers whichever rounds came before it."""
+        return seeding.own_streams(seeding.derive_seed(self.job.seed, "eval-rng", self.state.env_steps, episode),
+                                   self.agent)
 
     def _train_offline(self) -> None:
         """Gradient steps on the agent's dataset; one train record per stretch between evaluations."""

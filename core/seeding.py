@@ -69,6 +69,20 @@ def fixed_rng(seed: int) -> Iterator[None]:
 
 
 @contextmanager
+def own_streams(seed: int, owner: Any) -> Iterator[None]:
+    """`fixed_rng(seed)` plus `owner.rng` (a numpy Generator) swapped for one seeded by `seed`,
+    and put back after: the runner evaluates an agent inside these, so whatever evaluation
+    draws leaves the training streams where they were."""
+    kept = owner.rng
+    owner.rng = np.random.default_rng(seed)
+    try:
+        with fixed_rng(seed):
+            yield
+    finally:
+        owner.rng = kept
+
+
+@contextmanager
 def fixed_numpy_rng(seed: int) -> Iterator[None]:
     """`fixed_rng` for numpy's global RNG alone (does not import torch)."""
     before = np.random.get_state()

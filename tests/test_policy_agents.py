@@ -364,10 +364,11 @@ def test_sigkill_then_resume_equals_uninterrupted(case, request, tmp_path):
     assert manifest["status"] == "complete" and manifest["resumed"] == 1
 
 
-def assert_same_but_update_rounding(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> None:
-    """The same episodes, actions and returns; update diagnostics equal within 1e-6."""
+def assert_same_but_update_rounding(a: list[dict[str, Any]], b: list[dict[str, Any]],
+                                    tolerance: float = 1e-6) -> None:
+    """The same episodes, actions and returns; update diagnostics equal within `tolerance`."""
     diff = records.diff_episodes(a, b)
-    assert all(key.startswith("update.") and (field.get("max_abs_diff") or 1) <= 1e-6
+    assert all(key.startswith("update.") and (field.get("max_abs_diff") or 1) <= tolerance
                for key, field in diff["fields"].items()), diff["fields"]
 
 
@@ -428,7 +429,9 @@ def test_frozen_trunk_same_records_as_the_whole_model(tiny_llama, tmp_path):
 
 GOLDEN_ONE_ENV = ROOT / "tests" / "golden" / "num_envs_1"
 ONE_ENV_CASES = {"ppo": {"rollout_steps": 16, "epochs": 2, "minibatch_size": 8},
-                 "vi": {"rollout_steps": 16, "epochs": 1, "minibatch_size": 8, "lora_layers": 0, "history": 1}}
+                 # lr: the default before issue 28 (3e-3 since), which made these records
+                 "vi": {"rollout_steps": 16, "epochs": 1, "minibatch_size": 8, "lora_layers": 0, "history": 1,
+                        "lr": 1e-4}}
 
 
 @pytest.mark.parametrize("name", list(ONE_ENV_CASES))
@@ -446,9 +449,10 @@ def test_one_env_gives_the_records_from_before_lockstep(name, tiny_lm, tmp_path)
     golden = GOLDEN_ONE_ENV / f"{name}.json"
     if os.environ.get("PRIORBENCH_REGENERATE") == "1":
         golden.write_text(json.dumps(rows, indent=1, sort_keys=True) + "\n")
-    expected = json.loads(golden.read_text())
-    if name == "ppo":
-        assert rows == expected
+    expected = records.strip_timing(json.loads(golden.read_text()))  # counters found volatile since
+    if name == "ppo":  # MiniLM's float sums differ between CPU models: the updates' diagnostics by
+        # up to 1.4e-4 (measured on the 2026-12-06 CI box), the episodes not at all
+        assert_same_but_update_rounding(expected, rows, tolerance=1e-3)
     else:
         assert_same_but_update_rounding(expected, rows)
 
