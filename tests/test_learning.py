@@ -21,8 +21,10 @@ PPO_FL = {"lr": 0.003, "gamma": 0.9, "rollout_steps": 64, "normalize_advantages"
 ORACLE = {"prior": "oracle", "prior_params": {"q": 0.5}, "cache": False}  # SYNTHETIC: half its mass on the expert
 UNIFORM = {"prior": "oracle", "prior_params": {"q": "uniform"}, "cache": False}  # SYNTHETIC: knows nothing
 ADAPTER = str(ROOT / "experiments/adapters/frozenlake-4x4-random")  # distilled on other, random 4×4 maps
+# the Frozen Lake preset of agents/vi.py at the registered lr 3e-3: from the distilled start the
+# preset's 3e-2 (tuned on the raw prior) drives the KL to the prior to 0.17–0.35 and test success to 0
 VI_FL = {"prior_params": {"adapter": ADAPTER}, "rollout_steps": 64, "epochs": 4, "normalize_advantages": False,
-         "entropy_coef": 0.0, "lr": 0.03}  # the Frozen Lake preset of agents/vi.py
+         "entropy_coef": 0.0, "lr": 0.003}
 
 # name: (agent, env, steps, params, eval_episodes) — measured: start → end
 ONLINE = {
@@ -64,7 +66,8 @@ def test_an_offline_family_learns_from_its_dataset(agent, lake_dataset, tmp_path
 def test_vi_and_twosome_learn_from_the_distilled_prior_and_differ(tmp_path):
     """SmolLM2 with the distilled Frozen Lake adapter starts at test success 1.0 (the ceiling), so
     the rule reads training success: the last 15 training episodes against the first 15, 400
-    steps at the Frozen Lake preset. vi (α = 0.1) and twosome (α = 0) write different records."""
+    steps (vi measured: 0.13 → 0.47, test success 1.0 throughout). vi (α = 0.1) and twosome
+    (α = 0) write different records."""
     runs = {}
     for agent in ("vi", "twosome"):
         outcome = learning_outcome(agent, LAKE, steps=400, params=VI_FL, window=15, out=tmp_path / agent)
