@@ -94,7 +94,7 @@ def test_an_installed_plugin_agent_walks_the_whole_path(installed, tmp_path):
                     "--protocol", str(ROOT / "leaderboard/protocol.toml"), "--out", str(board))
     assert built.returncode == 0, built.stderr
     md = (board / "LEADERBOARD.md").read_text()
-    assert re.search(rf"^\| {re.escape(FL)} +\| count-q ", md, re.M), md.split("## ", 1)[0]
+    assert re.search(rf"^\| {re.escape(FL)} +\| train = test +\| count-q ", md, re.M), md.split("## ", 1)[0]
     improvement = md.split("## Probability of improvement", 1)[1].split("## ", 1)[0]
     assert "count-q" in improvement and "dqn" in improvement and "tabular-q" in improvement
 

@@ -19,6 +19,7 @@ from priorbench.bench import records
 from priorbench.bench.runner import RunJob, execute_all
 from priorbench.bench.spec import Budget
 from priorbench.core.errors import UserError
+from priorbench.core.seeding import pinned_threads
 
 STATES = [
     ("Task: make a tomato salad.\nObservation: You see a tomato on the counter and a knife.",
@@ -140,7 +141,9 @@ def test_two_workers_sharing_one_server_write_the_in_process_records(tmp_path, s
 
     execute_all(jobs(tmp_path / "local"), progress=False)
     asked = server.batcher.counts["states"]
-    execute_all(jobs(tmp_path / "served"), progress=False, workers=2, prior_server=url)
+    with pinned_threads():  # the server runs in this process: one torch thread, as `serve-prior` and
+        # every run use (float sums differ between 1 and 2 threads on some CPUs)
+        execute_all(jobs(tmp_path / "served"), progress=False, workers=2, prior_server=url)
     assert server.batcher.counts["states"] - asked > 10  # each distinct state (and its content-free twin)
 
     def read(root):
