@@ -24,6 +24,18 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600) -> subpro
     )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread():
+    """Tests compute at one torch thread, as every run does (`seeding.RUN_THREADS`): float sums
+    differ between 1 and 2 threads on some CPUs, and a model's memo (the calibration's
+    content-free scores, a server's answers) filled by one test is read by the next one in the
+    same pytest-xdist worker."""
+    import torch
+
+    torch.set_num_threads(1)
+    yield
+
+
 @pytest.fixture
 def cli():
     return run_cli

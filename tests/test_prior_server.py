@@ -44,7 +44,11 @@ def smollm2():
     a long batch window, so concurrent requests share turns of the model."""
     served = HFPrior(model="smollm2-135m", prompt_format="raw")
     server, url = _serve(served, batch_wait_ms=300)
-    yield HFPrior(model="smollm2-135m"), server, url
+    # one torch thread for the module, as `serve-prior` and every run use: what the server
+    # computes (and keeps) in one test is then the bits a run computes in the next (float
+    # sums differ between 1 and 2 threads on some CPUs)
+    with pinned_threads():
+        yield HFPrior(model="smollm2-135m"), server, url
     server.shutdown()
     server.server_close()
 
@@ -141,9 +145,7 @@ def test_two_workers_sharing_one_server_write_the_in_process_records(tmp_path, s
 
     execute_all(jobs(tmp_path / "local"), progress=False)
     asked = server.batcher.counts["states"]
-    with pinned_threads():  # the server runs in this process: one torch thread, as `serve-prior` and
-        # every run use (float sums differ between 1 and 2 threads on some CPUs)
-        execute_all(jobs(tmp_path / "served"), progress=False, workers=2, prior_server=url)
+    execute_all(jobs(tmp_path / "served"), progress=False, workers=2, prior_server=url)
     assert server.batcher.counts["states"] - asked > 10  # each distinct state (and its content-free twin)
 
     def read(root):
