@@ -68,8 +68,8 @@ class PriorSettings:
     proposal_reuse: Literal["per-state", "per-visit"] = "per-visit"
     """"per-visit": a fresh k at every visit from the agent's RNG (the default: level with
     per-state under the distilled prior, ahead under the uniform one, where a kept draw can miss
-    the right command for good); "per-state": one draw of k per distinct state, kept (the authors' `saved_actions`),
-    seeded by (run seed, state)."""
+    the right command for good); "per-state": one draw of k per distinct state, kept (the
+    authors' `saved_actions`), seeded by (run seed, state)."""
     inverse_temperature: Annotated[float, NON_NEGATIVE] = 10.0
     """β of softmax(β·Q) (the paper's Overcooked setting)."""
     cache: bool = True

@@ -7,7 +7,8 @@ metrics), `counters` (numbers), `seeded` (the same seed gives the same actions a
 `state` (state_dict → checkpoint file → load_state_dict in a fresh agent gives the same next
 actions and metrics), `batched` (an agent that declares `batched_eval` gives the same records
 when the runner plays its evaluation episodes in lockstep as one at a time), `evaluation` (the
-runner evaluating every 50 or every 100 steps leaves the training episodes the same: what the
+runner evaluating every quarter or every half of the check's steps — 50 or 100 by default —
+leaves the training episodes the same: what the
 agent draws at evaluation comes from the streams the runner gives it), `writes` (nothing
 written in the working folder).
 """
@@ -81,6 +82,19 @@ def _finite(metrics: Any, what: str, rule: str) -> None:
     for key, value in metrics.items():
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(float(value)):
             raise RuleFailed(rule, f"{what}[{key!r}] = {value!r} is not a finite number; return floats")
+
+
+def _run_records(name: str, env_id: str, budget: Any, out: Path, *, seed: int, env_kwargs: dict[str, Any],
+                 params: dict[str, Any] | None, eval_batch: int = 1, strip: bool = True) -> list[dict[str, Any]]:
+    """One run of `name` through the runner into `out`, and its episode records (timing and
+    volatile counters stripped unless `strip` is False)."""
+    from priorbench.bench import records
+    from priorbench.bench.runner import RunJob, execute
+
+    job = RunJob(env_id, name, seed, budget, out, env_kwargs=dict(env_kwargs), agent_params=dict(params or {}),
+                 eval_batch=eval_batch)
+    played = records.read_episodes(execute(job, progress=False) / records.EPISODES).records
+    return records.strip_timing(played) if strip else played
 
 
 def _play(agent: Agent, env_id: str, env_kwargs: dict[str, Any], *, steps: int, seed: int,
@@ -188,16 +202,12 @@ def check_agent(name: str, env_id: str = "priorbench/FrozenLake-4x4-v0", *, para
     def batched() -> None:
         if not make().batched_eval:
             return
-        from priorbench.bench import records
-        from priorbench.bench.runner import RunJob, execute
         from priorbench.bench.spec import Budget
 
         budget = Budget(steps=min(steps, 100), eval_every=min(steps, 100), eval_episodes=3)
         with tempfile.TemporaryDirectory(prefix="priorbench-check-") as tmp:
-            played = [records.strip_timing(records.read_episodes(execute(
-                RunJob(env_id, name, seed, budget, Path(tmp) / f"eval-batch-{k}", env_kwargs=env_kwargs,
-                       agent_params=dict(params or {}), eval_batch=k), progress=False) / records.EPISODES).records)
-                for k in (1, 3)]
+            played = [_run_records(name, env_id, budget, Path(tmp) / f"eval-batch-{k}", seed=seed,
+                                   env_kwargs=env_kwargs, params=params, eval_batch=k) for k in (1, 3)]
         if played[0] != played[1]:
             at = next((i for i, (a, b) in enumerate(zip(*played, strict=False)) if a != b), 0)
             raise RuleFailed("batched", f"with batched_eval, evaluation episodes played 3 at a time "
@@ -208,17 +218,15 @@ def check_agent(name: str, env_id: str = "priorbench/FrozenLake-4x4-v0", *, para
     def evaluation() -> None:
         if not make().trains:
             return
-        from priorbench.bench import records
-        from priorbench.bench.runner import RunJob, execute
         from priorbench.bench.spec import Budget
 
         length = max(min(steps, 200), 2)
         with tempfile.TemporaryDirectory(prefix="priorbench-check-") as tmp:
-            played = [[r for r in records.strip_timing(records.read_episodes(execute(
-                RunJob(env_id, name, seed, Budget(steps=length, eval_every=every, checkpoint_every=length),
-                       Path(tmp) / f"eval-every-{every}", env_kwargs=env_kwargs, agent_params=dict(params or {})),
-                progress=False) / records.EPISODES).records) if r["phase"] == "train"]
-                for every in (length // 4 or 1, length // 2 or 1)]
+            played = [[r for r in _run_records(name, env_id, Budget(steps=length, eval_every=every,
+                                                                    checkpoint_every=length),
+                                               Path(tmp) / f"eval-every-{every}", seed=seed,
+                                               env_kwargs=env_kwargs, params=params) if r["phase"] == "train"]
+                      for every in (length // 4 or 1, length // 2 or 1)]
         if played[0] != played[1]:
             at = next((i for i, (a, b) in enumerate(zip(*played, strict=False)) if a != b),
                       min(map(len, played)))
@@ -271,15 +279,13 @@ def learning_outcome(name: str, env_id: str, *, steps: int, params: dict[str, An
                      window: int = 20, out: Path | None = None) -> LearningOutcome:
     """Train `name` for `steps` (env steps; gradient steps for an offline agent) through the
     runner, evaluated at step 0 and at the end, and say where it started and ended."""
-    from priorbench.bench import records
-    from priorbench.bench.runner import RunJob, execute
     from priorbench.bench.spec import Budget
 
     with tempfile.TemporaryDirectory(prefix="priorbench-learns-") as tmp:
-        job = RunJob(env_id, name, seed, Budget(steps=steps, eval_every=steps, eval_episodes=eval_episodes,
-                                                checkpoint_every=steps),
-                     Path(out or tmp), env_kwargs=dict(env_kwargs or {}), agent_params=dict(params or {}))
-        played = records.read_episodes(execute(job, progress=False) / records.EPISODES).records
+        played = _run_records(name, env_id, Budget(steps=steps, eval_every=steps, eval_episodes=eval_episodes,
+                                                   checkpoint_every=steps),
+                              Path(out or tmp), seed=seed, env_kwargs=dict(env_kwargs or {}), params=params,
+                              strip=False)
     rounds: dict[int, list[bool]] = {}
     for row in played:
         if row["phase"] == "eval":

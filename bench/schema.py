@@ -349,6 +349,11 @@ def is_control(label: str) -> bool:
     return prior_part(label) == UNIFORM_CONTROL
 
 
+def control_label(label: str) -> str:
+    """The label of a prior row's control: the same agent and budget with the uniform prior."""
+    return f"{base_agent(label)} [{UNIFORM_CONTROL}]{budget_part(label)}"
+
+
 def is_synthetic(label: str) -> bool:
     """True when a table label names a SYNTHETIC prior (`agent_label`)."""
     return " [SYNTHETIC" in label

@@ -197,10 +197,8 @@ def key_pairs(agents: Sequence[str]) -> list[tuple[str, str]]:
     present = set(agents)
     pairs: list[tuple[str, str]] = []
     for a in sorted(present):  # controls first: a prior row vs the same agent with the uniform prior
-        base, budget = schema.base_agent(a), schema.budget_part(a)
-        control = f"{base} [{schema.UNIFORM_CONTROL}]{budget}"
-        if schema.prior_part(a) and not schema.is_synthetic(a) and control in present:
-            pairs.append((a, control))
+        if schema.prior_part(a) and not schema.is_synthetic(a) and schema.control_label(a) in present:
+            pairs.append((a, schema.control_label(a)))
     for a in sorted(present):
         base = schema.base_agent(a)
         if _is_new(base):  # a plug-in agent: against each plain baseline in the table

@@ -309,7 +309,7 @@ def knowledge_cells(rows: Sequence[Row], pairs: Sequence[dict[str, Any]]) -> lis
         base, budget = schema.base_agent(row), schema.budget_part(row)
         if "-prior" not in base or schema.is_synthetic(row):
             continue
-        control = f"{base} [{schema.UNIFORM_CONTROL}]{budget}"
+        control = schema.control_label(row)
         plain = base.replace("-prior", "", 1) + budget
         c, q = by_pair.get((row, control)), by_pair.get((row, plain))
         out.append([row, control if c else "not run", str(c["envs"]) if c else "—",
