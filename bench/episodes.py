@@ -5,18 +5,37 @@ time, and the env's last info."""
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
 from priorbench.agents.base import Agent
 from priorbench.bench import records
+from priorbench.core.errors import UserError
 
 
 class EpisodeRecords:
-    """`_Loop`'s record fields (it supplies agent and _eval_counts)."""
+    """`_Loop`'s record fields (it supplies job, agent, _eval_counts and its progress `state`)."""
 
+    job: Any
     agent: Agent
     _eval_counts: dict[str, float]
+    state: Any
+
+    def _update(self) -> dict[str, float]:
+        """One `agent.update()`, its metrics as floats. A metric that is not a finite number
+        ends the run with one line naming the agent, the step and the metric, before anything
+        of the step is recorded: the folder keeps its last checkpoint and records no NaN."""
+        metrics = {}
+        for key, value in self.agent.update().items():
+            number = float(value)
+            if not math.isfinite(number):
+                raise UserError(
+                    f"{self.job.agent} at step {self.state.env_steps + 1}: its update metric {key!r} "
+                    f"became {number} (the learning diverged); the run stopped before recording it and "
+                    "resumes from its last checkpoint. Lower lr or check the agent's settings")
+            metrics[key] = number
+        return metrics
 
     def _outcome(self, info: dict[str, Any], counters_before: dict[str, float], eval_before: dict[str, float],
                  *, explore: bool, started: float, total: float, length: int, invalid: int, truncated: bool,

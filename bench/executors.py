@@ -22,6 +22,21 @@ from priorbench.core.errors import UserError
 EXECUTORS = ("local", "ray")
 
 
+#: --workers above this many per CPU is refused on one machine (each worker is a process).
+WORKERS_PER_CPU = 4
+
+
+def check_workers(workers: int, address: str | None = None) -> None:
+    """--workers: positive, and on this machine at most WORKERS_PER_CPU per CPU (a cluster at
+    `address` has CPUs of its own)."""
+    if workers <= 0:
+        raise UserError(f"--workers must be positive, got {workers}")
+    ceiling = WORKERS_PER_CPU * (os.cpu_count() or 1)
+    if workers > ceiling and address is None:
+        raise UserError(f"--workers {workers} is more than {WORKERS_PER_CPU}× this machine's "
+                        f"{os.cpu_count()} CPUs; give at most {ceiling} (one per core is fastest)")
+
+
 class Execute(Protocol):
     def __call__(self, job: Any, *, force: bool, progress: bool) -> Path: ...
 
@@ -36,6 +51,8 @@ def run_jobs(execute: Execute, jobs: Sequence[Any], *, force: bool, progress: bo
 
     if executor not in EXECUTORS:
         raise UserError(f"--executor {executor!r}: choose one of {', '.join(EXECUTORS)}")
+    check_workers(workers, address)
+    workers = min(workers, max(1, len(jobs)))  # never a process without a run
     if executor == "ray":
         return _run_ray(execute, jobs, force=force, progress=progress, workers=workers, address=address,
                         prior_server=prior_server, served=served)

@@ -87,10 +87,10 @@ class LockstepTraining:
                     if terminated or truncated:
                         episode.truncated = bool(truncated)
                         ended.append(slot)
-                metrics = self.agent.update()
+                metrics = self._update()
                 for slot in active:
                     for key, value in metrics.items():
-                        self.open[slot].updates.setdefault(key, []).append(float(value))
+                        self.open[slot].updates.setdefault(key, []).append(value)
                 self.state.env_steps += len(active)
                 if self.bar is not None:
                     self.bar.update(len(active))

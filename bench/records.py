@@ -12,6 +12,7 @@ import os
 import platform
 import shutil
 import subprocess
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
@@ -19,14 +20,18 @@ from pathlib import Path
 from typing import Any
 
 from priorbench.bench import schema
+from priorbench.core import paths
 from priorbench.core.errors import UserError
-from priorbench.core.paths import atomic_write_bytes, sha256_file
+from priorbench.core.paths import JSON_LIMIT, atomic_write_bytes, read_regular
 
 SCHEMA_VERSION = schema.SCHEMA_VERSION
 MANIFEST = "manifest.json"
 EPISODES = "episodes.jsonl"
 CHECKPOINT = "checkpoint"
 LEGACY_CHECKPOINT = "state.pt"  # pickle: refused, never loaded
+#: The largest episodes.jsonl read (the leaderboard's biggest is under 1 MB): a bigger one is
+#: not a file priorbench wrote.
+EPISODES_LIMIT = 1 << 30
 #: Episode fields that differ between identical runs and are ignored by determinism checks.
 TIMING_FIELD = "timing"
 #: Counters that depend on state outside the run (the persistent prior cache, an in-memory
@@ -50,8 +55,17 @@ def run_dir(out: Path, env_id: str, agent: str, seed: int) -> Path:
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Atomically write a JSON file (sorted keys, stable bytes)."""
-    atomic_write_bytes(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
+    """Atomically write a JSON file (sorted keys, stable bytes; NaN and infinities refused)."""
+    atomic_write_bytes(path, (_dumps(data, path, indent=2) + "\n").encode())
+
+
+def _dumps(data: Any, path: Path, **kwargs: Any) -> str:
+    """JSON text of a record: strict JSON, so a non-finite number is an error naming the file."""
+    try:
+        return json.dumps(data, sort_keys=True, allow_nan=False, **kwargs)
+    except ValueError:
+        raise UserError(f"{path}: a record to write holds NaN or an infinity, which is not JSON; "
+                        "nothing was written (report this with the agent's settings)") from None
 
 
 def package_versions() -> dict[str, str]:
@@ -100,9 +114,13 @@ class EpisodeLog:
 def read_episodes(path: Path) -> EpisodeLog:
     """Parse episodes.jsonl. A partial last line (a killed append) is reported as dropped;
     a corrupt complete line is an error that names the file and line — nothing is deleted."""
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return EpisodeLog([], 0, False)
-    data = path.read_bytes()
+    return parse_episodes(path, read_regular(path, limit=EPISODES_LIMIT))
+
+
+def parse_episodes(path: Path, data: bytes) -> EpisodeLog:
+    """`read_episodes` of bytes already read from `path`."""
     records: list[dict[str, Any]] = []
     offset = 0
     dropped = False
@@ -138,10 +156,14 @@ class RunRecord:
 
     # --- manifest ------------------------------------------------------------------------
     def read_manifest(self) -> dict[str, Any] | None:
-        if not self.manifest_path.exists():
+        if not self.manifest_path.exists() and not self.manifest_path.is_symlink():
             return None
         try:
-            return json.loads(self.manifest_path.read_text())
+            data = json.loads(read_regular(self.manifest_path, limit=JSON_LIMIT,
+                                           fix="move the run folder away or rerun with --force"))
+            if not isinstance(data, dict):
+                raise ValueError("not an object")
+            return data
         except ValueError:
             raise UserError(
                 f"{self.manifest_path} is corrupt; move the run folder away or rerun with --force"
@@ -151,18 +173,31 @@ class RunRecord:
         write_json(self.manifest_path, manifest.to_json())
 
     def wipe(self) -> None:
-        """Remove the run folder (only on an explicit --force)."""
-        if self.path.exists():
-            shutil.rmtree(self.path)
+        """Empty the run folder (only on an explicit --force); the folder itself stays, with
+        its writer's lock. Links inside are removed, never followed."""
+        if not self.path.is_dir():
+            return
+        for child in self.path.iterdir():
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
 
     # --- episodes ------------------------------------------------------------------------
     def append_episode(self, row: schema.Row) -> None:
         """Append one line with a single write(2) on an O_APPEND descriptor."""
-        line = (json.dumps(row.to_json(), sort_keys=True, ensure_ascii=False) + "\n").encode()
-        self.path.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.episodes_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        line = (_dumps(row.to_json(), self.episodes_path, ensure_ascii=False) + "\n").encode()
         try:
-            os.write(fd, line)
+            self.path.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.episodes_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        except OSError as exc:
+            raise paths.write_error(self.episodes_path, exc) from None
+        try:
+            written = os.write(fd, line)
+            if written != len(line):  # a full disk can cut a write short: a partial last line
+                raise OSError(28, "No space left on device")
+        except OSError as exc:
+            raise paths.write_error(self.episodes_path, exc) from None
         finally:
             os.close(fd)
 
@@ -178,11 +213,14 @@ class RunRecord:
                 f"{self.episodes_path} is shorter ({size} bytes) than its checkpoint expects "
                 f"({length} bytes): records were lost. Rerun with --force to start the run over."
             )
-        with open(self.episodes_path, "r+b") as fh:
-            fh.truncate(length)
+        fd = os.open(self.episodes_path, os.O_WRONLY | os.O_NOFOLLOW)
+        try:
+            os.ftruncate(fd, length)
+        finally:
+            os.close(fd)
 
     def episodes_size(self) -> int:
-        return self.episodes_path.stat().st_size if self.episodes_path.exists() else 0
+        return self.episodes_path.lstat().st_size if self.episodes_path.exists() else 0
 
     # --- checkpoint ----------------------------------------------------------------------
     def save_checkpoint(self, payload: dict[str, Any]) -> None:
@@ -275,39 +313,41 @@ def _check_episodes(path: Path, episodes: list[dict[str, Any]]) -> None:
         raise UserError(f"{path}: {EPISODES} holds no evaluation episodes")
 
 
-def _check_row(path: Path, manifest: dict[str, Any], row: Sequence[Mapping[str, Any]]) -> None:
-    """Refuse a run whose leaderboard row mixes versions, configurations or repeats a seed."""
+def row_problems(row: Sequence[Mapping[str, Any]]) -> list[str | None]:
+    """Why each manifest of a leaderboard row is refused (None: it is not), in one pass over
+    the row: mixed versions of ROW_CONSISTENT_PACKAGES or mixed configurations refuse every
+    run of the row; a seed that appears twice refuses its runs."""
     from priorbench.core.config import config_hash
 
     def packages(m: Mapping[str, Any]) -> Mapping[str, Any]:
         p = m.get("packages")
         return p if isinstance(p, Mapping) else {}
 
-    for name in ROW_CONSISTENT_PACKAGES:
-        seen = sorted({str(packages(m).get(name, "unknown")) for m in row})
-        if len(seen) > 1:
-            mine = packages(manifest).get(name, "unknown")
-            raise UserError(
-                f"{path}: mixed {name} versions in its leaderboard row ({', '.join(seen)}; "
-                f"this run: {mine}); re-run the row with one version"
-            )
-
     def without_seed(m: Mapping[str, Any]) -> str:
         spec = m.get("spec")
         return config_hash({k: v for k, v in spec.items() if k != "seed"} if isinstance(spec, dict) else None)
 
+    for name in ROW_CONSISTENT_PACKAGES:
+        seen = sorted({str(packages(m).get(name, "unknown")) for m in row})
+        if len(seen) > 1:
+            return [f"mixed {name} versions in its leaderboard row ({', '.join(seen)}; this run: "
+                    f"{packages(m).get(name, 'unknown')}); re-run the row with one version" for m in row]
     configs = {without_seed(m) for m in row}
     if len(configs) > 1:
-        raise UserError(
-            f"{path}: its leaderboard row mixes {len(configs)} configurations (env kwargs, agent "
-            "params or budget differ, not only the seed); keep one per runs folder"
-        )
-    seeds = [m.get("seed") for m in row]
-    if seeds.count(manifest.get("seed")) > 1:
-        raise UserError(
-            f"{path}: seed {manifest.get('seed')} appears {seeds.count(manifest.get('seed'))} "
-            "times in its leaderboard row (a copied run folder?); keep one"
-        )
+        return [f"its leaderboard row mixes {len(configs)} configurations (env kwargs, agent params or "
+                "budget differ, not only the seed); keep one per runs folder"] * len(row)
+    seeds = Counter(repr(m.get("seed")) for m in row)
+    return [None if seeds[repr(m.get("seed"))] == 1 else
+            f"seed {m.get('seed')} appears {seeds[repr(m.get('seed'))]} times in its leaderboard row "
+            "(a copied run folder?); keep one" for m in row]
+
+
+def _check_row(path: Path, manifest: dict[str, Any], row: Sequence[Mapping[str, Any]]) -> None:
+    """Refuse a run whose leaderboard row mixes versions, configurations or repeats a seed."""
+    mine = next((i for i, m in enumerate(row) if m == manifest), None)
+    problem = row_problems(row)[mine] if mine is not None else row_problems([*row, manifest])[-1]
+    if problem is not None:
+        raise UserError(f"{path}: {problem}")
 
 
 def verify_run(
@@ -321,6 +361,9 @@ def verify_run(
     Raises UserError naming the run and what is wrong (used by show, leaderboard build,
     reproduce and the runner).
     """
+    import hashlib
+
+    paths.refuse_links(path)
     record = RunRecord(path)
     manifest = record.read_manifest()
     if manifest is None:
@@ -330,10 +373,10 @@ def verify_run(
         raise UserError(f"{path}: run status is {manifest.get('status')!r}, not 'complete'")
     if not record.episodes_path.exists():
         raise UserError(f"{path}: no {EPISODES}")
-    actual = sha256_file(record.episodes_path)
-    if actual != manifest.get("episodes_sha256"):
+    data = read_regular(record.episodes_path, limit=EPISODES_LIMIT)
+    if hashlib.sha256(data).hexdigest() != manifest.get("episodes_sha256"):
         raise UserError(f"{path}: {EPISODES} checksum does not match the manifest (edited or mixed)")
-    episodes = read_episodes(record.episodes_path).records
+    episodes = parse_episodes(record.episodes_path, data).records
     _check_episodes(path, episodes)
     if row is not None:
         _check_row(path, manifest, row)

@@ -22,8 +22,9 @@ from priorbench.bench.episodes import EpisodeRecords
 from priorbench.bench.lockstep import LockstepEvaluation, LockstepTraining, OpenEpisode
 from priorbench.bench.spec import Budget, Spec
 from priorbench.core import seeding
-from priorbench.core.config import config_hash
+from priorbench.core.config import config_changes, config_hash
 from priorbench.core.errors import UserError
+from priorbench.core.paths import folder_lock, refuse_linked_parts, refuse_links, sha256_file
 from priorbench.core.progress import notice
 from priorbench.core.seeding import RUN_THREADS, pinned_threads  # noqa: F401 - RUN_THREADS re-exported
 
@@ -132,6 +133,16 @@ class _Progress:
     """The volatile counters (LLM calls, tokens, …) that setup spent, summed likewise."""
 
 
+def _check_progress(state: _Progress, episodes_bytes: Any) -> None:
+    """A checkpoint's counters, by type: a damaged or hostile one is refused, not run on."""
+    def count(v: Any, real: bool) -> bool:
+        return isinstance(v, (int, float) if real else int) and not isinstance(v, bool) and v >= 0
+    for k, v in {"episodes_bytes": episodes_bytes, **dataclasses.asdict(state)}.items():
+        if not (isinstance(v, dict) and all(count(x, True) for x in v.values()) if k == "setup_counters"
+                else count(v, k.endswith("_s"))):
+            raise ValueError(f"{k} = {v!r} is not a count")
+
+
 class _Loop(EpisodeRecords, LockstepTraining, LockstepEvaluation):
     def __init__(self, job: RunJob, record: records.RunRecord, show_progress: bool,
                  callbacks: Callbacks | None = None) -> None:
@@ -151,7 +162,8 @@ class _Loop(EpisodeRecords, LockstepTraining, LockstepEvaluation):
         counted_from = self.agent.counters()
         if self.agent.offline:  # the runner reads datasets; agents only receive transitions
             path = self.agent.dataset_path()
-            transitions = datasets.load_transitions(path, expected_env=job.env_id)
+            transitions = datasets.load_transitions(path, expected_env=job.env_id,
+                                                    expected_env_kwargs=job.env_kwargs)
             self.agent.load_dataset(transitions, datasets.read_provenance(path))
         # what this process spent before the first step: added to the run's progress in run()
         spent = {k: v - counted_from.get(k, 0) for k, v in self.agent.counters().items()
@@ -192,8 +204,8 @@ class _Loop(EpisodeRecords, LockstepTraining, LockstepEvaluation):
             if explore:
                 self.agent.observe(Transition(obs, info, action, float(reward), next_obs,
                                               next_info, bool(terminated), bool(truncated)))
-                for key, value in self.agent.update().items():
-                    updates.setdefault(key, []).append(float(value))
+                for key, value in self._update().items():
+                    updates.setdefault(key, []).append(value)
                 self.state.env_steps += 1
                 if self.bar is not None:
                     self.bar.update(1)
@@ -257,8 +269,8 @@ class _Loop(EpisodeRecords, LockstepTraining, LockstepEvaluation):
             stretch = min(self.state.next_eval, budget.steps) - self.state.env_steps
             updates: dict[str, list[float]] = {}
             for _ in range(stretch):
-                for key, value in self.agent.update().items():
-                    updates.setdefault(key, []).append(float(value))
+                for key, value in self._update().items():
+                    updates.setdefault(key, []).append(value)
                 self.state.env_steps += 1
                 if self.bar is not None:
                     self.bar.update(1)
@@ -291,21 +303,19 @@ class _Loop(EpisodeRecords, LockstepTraining, LockstepEvaluation):
     def _restore(self) -> bool:
         log = records.read_episodes(self.record.episodes_path)  # refuses corrupt files
         checkpoint = self.record.load_checkpoint()
-        if checkpoint is None:
-            # Killed before the first checkpoint: replaying from the start is exact.
+        if checkpoint is None:  # killed before the first checkpoint: replaying from the start is exact
             self.record.truncate_episodes(0)
             return False
         try:
-            episodes_bytes = int(checkpoint["episodes_bytes"])
+            episodes_bytes = checkpoint["episodes_bytes"]
             state = _Progress(**checkpoint["progress"])
+            _check_progress(state, episodes_bytes)
         except (KeyError, TypeError, ValueError) as exc:
             raise UserError(f"{self.record.checkpoint_path} does not hold a run's progress ({exc!r}); "
                             "rerun with --force to start the run over") from None
         if episodes_bytes > log.valid_bytes:
-            raise UserError(
-                f"{self.record.episodes_path} holds fewer complete records than its checkpoint "
-                "expects; rerun with --force to start the run over."
-            )
+            raise UserError(f"{self.record.episodes_path} holds fewer complete records than its checkpoint "
+                            "expects; rerun with --force to start the run over.")
         try:  # the agent's state is checked by loading it, before the records are cut back
             self.agent.load_state_dict(checkpoint["agent"])
             seeding.set_rng_state(checkpoint["rng"])
@@ -357,8 +367,7 @@ class _Loop(EpisodeRecords, LockstepTraining, LockstepEvaluation):
                     seed = seeding.derive_seed(self.job.seed, "train", self.state.train_episodes)
                     outcome = self._play(self.train_env, seed, None, explore=True,
                                          budget_left=budget.steps - self.state.env_steps)
-                    self._append(schema.EpisodeRow(**outcome, phase="train",
-                                                   episode=self.state.train_episodes,
+                    self._append(schema.EpisodeRow(**outcome, phase="train", episode=self.state.train_episodes,
                                                    env_steps=self.state.env_steps))
                     self.state.train_episodes += 1
                     self.state.wall_s = wall_before + time.perf_counter() - started
@@ -376,7 +385,7 @@ class _Loop(EpisodeRecords, LockstepTraining, LockstepEvaluation):
         manifest = dataclasses.replace(
             manifest,
             status="complete",
-            episodes_sha256=records.sha256_file(self.record.episodes_path),
+            episodes_sha256=sha256_file(self.record.episodes_path),
             agent_provenance=self.agent.provenance(),
             timing={"wall_s": round(self.state.wall_s, 3), "finished": time.time(),
                     "setup": {"wall_s": round(self.state.setup_s, 3), "counters": self.state.setup_counters}},
@@ -417,8 +426,6 @@ def _plugin(agent: str) -> dict[str, Any]:
     return {"plugin": {"distribution": entry.distribution, "version": entry.version, "target": entry.target}}
 
 
-
-
 def execute(job: RunJob, *, force: bool = False, progress: bool = True,
             callbacks: Callbacks | None = None) -> Path:
     """Run (or resume, or skip if complete) one job, at RUN_THREADS torch threads; returns its
@@ -427,20 +434,15 @@ def execute(job: RunJob, *, force: bool = False, progress: bool = True,
         return _execute(job, force=force, progress=progress, callbacks=callbacks)
 
 
-def _changed(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> str:
-    """What differs between two run configs, as `key: old → new` (at most three keys)."""
-    out = []
-    for key in sorted(set(old) | set(new)):
-        a, b = old.get(key), new.get(key)
-        if isinstance(a, dict) and isinstance(b, dict):
-            inner = _changed(a, b, f"{prefix}{key}.")
-            out += [inner] if inner else []
-        elif a != b:
-            out.append(f"{prefix}{key}: {a!r} → {b!r}")
-    return "; ".join(out[:3]) + ("; …" if len(out) > 3 else "")
-
-
 def _execute(job: RunJob, *, force: bool, progress: bool, callbacks: Callbacks | None) -> Path:
+    """One run, its folder held by this process alone (`paths.folder_lock`); links refused."""
+    refuse_linked_parts(job.out, job.path)
+    with folder_lock(job.path, "run folder"):
+        refuse_links(job.path)
+        return _execute_locked(job, force=force, progress=progress, callbacks=callbacks)
+
+
+def _execute_locked(job: RunJob, *, force: bool, progress: bool, callbacks: Callbacks | None) -> Path:
     record = records.RunRecord(job.path)
     config = job.config()
     digest = config_hash(config)
@@ -450,7 +452,7 @@ def _execute(job: RunJob, *, force: bool, progress: bool, callbacks: Callbacks |
                         "unknown; restore the manifest, move the folder away, or rerun with --force")
     if existing is not None and existing.get("spec_hash") != digest:
         if not force:
-            changed = (_changed(existing.get("spec") or {}, config)
+            changed = (config_changes(existing.get("spec") or {}, config)
                        or f"hash {str(existing.get('spec_hash'))[:12]} ≠ {digest[:12]}")
             raise UserError(
                 f"{job.path} already holds a run of a different spec ({changed}). Use another --out, "

@@ -15,6 +15,8 @@ Bump SCHEMA_VERSION when a field changes meaning or a required field is added.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -41,12 +43,32 @@ def _allowed(tp: Any) -> tuple[type, ...]:
     return (origin or tp,)
 
 
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    """`cls`'s resolved annotations (resolved once per class, not once per record)."""
+    return typing.get_type_hints(cls)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_timing(timing: Any, where: str) -> None:
+    """A timing field's parts that summaries add up: wall_s numbers, counters of numbers."""
+    parts = [timing, *([timing["setup"]] if isinstance(timing, dict) and "setup" in timing else [])]
+    for part in parts:
+        counters = part.get("counters", {}) if isinstance(part, dict) else None
+        if not (isinstance(part, dict) and _number(part.get("wall_s", 0)) and isinstance(counters, dict)
+                and all(_number(v) for v in counters.values())):
+            raise UserError(f"{where} has no valid 'timing' (schema mismatch)")
+
+
 def _check(cls: type, data: Any, where: str) -> None:
     """Every field of `cls` without a default is present in `data`, and every field given has
     its annotated JSON type (bool is not accepted as a number)."""
     if not isinstance(data, dict):
         raise UserError(f"{where} is not a JSON object")
-    hints = typing.get_type_hints(cls)
+    hints = _hints(cls)
     for f in dataclasses.fields(cls):
         key = getattr(cls, "JSON_NAMES", {}).get(f.name, f.name)
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
@@ -155,6 +177,12 @@ class Manifest:
         if isinstance(data, dict):
             data = {**{k: None for k in absent}, **data}
         _check(cls, data, f"{where}: manifest.json")
+        if data["status"] == "complete":  # what a finished run adds, by type
+            if not (isinstance(data.get("final_env_steps"), int) and data["final_env_steps"] >= 0
+                    and isinstance(data.get("agent_provenance"), dict) and isinstance(data.get("timing"), dict)):
+                raise UserError(f"{where}: manifest.json of a complete run has no valid final_env_steps, "
+                                "agent_provenance or timing (schema mismatch)")
+            _check_timing(data["timing"], f"{where}: manifest.json")
         RunSpec.check(data["spec"], where)
         spec = data["spec"]
         if data["spec_hash"] != config_hash(spec):
@@ -212,6 +240,7 @@ class EpisodeRow:
     @classmethod
     def from_json(cls, data: Any, where: str) -> EpisodeRow:
         _check(cls, data, where)
+        _check_timing(data.get("timing", {}), where)
         if data["phase"] == "eval" and not isinstance(data.get("eval_round"), int):
             raise UserError(f"{where} is an eval episode without eval_round")
         return _build(cls, data)
@@ -237,6 +266,7 @@ class GradientStepsRow:
     @classmethod
     def from_json(cls, data: Any, where: str) -> GradientStepsRow:
         _check(cls, data, where)
+        _check_timing(data.get("timing", {}), where)
         return _build(cls, data)
 
 

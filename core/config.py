@@ -144,3 +144,16 @@ def canonical_json(data: Any) -> str:
 def config_hash(data: Any) -> str:
     """sha256 of the canonical JSON form: the identity of a run's configuration."""
     return hashlib.sha256(canonical_json(data).encode()).hexdigest()
+
+
+def config_changes(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> str:
+    """What differs between two configs, as `key: old → new` (at most three keys)."""
+    out = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            inner = config_changes(a, b, f"{prefix}{key}.")
+            out += [inner] if inner else []
+        elif a != b:
+            out.append(f"{prefix}{key}: {a!r} → {b!r}")
+    return "; ".join(out[:3]) + ("; …" if len(out) > 3 else "")

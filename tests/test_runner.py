@@ -12,6 +12,7 @@ from priorbench.bench import records
 from priorbench.bench.runner import RunJob, execute
 from priorbench.bench.spec import Budget
 from priorbench.core.errors import UserError
+from priorbench.core.paths import sha256_file
 from tests.conftest import ROOT
 
 ENV = "priorbench/FrozenLake-4x4-Random-v0"
@@ -42,7 +43,7 @@ def test_record_layout_and_manifest(tmp_path):
     manifest = json.loads((path / "manifest.json").read_text())
     assert manifest["status"] == "complete"
     assert manifest["schema_version"] == records.SCHEMA_VERSION
-    assert manifest["episodes_sha256"] == records.sha256_file(path / "episodes.jsonl")
+    assert manifest["episodes_sha256"] == sha256_file(path / "episodes.jsonl")
     assert manifest["env"]["version"] == "v0" and manifest["agent"]["params"]["lr"] == 0.5
     assert manifest["spec"]["budget"]["steps"] == 1000 and len(manifest["spec_hash"]) == 64
     assert "gymnasium" in manifest["packages"]

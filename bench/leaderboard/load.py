@@ -4,16 +4,21 @@ returned with the reason, their paths relative to the runs folder."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+import sys
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from priorbench.bench import metrics, records, schema
 from priorbench.bench.leaderboard.protocol import Protocol, refusal
 from priorbench.core.errors import UserError
+from priorbench.core.progress import NO_PROGRESS_ENV, notice
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -53,6 +58,28 @@ def _row_key(manifest: dict[str, Any], full_budget: dict[str, int]) -> tuple[str
     return (env, label if steps >= full_budget[env] else schema.budget_label(label, steps))
 
 
+#: Above this many run folders, `collect` reports its progress on stderr.
+PROGRESS_FROM = 200
+
+
+def _progress(items: Iterable[T], total: int) -> Iterable[T]:
+    """`items`, with a bar on stderr while a large runs folder is verified (hidden by
+    --no-progress and when stderr is not a terminal: then a notice per tenth)."""
+    if total < PROGRESS_FROM:
+        yield from items
+        return
+    from tqdm.auto import tqdm
+
+    notice(f"verifying {total} run folders")
+    hidden = os.environ.get(NO_PROGRESS_ENV) == "1" or not sys.stderr.isatty()
+    with tqdm(total=total, desc="runs", unit="run", leave=False, file=sys.stderr, disable=hidden) as bar:
+        for done, item in enumerate(items, 1):
+            yield item
+            bar.update(1)
+            if hidden and done % max(1, total // 10) == 0 and done < total:
+                notice(f"verified {done} of {total} run folders")
+
+
 def collect(root: Path | Sequence[Path], protocol: Protocol | None = None,
             ) -> tuple[dict[tuple[str, str], list[Run]], list[tuple[str, str]]]:
     """Verified runs under `root` (or several roots) grouped into (env, agent) rows, and the
@@ -60,7 +87,7 @@ def collect(root: Path | Sequence[Path], protocol: Protocol | None = None,
 
     Every run is checked on its own first (and against `protocol` when one is given); runs
     trained on less than the largest budget of their env's runs form rows of their own (the
-    budget in the label, `schema.budget_label`); then each row's survivors are checked together (`records.verify_run(path, row=…)`): a row that
+    budget in the label, `schema.budget_label`); then each row's survivors are checked together (`records.row_problems`, one pass): a row that
     mixes versions or configurations is refused as a whole. With several roots a run's path is
     shown with its root in front."""
     roots = [Path(root)] if isinstance(root, str | Path) else [Path(r) for r in root]
@@ -68,16 +95,16 @@ def collect(root: Path | Sequence[Path], protocol: Protocol | None = None,
         if not r.exists():
             raise UserError(f"runs folder {r} does not exist; run `priorbench run` first")
     refused: list[tuple[str, str]] = []
-    first: dict[tuple[str, str], list[tuple[Path, dict[str, Any]]]] = {}
-    verified: list[tuple[Path, dict[str, Any]]] = []
+    first: dict[tuple[str, str], list[tuple[Path, dict[str, Any], list[dict[str, Any]]]]] = {}
+    verified: list[tuple[Path, dict[str, Any], list[dict[str, Any]]]] = []
     shown: dict[Path, str] = {}
     for root_ in roots:
         for path in records.find_runs(root_):
             shown[path] = (_relative(path, root_) if len(roots) == 1
                            else f"{root_.as_posix().rstrip('/')}/{_relative(path, root_)}")
-    for path, rel in shown.items():
+    for path, rel in _progress(shown.items(), len(shown)):
         try:
-            manifest, _ = records.verify_run(path)
+            manifest, episodes = records.verify_run(path)
         except UserError as exc:
             refused.append((rel, _reason(exc, path, rel)))
             continue
@@ -85,25 +112,22 @@ def collect(root: Path | Sequence[Path], protocol: Protocol | None = None,
         if why is not None:
             refused.append((rel, why))
             continue
-        verified.append((path, manifest))
+        verified.append((path, manifest, episodes))
     full_budget: dict[str, int] = {}
-    for _, manifest in verified:
+    for _, manifest, _ in verified:
         env = str(manifest["env"]["id"])
         full_budget[env] = max(full_budget.get(env, 0), _budget(manifest))
-    for path, manifest in verified:
-        first.setdefault(_row_key(manifest, full_budget), []).append((path, manifest))
+    for path, manifest, episodes in verified:
+        first.setdefault(_row_key(manifest, full_budget), []).append((path, manifest, episodes))
     rows: dict[tuple[str, str], list[Run]] = {}
     for key, members in sorted(first.items()):
-        row_manifests = [m for _, m in members]
-        for path, _ in members:
-            rel = shown[path]
-            try:
-                manifest, episodes = records.verify_run(path, row=row_manifests)
-            except UserError as exc:
-                refused.append((rel, _reason(exc, path, rel)))
+        problems = records.row_problems([m for _, m, _ in members])  # one pass per row
+        for (path, manifest, episodes), problem in zip(members, problems, strict=True):
+            if problem is not None:
+                refused.append((shown[path], problem))
                 continue
             summary = {**metrics.run_summary(manifest, episodes), "agent": key[1]}  # the row's label
-            rows.setdefault(key, []).append(Run(rel, manifest, episodes, summary))
+            rows.setdefault(key, []).append(Run(shown[path], manifest, episodes, summary))
     for runs in rows.values():
         runs.sort(key=lambda r: (r.summary["seed"], r.path))
     return rows, sorted(refused)

@@ -14,14 +14,23 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from priorbench.bench import records
 from priorbench.bench.leaderboard import plots, quality, site, tables
 from priorbench.bench.leaderboard.load import aggregate, collect
 from priorbench.bench.leaderboard.protocol import Protocol
 from priorbench.bench.leaderboard.stats import improvements, make_rows, overall
 from priorbench.bench.leaderboard.verified import read_marks, verified_rows
 from priorbench.core.errors import UserError
-from priorbench.core.paths import staging_folder
+from priorbench.core.paths import JSON_LIMIT, folder_lock, read_regular, sha256_file, staging_folder
+
+
+def read_notes(path: Path) -> str:
+    """The maintainers' NOTES.md beside the build ("" when there is none): UTF-8 text only."""
+    if not path.exists() and not path.is_symlink():
+        return ""
+    try:
+        return read_regular(path, limit=JSON_LIMIT).decode("utf-8")
+    except UnicodeDecodeError:
+        raise UserError(f"{path} is not UTF-8 text; save it as UTF-8 (or move it away) and build again") from None
 
 
 def build(runs_root: Path | Sequence[Path], out_dir: Path, protocol: Protocol | None = None,
@@ -29,6 +38,12 @@ def build(runs_root: Path | Sequence[Path], out_dir: Path, protocol: Protocol | 
     """Write LEADERBOARD.md, leaderboard.csv, leaderboard_full.csv, leaderboard.tex, plots/*.png
     and site/index.html from the runs under `runs_root`. Returns the rows (as aggregate()) and
     the refused runs (path relative to runs_root, reason)."""
+    with folder_lock(Path(out_dir), "--out"):  # one build per output folder at a time
+        return _build(runs_root, Path(out_dir), protocol)
+
+
+def _build(runs_root: Path | Sequence[Path], out_dir: Path, protocol: Protocol | None,
+           ) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
     groups, refused = collect(runs_root, protocol)
     if not groups:
         reasons = "; ".join(f"{p}: {why}" for p, why in refused) or "no run folders found"
@@ -37,9 +52,7 @@ def build(runs_root: Path | Sequence[Path], out_dir: Path, protocol: Protocol | 
     envs, overall_rows = overall(rows)
     pairs = improvements(rows)
 
-    out_dir = Path(out_dir)
-    notes_file = out_dir / NOTES
-    notes = notes_file.read_text() if notes_file.exists() else ""
+    notes = read_notes(out_dir / NOTES)
     verified = verified_rows(rows, read_marks(out_dir))
     prior_quality = quality.read_quality(out_dir)
     commands = {r.index: tables.reproduce_command(r, _runs_argument(r, runs_root)) for r in rows}
@@ -136,7 +149,7 @@ def snapshot(out_dir: Path) -> dict[str, str]:
             lambda m: "data:image/png;sha256=" + hashlib.sha256(base64.b64decode(m.group(1))).hexdigest(),
             page.read_text())
     pngs = sorted((out_dir / "plots").glob("*.png"))
-    snap["plots/SHA256SUMS"] = "".join(f"{records.sha256_file(p)}  {p.name}\n" for p in pngs)
+    snap["plots/SHA256SUMS"] = "".join(f"{sha256_file(p)}  {p.name}\n" for p in pngs)
     renderer = out_dir / "plots" / "RENDERER"
     snap["plots/RENDERER"] = renderer.read_text() if renderer.exists() else ""
     return snap

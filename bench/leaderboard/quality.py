@@ -17,7 +17,7 @@ from typing import Any
 
 from priorbench.core.config import canonical_json
 from priorbench.core.errors import UserError
-from priorbench.core.paths import atomic_write_bytes
+from priorbench.core.paths import JSON_LIMIT, atomic_write_bytes, read_regular
 
 PRIOR_QUALITY = "prior_quality.json"
 FORMAT = 1
@@ -69,15 +69,20 @@ def write_quality(out_dir: Path, text: str) -> Path:
 def read_quality(out_dir: Path) -> dict[str, Any] | None:
     """The prior-quality data in `out_dir`, or None when the file is missing."""
     path = Path(out_dir) / PRIOR_QUALITY
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return None
     try:
-        data = json.loads(path.read_text())
-        if data["format"] != FORMAT:
+        data = json.loads(read_regular(path, limit=JSON_LIMIT))
+        if data["format"] != FORMAT or not isinstance(data["entries"], list):
             raise ValueError
-        keys = {"env", "prior", "synthetic", "agents", "states", "normalization", *FIGURES}
-        if any(not keys <= set(entry) for entry in data["entries"]):
-            raise ValueError
+        for entry in data["entries"]:  # every field the tables read, by type
+            if not (isinstance(entry["env"], str) and isinstance(entry["prior"], str)
+                    and isinstance(entry["synthetic"], bool) and isinstance(entry["states"], int)
+                    and isinstance(entry["normalization"], str) and isinstance(entry["agents"], list)
+                    and all(isinstance(a, str) for a in entry["agents"])
+                    and all(entry[k] is None or isinstance(entry[k], int | float) and not isinstance(entry[k], bool)
+                            for k in FIGURES)):
+                raise TypeError
     except (ValueError, KeyError, TypeError):
         raise UserError(f"{path} is not a prior-quality file (format {FORMAT}); remake it with "
                         f"`{MAKE}`") from None

@@ -19,6 +19,7 @@ from priorbench.bench.leaderboard.load import Run
 from priorbench.bench.leaderboard.stats import Row
 from priorbench.core.config import canonical_json
 from priorbench.core.errors import UserError
+from priorbench.core.paths import JSON_LIMIT, atomic_write_bytes, read_regular
 
 VERIFIED = "verified.json"
 
@@ -36,11 +37,16 @@ def runs_digest(runs: Sequence[Run]) -> str:
 def read_marks(out_dir: Path) -> dict[str, dict[str, Any]]:
     """The marks in `out_dir`/verified.json by row reference; none when the file is missing."""
     path = Path(out_dir) / VERIFIED
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return {}
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(read_regular(path, limit=JSON_LIMIT))
         marks = {m["row"]: m for m in data["rows"]}
+        for m in marks.values():  # the fields the tables show, by type
+            if not (isinstance(m["row"], str) and isinstance(m["runs_sha256"], str)
+                    and isinstance(m["priorbench"], str) and isinstance(m["seeds"], list)
+                    and all(isinstance(s, int) for s in m["seeds"])):
+                raise TypeError
     except (ValueError, KeyError, TypeError):
         raise UserError(f"{path} is not a verified-rows file; delete it or rewrite it with "
                         "`priorbench leaderboard verify --write`") from None
@@ -50,7 +56,7 @@ def read_marks(out_dir: Path) -> dict[str, dict[str, Any]]:
 def write_marks(out_dir: Path, marks: Sequence[dict[str, Any]]) -> Path:
     path = Path(out_dir) / VERIFIED
     text = json.dumps({"rows": sorted(marks, key=lambda m: m["row"])}, indent=2, sort_keys=True)
-    path.write_text(text + "\n")
+    atomic_write_bytes(path, (text + "\n").encode())
     return path
 
 
