@@ -225,3 +225,13 @@ def test_a_full_disk_names_the_file_and_the_run_resumes_exactly_once_space_is_ba
     _, resumed = records.verify_run(cwd / DQN_DIR)
     _, clean = records.verify_run(cwd / "clean" / FL / "dqn" / "seed0")
     assert records.strip_timing(resumed) == records.strip_timing(clean)
+
+
+def test_verify_write_keeps_the_marks_of_rows_it_did_not_rerun(cwd, capsys):
+    from priorbench.bench.leaderboard.verified import read_marks
+
+    assert main(RUN + ["--agent", "expert", "--out", "o"]) == 0
+    for row in ("priorbench/FrozenLake-4x4-v0:random", "priorbench/FrozenLake-4x4-v0:expert"):
+        assert main(["leaderboard", "verify", "--runs", "o", "--row", row, "--write", "--out", "lb"]) == 0
+    assert sorted(read_marks(cwd / "lb")) == ["priorbench/FrozenLake-4x4-v0:expert",
+                                              "priorbench/FrozenLake-4x4-v0:random"]

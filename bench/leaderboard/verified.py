@@ -53,9 +53,13 @@ def read_marks(out_dir: Path) -> dict[str, dict[str, Any]]:
     return marks
 
 
-def write_marks(out_dir: Path, marks: Sequence[dict[str, Any]]) -> Path:
+def write_marks(out_dir: Path, marks: Sequence[dict[str, Any]], rerun: Sequence[str] = ()) -> Path:
+    """Write `marks` into `out_dir`/verified.json, keeping the stored marks of rows that were
+    not re-run (`rerun`: the row references re-run now; those that differed lose their mark)."""
     path = Path(out_dir) / VERIFIED
-    text = json.dumps({"rows": sorted(marks, key=lambda m: m["row"])}, indent=2, sort_keys=True)
+    kept = {ref: m for ref, m in read_marks(out_dir).items() if ref not in set(rerun)}
+    merged = {**kept, **{m["row"]: m for m in marks}}
+    text = json.dumps({"rows": sorted(merged.values(), key=lambda m: m["row"])}, indent=2, sort_keys=True)
     atomic_write_bytes(path, (text + "\n").encode())
     return path
 
