@@ -86,8 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads (default 1: what runs use, so served log-probs are the in-process bits)")
     p.add_argument("--limit", action="append", default=[], metavar="NAME=VALUE", dest="limits",
-                   help="request limits: n=64, max_tokens=256, prompts=1024, prompt_tokens=4096, "
-                        "body_bytes=2000000, queue=32, batch_wait_ms=5, batch_prompts=64 (the defaults)")
+                   help="request limits (defaults): n=64, max_tokens=256, prompts=1024, prompt_tokens=4096, "
+                        "body_bytes=2000000, queue=32, batch_wait_ms=5, batch_prompts=64, read_timeout_s=30 (a "
+                        "client's time from connecting to its whole request), connections=64 (served at once); "
+                        "each finite, within its range (README, serve-prior)")
 
     p = sub.add_parser("evaluate", help="run the leaderboard protocol for one agent (comparable rows)")
     p.add_argument("--agent", required=True, metavar="NAME", help="registered, plug-in or package.module:Class")

@@ -384,8 +384,16 @@ def verify_run(
 
 
 def find_runs(root: Path) -> list[Path]:
-    """Every run folder (one holding a manifest) under `root`, sorted."""
+    """Every run folder (one holding a manifest) under `root`, sorted. A linked folder below
+    `root` is listed too, never entered: `verify_run` refuses it by name, so it is not
+    silently left out."""
     root = Path(root)
-    if (root / MANIFEST).exists():
+    if (root / MANIFEST).exists() or (root / MANIFEST).is_symlink():
         return [root]
-    return sorted(p.parent for p in root.rglob(MANIFEST))
+    found = []
+    for folder, dirs, files in os.walk(root, followlinks=False):
+        here = Path(folder)
+        if MANIFEST in files:
+            found.append(here)
+        found += [here / d for d in dirs if (here / d).is_symlink()]
+    return sorted(found)

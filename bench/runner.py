@@ -162,8 +162,7 @@ class _Loop(EpisodeRecords, LockstepTraining, LockstepEvaluation):
         counted_from = self.agent.counters()
         if self.agent.offline:  # the runner reads datasets; agents only receive transitions
             path = self.agent.dataset_path()
-            transitions = datasets.load_transitions(path, expected_env=job.env_id,
-                                                    expected_env_kwargs=job.env_kwargs)
+            transitions = datasets.load_transitions(path, expected_env=job.env_id, expected_env_kwargs=job.env_kwargs)
             self.agent.load_dataset(transitions, datasets.read_provenance(path))
         # what this process spent before the first step: added to the run's progress in run()
         spent = {k: v - counted_from.get(k, 0) for k, v in self.agent.counters().items()
@@ -437,7 +436,7 @@ def execute(job: RunJob, *, force: bool = False, progress: bool = True,
 def _execute(job: RunJob, *, force: bool, progress: bool, callbacks: Callbacks | None) -> Path:
     """One run, its folder held by this process alone (`paths.folder_lock`); links refused."""
     refuse_linked_parts(job.out, job.path)
-    with folder_lock(job.path, "run folder"):
+    with folder_lock(job.path, "run folder"):  # a run refused before its first write leaves no folder
         refuse_links(job.path)
         return _execute_locked(job, force=force, progress=progress, callbacks=callbacks)
 

@@ -17,9 +17,16 @@ CACHE_ENV_VAR = "PRIORBENCH_CACHE"
 
 
 def cache_root() -> Path:
-    """priorbench's cache folder: `$PRIORBENCH_CACHE` (with `~` expanded), else ~/.cache/priorbench."""
+    """priorbench's cache folder: `$PRIORBENCH_CACHE` (with `~` expanded), else ~/.cache/priorbench.
+    A user with no home (neither `HOME` nor a passwd entry, as in many containers) is one line
+    asking for PRIORBENCH_CACHE."""
     root = os.environ.get(CACHE_ENV_VAR)
-    return Path(root).expanduser() if root else Path.home() / ".cache" / "priorbench"
+    try:
+        return Path(root).expanduser() if root else Path.home() / ".cache" / "priorbench"
+    except RuntimeError:  # Path.home() / expanduser(): "Could not determine home directory."
+        raise UserError(f"priorbench's cache has no place: {CACHE_ENV_VAR} is {'unset' if not root else repr(root)}, "
+                        f"HOME is unset and user id {os.getuid()} has no passwd entry; set "
+                        f"{CACHE_ENV_VAR} to a folder you can write to (e.g. {CACHE_ENV_VAR}=/tmp/priorbench-cache)") from None
 
 
 def sha256_file(path: Path, *, chunk: int = 1 << 20) -> str:
@@ -304,12 +311,14 @@ def folder_lock(folder: Path, flag: str) -> Iterator[Path]:
     A second writer is refused at once with a UserError naming the folder and the holder's
     pid. The kernel drops the lock when its process ends, however it ends, so a dead writer's
     lock is simply taken over; nothing is written into the folder for the lock. Child
-    processes (workers) share the holder's lock."""
+    processes (workers) share the holder's lock. If the work fails, the folders made here are
+    removed again while they are empty (a refused run leaves nothing behind)."""
     import fcntl
 
     folder = Path(folder)
     if folder.is_symlink():
         raise UserError(f"{flag} {folder} is a symbolic link; give the folder itself")
+    made = [p for p in [folder, *folder.parents] if not p.exists()]  # deepest first
     folder.mkdir(parents=True, exist_ok=True)
     fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     try:
@@ -321,5 +330,12 @@ def folder_lock(folder: Path, flag: str) -> Iterator[Path]:
             raise UserError(f"{flag} {folder} is being written by another priorbench process ({who}); "
                             "wait for it to finish or give another folder") from None
         yield folder
+    except BaseException:
+        for part in made:  # work refused before it wrote anything leaves no empty folders behind
+            try:
+                part.rmdir()
+            except OSError:
+                break
+        raise
     finally:
         os.close(fd)

@@ -235,3 +235,13 @@ def test_verify_write_keeps_the_marks_of_rows_it_did_not_rerun(cwd, capsys):
         assert main(["leaderboard", "verify", "--runs", "o", "--row", row, "--write", "--out", "lb"]) == 0
     assert sorted(read_marks(cwd / "lb")) == ["priorbench/FrozenLake-4x4-v0:expert",
                                               "priorbench/FrozenLake-4x4-v0:random"]
+
+
+def test_a_linked_folder_in_a_runs_folder_is_refused_by_name_not_skipped(cwd, capsys):
+    assert main(RUN + ["--seeds", "0", "1", "--out", "o"]) == 0
+    (cwd / "other").mkdir()
+    (cwd / "o" / FL / "random" / "seed1").rename(cwd / "other" / "seed1")
+    (cwd / "o" / FL / "random" / "seed1").symlink_to(cwd / "other" / "seed1")
+    capsys.readouterr()
+    assert main(["leaderboard", "build", "--runs", "o", "--out", "lb"]) == 1
+    assert "refused priorbench/FrozenLake-4x4-v0/random/seed1: " in capsys.readouterr().err

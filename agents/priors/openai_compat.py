@@ -46,6 +46,37 @@ from priorbench.core.config import NON_NEGATIVE, POSITIVE, UNIT_OPEN
 from priorbench.core.errors import UserError
 from priorbench.core.seeding import derive_seed
 
+ANSWER_LIMIT = 256 << 20
+"""Largest answer read from a server (a scoring answer with per-token echo is a few MB)."""
+
+
+def not_compatible(url: str, what: str) -> UserError:
+    """The one error for an answer that is not the OpenAI completions API's shape."""
+    return UserError(f"prior server {url} answered {what}: it is not a priorbench/OpenAI-compatible server; "
+                     "check the URL (the server's /v1 root, e.g. http://127.0.0.1:8000/v1 for "
+                     "`priorbench serve-prior`)")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value == value  # not NaN
+
+
+def _choice_ok(choice: Any) -> bool:
+    """A completion choice as the OpenAI API gives it (the parts this backend reads)."""
+    if not isinstance(choice, dict) or not isinstance(choice.get("text"), str):
+        return False
+    if "priorbench_logprob" in choice and not _number(choice["priorbench_logprob"]):
+        return False
+    logprobs = choice.get("logprobs")
+    if logprobs is None:
+        return True
+    if not isinstance(logprobs, dict):
+        return False
+    values, offsets = logprobs.get("token_logprobs"), logprobs.get("text_offset")
+    return ((values is None or (isinstance(values, list) and all(v is None or _number(v) for v in values)))
+            and (offsets is None or (isinstance(offsets, list)
+                                     and all(isinstance(o, int) and not isinstance(o, bool) for o in offsets))))
+
 
 @dataclass(frozen=True)
 class OpenAIPriorConfig:
@@ -109,14 +140,18 @@ class OpenAIPrior(Prior):
         (asked once; a server that refuses GET /v1/models is taken as another kind)."""
         if self._served is False:
             try:
-                models = self._request("/models").get("data") or [{}]
-                self._served = (models[0].get("priorbench") or {}).get("provenance")
+                models = self._request("/models").get("data")
             except UserError as exc:
                 if "refused the request" not in str(exc):
                     raise
-                self._served = None  # answers, but not /v1/models: not ours
-            except (ValueError, AttributeError, IndexError):
-                self._served = None
+                models = []  # answers, but not /v1/models: not ours
+            if not isinstance(models, list) or not all(isinstance(m, dict) for m in models):
+                raise not_compatible(self._url("/models"), "JSON without a list of models under \"data\"")
+            ours = (models or [{}])[0].get("priorbench")
+            self._served = ours.get("provenance") if isinstance(ours, dict) else None
+            if ours is not None and not (isinstance(self._served, dict)
+                                         and isinstance(self._served.get("adapter") or {}, dict)):
+                raise not_compatible(self._url("/models"), "a \"priorbench\" entry without a provenance object")
             if self._served and self.codec is not None:
                 self._check_served(self._served)
         return self._served or None
@@ -158,10 +193,15 @@ class OpenAIPrior(Prior):
                                                  method="GET" if body is None else "POST")
                 with urllib.request.urlopen(request, timeout=min(self.config.timeout_s, remaining)) as response:
                     self._counts["server_requests"] += body is not None
-                    return json.loads(response.read())
+                    return self._json(url, response.read(ANSWER_LIMIT + 1), response.headers.get("Content-Type"))
             except urllib.error.HTTPError as exc:
                 if exc.code < 500:
-                    detail = exc.read().decode(errors="replace")[:300]
+                    raw = exc.read(64 << 10)
+                    try:  # one line: the JSON error, re-dumped without its newlines
+                        detail = json.dumps(json.loads(raw), ensure_ascii=False)[:300]
+                    except (ValueError, RecursionError):
+                        kind = "an HTML page" if b"<html" in raw[:1000].lower() else "an answer that is not JSON"
+                        detail = f"{kind}; is this the /v1 root of a priorbench/OpenAI-compatible server?"
                     raise UserError(f"prior server {url} refused the request ({exc.code}): {detail}") from None
                 last = exc
             except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
@@ -171,6 +211,30 @@ class OpenAIPrior(Prior):
             f"({last}); "
             "is it running? (`priorbench serve-prior` or vLLM)"
         )
+
+    @staticmethod
+    def _json(url: str, raw: bytes, content_type: str | None) -> dict[str, Any]:
+        """The answer's JSON object; any other answer (an HTML page, a JSON list) is a UserError."""
+        if len(raw) > ANSWER_LIMIT:
+            raise not_compatible(url, f"more than {ANSWER_LIMIT >> 20} MiB")
+        try:
+            answer = json.loads(raw)
+        except (ValueError, RecursionError):
+            kind = "an HTML page" if b"<html" in raw[:1000].lower() else f"{len(raw)} bytes that are not JSON"
+            raise not_compatible(url, f"{kind} ({content_type or 'no Content-Type'})") from None
+        if not isinstance(answer, dict):
+            raise not_compatible(url, f"a JSON {type(answer).__name__}, not an object")
+        return answer
+
+    def _choices(self, answer: dict[str, Any], want: int) -> list[dict[str, Any]]:
+        """The answer's `want` completion choices, each of the OpenAI API's shape."""
+        choices = answer.get("choices")
+        if not isinstance(choices, list) or not all(_choice_ok(c) for c in choices):
+            raise not_compatible(self._url("/completions"), "JSON without a list of completion choices")
+        if len(choices) < want:
+            raise UserError(f"prior server {self.config.base_url} returned {len(choices)} choices for {want} "
+                            "asked; check that it is a priorbench/OpenAI-compatible server")
+        return choices
 
     # --- prompts -------------------------------------------------------------------------
     def format(self, prompt: str) -> str:
@@ -243,7 +307,7 @@ class OpenAIPrior(Prior):
         exact = self.codec is not None and ours
         if exact:
             payload["priorbench_split"] = [len(ids) for ids, state_texts, _ in states for _ in state_texts]
-        choices = self._post(payload).get("choices", [])
+        choices = self._choices(self._post(payload), 0)
         self._counts["llm_calls"] += len(states)  # as the hf backend counts: prompts and their tokens
         self._counts["llm_tokens"] += sum(len(s[0]) if self.codec else self.count_tokens(s[0]) for s in states)
         if len(choices) != len(texts):
@@ -263,6 +327,8 @@ class OpenAIPrior(Prior):
         the candidate's characters)."""
         self._counts["llm_tokens"] += len(part) if self.codec else len(part) // 3 + 1
         if exact:
+            if "priorbench_logprob" not in choice:
+                raise not_compatible(self._url("/completions"), "choices without priorbench_logprob")
             return float(choice["priorbench_logprob"])
         lp = choice.get("logprobs") or {}
         offsets, token_lps = lp.get("text_offset"), lp.get("token_logprobs")
@@ -286,16 +352,18 @@ class OpenAIPrior(Prior):
                    "top_p": self.config.top_p, "stop": ["\n"], "logprobs": 0}
         sent = [self.codec.encode_prompt(p) if self.codec else self.format(p) for p in prompts]
         if self.codec is not None and self._served_prior() is not None:  # one request, the hf seeds
-            reply = self._post({**payload, "prompt": sent, "n": k, "seed": seed,
-                                "priorbench_keys": [prompt_digest(p) for p in prompts]})["choices"]
+            reply = self._choices(self._post({**payload, "prompt": sent, "n": k, "seed": seed,
+                                              "priorbench_keys": [prompt_digest(p) for p in prompts]}),
+                                  k * len(prompts))
             per_prompt = [reply[b * k:(b + 1) * k] for b in range(len(prompts))]
         else:
             per_prompt = []
             for prompt, text in zip(prompts, sent, strict=True):
                 key = derive_seed(seed, prompt_digest(prompt))
-                choices = self._post({**payload, "prompt": text, "n": k, "seed": key})["choices"]
+                choices = self._choices(self._post({**payload, "prompt": text, "n": k, "seed": key}), 1)
                 if len(choices) < k:  # the server ignored n>1: ask once per sample, distinct seeds
-                    choices = [self._post({**payload, "prompt": text, "n": 1, "seed": derive_seed(key, i)})["choices"][0]
+                    choices = [self._choices(self._post({**payload, "prompt": text, "n": 1,
+                                                         "seed": derive_seed(key, i)}), 1)[0]
                                for i in range(k)]
                 per_prompt.append(choices[:k])
         self._counts["llm_calls"] += len(prompts)

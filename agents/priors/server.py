@@ -15,13 +15,17 @@ Requests are batched (`Batcher`): what arrives within `batch_wait_ms` of the fir
 request shares one turn of the model. Every request is checked first, against `ServerLimits`
 (`serve-prior --limit NAME=VALUE`): a body that is not a JSON object, a field of the wrong type
 or past a limit gets a 4xx with a JSON error at once; more waiting requests than `queue` get
-503 (the openai backend retries those).
+503 (the openai backend retries those). A client has `read_timeout_s` from connecting to send
+its whole request (a stalled or trickling one is disconnected), and at most `connections` are
+served at once (more get 503 and are closed), so the server's threads stay bounded.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
+import math
 import queue
 import socket
 import sys
@@ -33,28 +37,35 @@ from typing import Annotated, Any
 
 from priorbench.agents.priors.base import prompt_digest
 from priorbench.agents.priors.hf import HFPrior
-from priorbench.core.config import NON_NEGATIVE, POSITIVE
+from priorbench.core.config import Range
 from priorbench.core.errors import UserError
 
 
 @dataclasses.dataclass(frozen=True)
 class ServerLimits:
-    n: Annotated[int, POSITIVE] = 64
+    """`serve-prior --limit NAME=VALUE`: each limit has a finite range (`build_config` refuses a
+    value outside it, inf and nan included), so no setting can stop the server."""
+
+    n: Annotated[int, Range(1, 1024)] = 64
     """Most samples per prompt."""
-    max_tokens: Annotated[int, POSITIVE] = 256
+    max_tokens: Annotated[int, Range(1, 100_000)] = 256
     """Most new tokens per sample."""
-    prompts: Annotated[int, POSITIVE] = 1024
+    prompts: Annotated[int, Range(1, 100_000)] = 1024
     """Most prompts per request (a scored state sends one per candidate, in one request)."""
-    prompt_tokens: Annotated[int, POSITIVE] = 4096
+    prompt_tokens: Annotated[int, Range(1, 100_000)] = 4096
     """Most tokens in one prompt."""
-    body_bytes: Annotated[int, POSITIVE] = 2_000_000
+    body_bytes: Annotated[int, Range(1, 1_000_000_000)] = 2_000_000
     """Largest request body."""
-    queue: Annotated[int, POSITIVE] = 32
+    queue: Annotated[int, Range(1, 10_000)] = 32
     """Most requests waiting for the model at once; more get 503."""
-    batch_wait_ms: Annotated[float, NON_NEGATIVE] = 5.0
-    """How long the first waiting request waits for others to share its turn of the model."""
-    batch_prompts: Annotated[int, POSITIVE] = 64
+    batch_wait_ms: Annotated[float, Range(0, 10_000)] = 5.0
+    """How long the first waiting request waits for others to share its turn of the model (0: no wait)."""
+    batch_prompts: Annotated[int, Range(1, 100_000)] = 64
     """Most prompts in one turn of the model."""
+    read_timeout_s: Annotated[float, Range(0, 3600, lo_open=True)] = 30.0
+    """How long a client has, from connecting, to send its whole request; a slower one is disconnected."""
+    connections: Annotated[int, Range(1, 10_000)] = 64
+    """Most connections served at once (a thread each); more get 503 and are closed."""
 
 
 class BadRequest(ValueError):
@@ -63,14 +74,60 @@ class BadRequest(ValueError):
         self.status = status
 
 
+#: The fields a request may hold; any other is refused by name rather than silently ignored.
+#: `model`, `user` and `stop` are checked and then ignored (one model is served; a client cuts
+#: samples at its stop text itself, as the openai backend does at "\n").
+FIELDS = ("model", "prompt", "n", "max_tokens", "echo", "logprobs", "seed", "temperature", "top_p", "stop",
+          "stream", "user", "priorbench_split", "priorbench_keys")
+SEEDS = (-2**63, 2**63 - 1)
+"""The seed's range (the OpenAI API's: a 64-bit integer)."""
+MAX_TEMPERATURE = 100.0
+MAX_KEY_CHARS = 1000
+"""Longest `priorbench_keys` entry (the openai backend sends 64-character digests)."""
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:20]}… ({len(text)} characters)"
+
+
 def _field(request: dict[str, Any], key: str, kind: type | tuple[type, ...], default: Any) -> Any:
     value = request.get(key, default)
     if value is None and default is None:
         return None
-    if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
-        raise BadRequest(f"{key} must be {getattr(kind, '__name__', kind)}, got {value!r}")
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    name = " or ".join(k.__name__ for k in kinds)
+    if isinstance(value, bool) and bool not in kinds:
+        raise BadRequest(f"{key} must be {name}, got {value!r}")
     if not isinstance(value, kind):
-        raise BadRequest(f"{key} must be {getattr(kind, '__name__', kind)}, got {type(value).__name__}")
+        raise BadRequest(f"{key} must be {name}, got {type(value).__name__}")
+    return value
+
+
+def _integer(request: dict[str, Any], key: str, default: int | None, lo: int, hi: int, note: str = "") -> Any:
+    value = _field(request, key, int, default)
+    if value is not None and not lo <= value <= hi:
+        raise BadRequest(f"{key} must be from {lo} to {hi}{note}, got {_shown(value)}")
+    return value
+
+
+def _number(request: dict[str, Any], key: str, default: float, hi: float) -> float:
+    """A finite number in (0, hi]; NaN, Infinity and integers past a float's range are refused."""
+    value = _field(request, key, (int, float), default)
+    number = float(value) if not isinstance(value, int) or abs(value) < 2**1000 else math.inf
+    if not (math.isfinite(number) and 0 < number <= hi):
+        raise BadRequest(f"{key} must be a number in (0, {hi:g}], got {_shown(value)}")
+    return number
+
+
+def _text(value: str, key: str) -> str:
+    """`value` when it is Unicode text (JSON's \\ud800 escapes can make lone surrogates, which no
+    tokenizer encodes)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise BadRequest(f"{key} holds a lone surrogate (\\u{ord(value[exc.start]):04x} at character "
+                         f"{exc.start}); send valid Unicode text") from None
     return value
 
 
@@ -87,6 +144,8 @@ def _prompts(prior: HFPrior, request: dict[str, Any], limits: ServerLimits) -> l
     for prompt in prompts:
         if isinstance(prompt, str) and len(prompt) > 8 * limits.prompt_tokens:  # before tokenizing a huge string
             raise BadRequest(f"a prompt is longer than {limits.prompt_tokens} tokens", 413)
+        if isinstance(prompt, str):
+            _text(prompt, "prompt")
         ids = prior.encode_prompt(prompt) if isinstance(prompt, str) else prompt
         if len(ids) > limits.prompt_tokens:
             raise BadRequest(f"a prompt is longer than {limits.prompt_tokens} tokens", 413)
@@ -106,33 +165,43 @@ def check_request(prior: HFPrior, request: Any, limits: ServerLimits) -> dict[st
     """The request's fields, typed and within `limits`; BadRequest (a 4xx) otherwise."""
     if not isinstance(request, dict):
         raise BadRequest(f"the request body must be a JSON object, got a JSON {type(request).__name__}")
-    checked = {"n": _field(request, "n", int, 1),
-               "max_tokens": _field(request, "max_tokens", int, 16),
+    unknown = sorted(set(request) - set(FIELDS))
+    if unknown:
+        raise BadRequest(f"unknown field {_shown(unknown[0])}: serve-prior takes {', '.join(FIELDS)}")
+    for key in ("model", "user"):
+        _text(_field(request, key, str, None) or "", key)
+    stop = request.get("stop")
+    if stop is not None and not (isinstance(stop, str) or (isinstance(stop, list) and len(stop) <= 4
+                                                          and all(isinstance(t, str) for t in stop))):
+        raise BadRequest("stop must be a string or a list of at most 4 strings")
+    for text in [stop] if isinstance(stop, str) else stop or []:
+        _text(text, "stop")
+    if _field(request, "stream", bool, False):
+        raise BadRequest("stream=true is not supported: serve-prior answers whole completions; leave stream out")
+    checked = {"n": _integer(request, "n", 1, 1, limits.n, " (this server's limit)"),
+               "max_tokens": _integer(request, "max_tokens", 16, 0, limits.max_tokens),
                "echo": _field(request, "echo", bool, False),
-               "logprobs": _field(request, "logprobs", int, None),
-               "seed": _field(request, "seed", int, 0),
-               "temperature": float(_field(request, "temperature", (int, float), 1.0)),
-               "top_p": float(_field(request, "top_p", (int, float), 1.0)),
+               "logprobs": _integer(request, "logprobs", None, 0, 5),
+               "seed": _integer(request, "seed", 0, *SEEDS),
+               "temperature": _number(request, "temperature", 1.0, MAX_TEMPERATURE),
+               "top_p": _number(request, "top_p", 1.0, 1.0),
                "split": _field(request, "priorbench_split", list, None),
                "keys": _field(request, "priorbench_keys", list, None)}
-    if not 1 <= checked["n"] <= limits.n:
-        raise BadRequest(f"n must be from 1 to {limits.n} (this server's limit), got {checked['n']}")
-    if not 0 <= checked["max_tokens"] <= limits.max_tokens:
-        raise BadRequest(f"max_tokens must be from 0 to {limits.max_tokens}, got {checked['max_tokens']}")
-    if not checked["temperature"] > 0 or not 0 < checked["top_p"] <= 1:
-        raise BadRequest("temperature must be > 0 and top_p in (0, 1]")
     prompts = checked["prompts"] = _prompts(prior, request, limits)
     split, keys = checked["split"], checked["keys"]
     if split is not None:
         if not (checked["echo"] and checked["max_tokens"] == 0 and all(not isinstance(p, str) for p in prompts)):
             raise BadRequest("priorbench_split scores token prompts: it needs echo=true, max_tokens=0 and "
                              "token-id prompts")
-        if len(split) != len(prompts) or not all(isinstance(n, int) and 0 < n < len(p)
+        if len(split) != len(prompts) or not all(isinstance(n, int) and not isinstance(n, bool) and 0 < n < len(p)
                                                  for n, p in zip(split, prompts, strict=False)):
             raise BadRequest("priorbench_split must give, per prompt, how many of its leading tokens are the "
                              "state's prompt (at least 1, fewer than the prompt's tokens)")
-    if keys is not None and (len(keys) != len(prompts) or not all(isinstance(k, str) for k in keys)):
-        raise BadRequest("priorbench_keys must be one string per prompt")
+    if keys is not None and (len(keys) != len(prompts) or not all(isinstance(k, str) and len(k) <= MAX_KEY_CHARS
+                                                                  for k in keys)):
+        raise BadRequest(f"priorbench_keys must be one string (at most {MAX_KEY_CHARS} characters) per prompt")
+    for key in keys or []:
+        _text(key, "priorbench_keys")
     return checked
 
 
@@ -200,24 +269,24 @@ class Batcher:
             self.waiting.release()
 
     def _loop(self) -> None:
-        while True:
+        while True:  # nothing ends this thread: an error goes to the requests of its batch
             batch = [self.queue.get()]
-            size = len(batch[0][0]["prompts"])
-            deadline = time.monotonic() + self.limits.batch_wait_ms / 1000
-            while size < self.limits.batch_prompts:
-                try:
-                    item = self.queue.get(timeout=max(0.0, deadline - time.monotonic()))
-                except queue.Empty:
-                    break
-                batch.append(item)
-                size += len(item[0]["prompts"])
-            with self.lock:
-                try:
+            try:
+                size = len(batch[0][0]["prompts"])
+                deadline = time.monotonic() + self.limits.batch_wait_ms / 1000
+                while size < self.limits.batch_prompts:
+                    try:
+                        item = self.queue.get(timeout=max(0.0, deadline - time.monotonic()))
+                    except queue.Empty:
+                        break
+                    batch.append(item)
+                    size += len(item[0]["prompts"])
+                with self.lock:
                     answers = self._run([checked for checked, _ in batch])
-                except Exception as exc:  # noqa: BLE001 - every request of the batch gets the error
-                    for _, future in batch:
-                        future.set_exception(exc)
-                    continue
+            except Exception as exc:  # noqa: BLE001 - every request of the batch gets the error
+                for _, future in batch:
+                    future.set_exception(exc)
+                continue
             for (_, future), answer in zip(batch, answers, strict=True):
                 future.set_result(answer)
 
@@ -273,6 +342,68 @@ def check_port(host: str, port: int) -> None:
                             "stop what holds it or choose another --port") from None
 
 
+class _DeadlineReader(io.RawIOBase):
+    """A connection's reads, all done by `deadline` (a per-read timeout alone lets a client
+    that trickles a byte at a time hold its thread forever); then TimeoutError."""
+
+    def __init__(self, connection: socket.socket, deadline: float) -> None:
+        self.connection = connection
+        self.deadline = deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("the request was not read in time")
+        self.connection.settimeout(remaining)
+        return self.connection.recv_into(buffer)
+
+
+class _Server(ThreadingHTTPServer):
+    """At most `limits.connections` connections at once, a thread each; one more is answered
+    503 at once (from the accepting thread, with a short send timeout) and closed."""
+
+    daemon_threads = True
+    request_queue_size = 128  # the listen backlog (socketserver's 5 makes a burst of workers wait 1 s to connect)
+
+    def __init__(self, address: tuple[str, int], handler: type, limits: ServerLimits) -> None:
+        self.slots = threading.BoundedSemaphore(limits.connections)
+        self.limits = limits
+        super().__init__(address, handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self.slots.acquire(blocking=False):
+            body = json.dumps({"error": {"message": f"busy: {self.limits.connections} connections are open "
+                                                   "(this server's limit); retry later"}}).encode()
+            try:
+                request.settimeout(1.0)
+                request.sendall(b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                                b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """One line, not a traceback (a client that went away mid-answer, mostly)."""
+        error = sys.exc_info()[1]
+        if not isinstance(error, ConnectionError):
+            print(f"serve-prior: {client_address[0]}: {type(error).__name__}: {error}", file=sys.stderr)
+
+
 def make_server(prior: HFPrior, host: str = "127.0.0.1", port: int = 8000,
                 limits: ServerLimits | None = None) -> ThreadingHTTPServer:
     """A ready server (call serve_forever); port 0 picks a free port (see server.server_address)."""
@@ -282,8 +413,14 @@ def make_server(prior: HFPrior, host: str = "127.0.0.1", port: int = 8000,
               "priorbench": {"provenance": prior.provenance(), "batch_wait_ms": limits.batch_wait_ms}}
 
     class Handler(BaseHTTPRequestHandler):
+        def setup(self) -> None:
+            super().setup()
+            self.rfile.close()  # reads go through the deadline instead
+            self.rfile = io.BufferedReader(_DeadlineReader(self.connection, time.monotonic() + limits.read_timeout_s))
+
         def _send(self, status: int, payload: dict[str, Any]) -> None:
             body = json.dumps(payload).encode()
+            self.connection.settimeout(limits.read_timeout_s)  # the whole answer within it (sendall)
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -305,12 +442,20 @@ def make_server(prior: HFPrior, host: str = "127.0.0.1", port: int = 8000,
                     length = int(self.headers.get("Content-Length", 0))
                 except ValueError:
                     raise BadRequest("Content-Length must be an integer") from None
-                if not 0 <= length <= limits.body_bytes:
+                if length < 0:
+                    raise BadRequest(f"Content-Length must be ≥ 0, got {length}")
+                if length > limits.body_bytes:
                     raise BadRequest(f"the body must be at most {limits.body_bytes} bytes, got {length}", 413)
                 try:
-                    request = json.loads(self.rfile.read(length) or b"{}")
-                except ValueError as exc:
-                    raise BadRequest(f"the body is not JSON: {exc}") from None
+                    body = self.rfile.read(length)
+                except TimeoutError:
+                    self.close_connection = True
+                    raise BadRequest(f"the body was not sent within {limits.read_timeout_s:g} s of connecting "
+                                     "(this server's read_timeout_s)", 408) from None
+                try:
+                    request = json.loads(body or b"{}")
+                except (ValueError, RecursionError) as exc:
+                    raise BadRequest(f"the body is not JSON: {type(exc).__name__}: {str(exc)[:200]}") from None
                 self._send(200, batcher.submit(check_request(prior, request, limits)))
             except BadRequest as exc:
                 self._send(exc.status, {"error": {"message": str(exc), "type": "invalid_request_error"}})
@@ -321,7 +466,7 @@ def make_server(prior: HFPrior, host: str = "127.0.0.1", port: int = 8000,
         def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
             return
 
-    server = ThreadingHTTPServer((host, port), Handler)
+    server = _Server((host, port), Handler, limits)
     server.model_lock = batcher.lock  # type: ignore[attr-defined]  # held while the model runs (tests hold it)
     server.batcher = batcher  # type: ignore[attr-defined]
     return server

@@ -33,7 +33,7 @@ class Run:
 
 def _relative(path: Path, root: Path) -> str:
     try:
-        rel = Path(path).resolve().relative_to(Path(root).resolve())
+        rel = Path(os.path.abspath(path)).relative_to(os.path.abspath(root))  # links not followed
     except ValueError:
         return str(path)
     return rel.as_posix() or "."
