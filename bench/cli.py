@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from priorbench.bench.cli_parser import build_parser
+from priorbench.bench.executors import check_workers
 from priorbench.core.errors import UserError
 from priorbench.core.paths import check_out_folder
 
@@ -81,8 +82,7 @@ def _print_table(paths: list[Path]) -> None:
 def _cmd_run(args: argparse.Namespace) -> int:
     from priorbench.bench.runner import execute_all, jobs_from_spec
 
-    if args.workers <= 0:
-        raise UserError(f"--workers must be positive, got {args.workers}")
+    check_workers(args.workers, getattr(args, "address", None))
     spec = _spec_from_args(args)
     check_out_folder(args.out, "--out")
     jobs = jobs_from_spec(spec, args.out)
@@ -100,8 +100,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from priorbench.bench.runner import execute_all, jobs_from_spec
     from priorbench.bench.spec import load_spec_file
 
-    if args.workers <= 0:
-        raise UserError(f"--workers must be positive, got {args.workers}")
+    check_workers(args.workers, getattr(args, "address", None))
     axes = []
     for item in args.grid:
         key, sep, values = item.partition("=")
@@ -157,7 +156,7 @@ def _cmd_show(paths: list[Path], allow_refused: bool) -> int:
             try:
                 s = run_summary(*verify_run(path))
             except UserError as exc:
-                rows.append([str(path), "refused", "", "", "", "", str(exc).split(": ", 1)[-1]])
+                rows.append([str(path), "refused", "", "", "", "", str(exc).removeprefix(f"{path}: ")])
                 continue
             rows.append([str(path), "complete", s["agent"], s["env_steps"], s["success"], s["return"],
                          f"{s['wall_s']:.1f} s"])
@@ -183,8 +182,7 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
 
         from priorbench.bench import leaderboard_spec
 
-        if args.workers <= 0:
-            raise UserError(f"--workers must be positive, got {args.workers}")
+        check_workers(args.workers, getattr(args, "address", None))
         started = time.perf_counter()
         paths = leaderboard_spec.run(args.spec, progress=not args.no_progress, workers=args.workers,
                                      executor=args.executor, address=args.address,
@@ -223,7 +221,7 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from priorbench.bench.leaderboard.verified import write_marks
+    from priorbench.bench.leaderboard.verified import row_ref, write_marks
     from priorbench.bench.reproduce import verify
 
     if not args.runs.is_dir():
@@ -236,7 +234,8 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     print(f"{len(marks)} of {len(results)} rows re-ran with identical episode records"
           + (f"; {differ} differ" if differ else ""))
     if args.write:
-        print(f"wrote {write_marks(args.out, marks)}; rebuild to show the marks: priorbench leaderboard build")
+        rerun = [row_ref(r.row.env, r.row.agent) for r in results]  # other rows keep their marks
+        print(f"wrote {write_marks(args.out, marks, rerun)}; rebuild to show the marks: priorbench leaderboard build")
     return 1 if differ else 0
 
 
@@ -254,10 +253,8 @@ def _cmd_dataset(args: argparse.Namespace) -> int:
         datasets.check_name(args.name)
     check_out_folder(args.out, "--out")
     kwargs = {k.removeprefix("env."): v for k, v in _key_values(args.overrides, "--set", "env.max_steps=30").items()}
-    episodes = datasets.collect_episodes(args.env, args.policy, args.episodes, args.seed, kwargs,
-                                progress=not args.no_progress)
-    folder = datasets.write_dataset(episodes, env_id=args.env, policy=args.policy, seed=args.seed,
-                                    out=args.out, name=args.name)
+    folder = datasets.collect(args.env, args.policy, args.episodes, args.seed, out=Path(args.out),
+                              name=args.name, env_kwargs=kwargs, progress=not args.no_progress)
     info = datasets.describe(folder)
     print(f"wrote {folder}: {info['episodes']} episodes, {info['transitions']} transitions, "
           f"mean return {info['mean_return']:.3f}")
@@ -346,8 +343,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from priorbench.bench.leaderboard.protocol import load_protocol
     from priorbench.bench.runner import execute_all
 
-    if args.workers <= 0:
-        raise UserError(f"--workers must be positive, got {args.workers}")
+    check_workers(args.workers, getattr(args, "address", None))
     protocol = load_protocol(args.protocol)
     check_out_folder(args.out, "--out")
     jobs = protocol_jobs(protocol, args.agent, args.out, args.overrides, unofficial=args.unofficial,
@@ -472,8 +468,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"priorbench: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # a folder that cannot be written, a disk that is full: one line
+        from priorbench.core.paths import write_error
+
+        known = write_error(Path(exc.filename or "a file priorbench was writing"), exc)
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"priorbench: error: {where}{exc.strerror or exc}; check the path and its permissions",
+        print(f"priorbench: error: {known}" if isinstance(known, UserError) else
+              f"priorbench: error: {where}{exc.strerror or exc}; check the path and its permissions",
               file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -13,17 +13,31 @@ import json
 import os
 import re
 import warnings
+from collections.abc import Callable
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from priorbench import envs
 from priorbench.agents.base import Transition
 from priorbench.core import seeding
+from priorbench.core.config import Range, build_config, canonical_json
 from priorbench.core.errors import UserError
-from priorbench.core.paths import staging_folder, temporary_env
+from priorbench.core.paths import (
+    JSON_LIMIT,
+    folder_lock,
+    library_write_error,
+    read_regular,
+    refuse_links,
+    staging_folder,
+    temporary_env,
+    write_error,
+)
 
 PROVENANCE = "priorbench.json"
+#: How to make a dataset, for the messages that refuse one.
+COLLECT = "collect it again with `priorbench dataset collect` (or delete it: `leaderboard run` remakes its own)"
 
 
 def _minari_root(root: Path) -> AbstractContextManager[None]:
@@ -35,6 +49,57 @@ def _minari_root(root: Path) -> AbstractContextManager[None]:
 CHECKSUM_COVERS = "data/*"
 #: A dataset's name: a plain folder name ending in Minari's version suffix.
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._]*(-[A-Za-z0-9._]+)*-v[0-9]+")
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """priorbench.json: every field and its type. `sha256` covers the data files (the dataset's
+    identity in run records); `provenance_sha256` covers this file but itself — env id, env
+    settings, policy, seed, counts and `sha256` (datasets before it are refused: make them again)."""
+
+    env_id: str
+    env_version: str
+    policy: str
+    seed: Annotated[int, Range(0)]
+    episodes: Annotated[int, Range(1)]
+    transitions: Annotated[int, Range(0)]
+    env_kwargs: dict
+    sha256: str
+    sha256_covers: Literal["data/*"]
+    provenance_sha256: str
+
+
+def provenance_checksum(provenance: dict[str, Any]) -> str:
+    """sha256 of the canonical JSON of priorbench.json without its `provenance_sha256`."""
+    rest = {k: v for k, v in provenance.items() if k != "provenance_sha256"}
+    return hashlib.sha256(canonical_json(rest).encode()).hexdigest()
+
+
+def _provenance_bytes(provenance: dict[str, Any]) -> bytes:
+    stamped = {**provenance, "provenance_sha256": provenance_checksum(provenance)}
+    return (json.dumps(stamped, indent=2, sort_keys=True) + "\n").encode()
+
+
+def stamp_provenance(folder: str | Path, env_kwargs: dict[str, Any]) -> bool:
+    """Record the env settings a trusted dataset made before issue 29 was collected with, and
+    stamp its priorbench.json with `provenance_sha256` (its data unchanged, their checksum
+    verified first). Datasets of a leaderboard spec were collected with the env's defaults:
+
+        python -c "from priorbench.bench.datasets import stamp_provenance as s; s('DIR', {})"
+
+    Returns whether priorbench.json changed."""
+    from priorbench.core.paths import atomic_write_bytes
+
+    folder = Path(folder)
+    provenance = json.loads(read_regular(folder / PROVENANCE, limit=JSON_LIMIT))
+    if _data_checksum(folder) != provenance["sha256"]:
+        raise UserError(f"dataset {folder}: data files do not match their checksum; not stamping it")
+    provenance.setdefault("env_kwargs", dict(env_kwargs))
+    if provenance.get("provenance_sha256") == provenance_checksum(provenance):
+        return False
+    atomic_write_bytes(folder / PROVENANCE, _provenance_bytes(provenance))
+    read_provenance(folder)
+    return True
 
 
 def _data_checksum(folder: Path) -> str:
@@ -63,8 +128,9 @@ def dataset_name(env_id: str, policy: str, episodes: int, seed: int) -> str:
 
 
 def write_dataset(episodes: list[dict[str, Any]], *, env_id: str, policy: str, seed: int,
-                  out: Path, name: str | None = None) -> Path:
-    """Store collected episodes under `out`/priorbench/<name>; returns the dataset folder."""
+                  out: Path, name: str | None = None, env_kwargs: dict[str, Any] | None = None) -> Path:
+    """Store collected episodes (played with `env_kwargs`) under `out`/priorbench/<name>;
+    returns the dataset folder."""
     import minari
     import numpy as np
     from minari.data_collector import EpisodeBuffer
@@ -91,48 +157,128 @@ def write_dataset(episodes: list[dict[str, Any]], *, env_id: str, policy: str, s
                   "seed": seed, "episodes": len(episodes),
                   "transitions": sum(len(ep["actions"]) for ep in episodes)}
     # build the whole dataset aside, then move it in: never a half-written dataset
-    with staging_folder(folder.parent, prefix=".staging-") as staging:
-        with _minari_root(staging), warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # minari's nags about optional metadata
-            minari.create_dataset_from_buffers(
-                f"priorbench/{name}", buffers, observation_space=text_space(),
-                action_space=text_space(256), algorithm_name=policy, author="priorbench",
-                description=json.dumps(provenance), data_format="hdf5",
-            )
-        built = staging / "priorbench" / name
-        provenance["sha256"] = _data_checksum(built)
-        provenance["sha256_covers"] = CHECKSUM_COVERS
-        (built / PROVENANCE).write_text(json.dumps(provenance, indent=2, sort_keys=True) + "\n")
-        try:
-            os.replace(built, folder)
-        except OSError:  # another process finished the same dataset first: reuse it if equal
-            if not folder.is_dir():
-                raise
-            theirs = read_provenance(folder)
-            if theirs["sha256"] != provenance["sha256"]:
-                raise UserError(f"dataset {folder} appeared while this one was written, with other data; "
-                                "choose another --name or --out") from None
+    try:
+        with staging_folder(folder.parent, prefix=".staging-") as staging:
+            with _minari_root(staging), warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # minari's nags about optional metadata
+                _in_child(lambda: minari.create_dataset_from_buffers(
+                    f"priorbench/{name}", buffers, observation_space=text_space(),
+                    action_space=text_space(256), algorithm_name=policy, author="priorbench",
+                    description=json.dumps(provenance), data_format="hdf5",
+                ), folder)
+            built = staging / "priorbench" / name
+            # the env settings live beside the data, not in them: the data (and their checksum,
+            # the dataset's identity in run records) stay what they were before issue 29
+            provenance.update(env_kwargs=dict(env_kwargs or {}), sha256=_data_checksum(built),
+                              sha256_covers=CHECKSUM_COVERS)
+            (built / PROVENANCE).write_bytes(_provenance_bytes(provenance))
+            try:
+                os.replace(built, folder)
+            except OSError:  # another process finished the same dataset first: reuse it if equal
+                if not folder.is_dir():
+                    raise
+                theirs = read_provenance(folder)
+                if theirs["provenance_sha256"] != provenance_checksum(provenance):
+                    raise UserError(f"dataset {folder} appeared while this one was written, with other data; "
+                                    "choose another --name or --out") from None
+    except OSError as exc:
+        raise write_error(folder, exc) from None
     return folder
 
 
+def _in_child(build: Callable[[], Any], folder: Path) -> None:
+    """Run `build` (it writes HDF5 files) in a child process, its output captured. HDF5 fails on a
+    full disk with a traceback per object and then a segfault; here that is one line naming
+    `folder`, and the parent removes the staged files. Without fork, `build` runs in-process."""
+    if not hasattr(os, "fork"):
+        build()
+        return
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        code = 1
+        try:
+            os.close(read_end)
+            os.dup2(write_end, 1)
+            os.dup2(write_end, 2)
+            build()
+            code = 0
+        except BaseException as exc:  # reported to the parent through the pipe
+            os.write(2, f"\n{type(exc).__name__}: {exc}\n".encode(errors="replace"))
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    head, tail = b"", b""
+    with os.fdopen(read_end, "rb") as pipe:
+        for chunk in iter(lambda: pipe.read(1 << 16), b""):
+            head = head or chunk[:16384]  # the first error: the cause
+            tail = (tail + chunk)[-4096:]  # the last: the exception the child reported
+    status = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    if status == 0:
+        return
+    text = (head + b"\n" + tail).decode(errors="replace")
+    mapped = library_write_error(folder, RuntimeError(text))
+    if isinstance(mapped, UserError):
+        raise mapped
+    last = text.strip().splitlines()[-1] if text.strip() else ""
+    how = f"signal {-status}" if status < 0 else f"exit {status}"
+    raise RuntimeError(f"writing dataset {folder} failed ({how}): {last}")
+
+
 def read_provenance(folder: Path) -> dict[str, Any]:
+    """A dataset's priorbench.json, every field typed and checked against its checksum, its data
+    files against theirs, and its env, policy, seed and counts against the data's own record."""
     folder = Path(folder)
     if not (folder / PROVENANCE).exists():
         raise UserError(f"{folder} is not a priorbench dataset (no {PROVENANCE}); "
                         "make one with `priorbench dataset collect`")
+    refuse_links(folder, what="dataset")
     try:
-        provenance = json.loads((folder / PROVENANCE).read_bytes().decode("utf-8"))
+        provenance = json.loads(read_regular(folder / PROVENANCE, limit=JSON_LIMIT).decode("utf-8"))
     except ValueError:
-        raise UserError(f"dataset {folder}: {PROVENANCE} is not valid JSON; collect the dataset again") from None
+        raise UserError(f"dataset {folder}: {PROVENANCE} is not valid JSON; {COLLECT}") from None
     if not isinstance(provenance, dict) or not isinstance(provenance.get("sha256"), str):
-        raise UserError(f"dataset {folder}: {PROVENANCE} has no sha256 checksum; collect the dataset again")
+        raise UserError(f"dataset {folder}: {PROVENANCE} has no sha256 checksum; {COLLECT}")
     if provenance.get("sha256_covers") != CHECKSUM_COVERS:
         raise UserError(f"dataset {folder} was made by an older priorbench whose checksum left "
                         "data/metadata.json out; collect it again with `priorbench dataset collect`")
+    if "provenance_sha256" not in provenance:
+        raise UserError(f"dataset {folder} was made by an older priorbench ({PROVENANCE} has no "
+                        f"checksum and no env settings); {COLLECT}")
+    where = str(folder / PROVENANCE)
+    missing = [f for f in Provenance.__dataclass_fields__ if f not in provenance]
+    if missing:
+        raise UserError(f"{where} has no {missing[0]!r}; {COLLECT}")
+    build_config(Provenance, provenance, where=where)
+    if provenance["provenance_sha256"] != provenance_checksum(provenance):
+        raise UserError(f"dataset {folder}: {PROVENANCE} does not match its checksum (edited after "
+                        f"collection); {COLLECT}")
+    for name in ("metadata.json", "main_data.hdf5"):
+        if not (folder / "data" / name).is_file():
+            raise UserError(f"dataset {folder} has no data/{name} (deleted or incomplete); {COLLECT}")
     if _data_checksum(folder) != provenance["sha256"]:
         raise UserError(f"dataset {folder}: data files do not match their checksum (edited or incomplete); "
-                        "collect the dataset again")
+                        f"{COLLECT}")
+    _check_against_data(folder, provenance)
     return provenance
+
+
+def _check_against_data(folder: Path, provenance: dict[str, Any]) -> None:
+    """priorbench.json's env, policy, seed and counts are those the data recorded (Minari's
+    metadata.json, inside the data checksum)."""
+    try:
+        meta = json.loads(read_regular(folder / "data" / "metadata.json", limit=JSON_LIMIT))
+        recorded = json.loads(meta["description"])
+        recorded.update(episodes_total=meta["total_episodes"], transitions_total=meta["total_steps"])
+    except (ValueError, UnicodeDecodeError, KeyError, TypeError):
+        raise UserError(f"dataset {folder}: data/metadata.json is not Minari's record of this dataset; "
+                        f"{COLLECT}") from None
+    expected = {**{k: provenance[k] for k in ("env_id", "policy", "seed", "episodes", "transitions")},
+                "episodes_total": provenance["episodes"], "transitions_total": provenance["transitions"]}
+    for key, value in expected.items():
+        if recorded.get(key) != value:
+            raise UserError(f"dataset {folder}: {PROVENANCE} says {key.removesuffix('_total')} = {value!r}, "
+                            f"its data were recorded with {recorded.get(key)!r}; {COLLECT}")
 
 
 def load_episodes(folder: Path) -> list[dict[str, Any]]:
@@ -140,7 +286,24 @@ def load_episodes(folder: Path) -> list[dict[str, Any]]:
     import minari
 
     folder = Path(folder)
-    read_provenance(folder)
+    provenance = read_provenance(folder)
+    try:
+        episodes = _read_episodes(minari, folder)
+    except UserError:
+        raise
+    except Exception as exc:  # h5py and minari raise many types for a damaged file
+        raise UserError(f"dataset {folder}: its data cannot be read ({type(exc).__name__}: {exc}); "
+                        f"{COLLECT}") from None
+    steps = [len(ep["actions"]) for ep in episodes]
+    if len(episodes) != provenance["episodes"] or sum(steps) != provenance["transitions"] or any(
+            len(ep[k]) != n + 1 for ep, n in zip(episodes, steps, strict=True)
+            for k in ("observations", "admissible_commands", "task")):
+        raise UserError(f"dataset {folder}: its data do not hold the {provenance['episodes']} episodes and "
+                        f"{provenance['transitions']} transitions {PROVENANCE} names; {COLLECT}")
+    return episodes
+
+
+def _read_episodes(minari: Any, folder: Path) -> list[dict[str, Any]]:
     with _minari_root(folder.parent.parent):
         dataset = minari.load_dataset(f"{folder.parent.name}/{folder.name}")
         episodes = []
@@ -163,14 +326,21 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def load_transitions(folder: str | Path, *, expected_env: str | None = None) -> list[Transition]:
-    """The dataset as a list of Transitions (in episode order), checking it was made on `expected_env`."""
+def load_transitions(folder: str | Path, *, expected_env: str | None = None,
+                     expected_env_kwargs: dict[str, Any] | None = None) -> list[Transition]:
+    """The dataset as a list of Transitions (in episode order), checking it was made on
+    `expected_env` with the env settings `expected_env_kwargs` (when given)."""
     folder = Path(folder)
     if not folder.exists():
         raise UserError(f"dataset {folder} does not exist; make one with `priorbench dataset collect`")
     provenance = read_provenance(folder)
     if expected_env and provenance["env_id"] != expected_env:
         raise UserError(f"dataset {folder} was collected on {provenance['env_id']}, not {expected_env}")
+    if expected_env_kwargs is not None and canonical_json(provenance["env_kwargs"]) != canonical_json(
+            dict(expected_env_kwargs)):
+        raise UserError(f"dataset {folder} was collected with env settings {provenance['env_kwargs']}, "
+                        f"this run has {dict(expected_env_kwargs)}; collect one with the run's "
+                        "settings (`priorbench dataset collect --set env.KEY=VALUE`)")
     out = []
     for ep in load_episodes(folder):
         for t, action in enumerate(ep["actions"]):
@@ -191,6 +361,25 @@ def describe(folder: Path) -> dict[str, Any]:
             "terminated_episodes": sum(any(ep["terminations"]) for ep in episodes)}
 
 
+def collect(env_id: str, policy: str, episodes: int, seed: int, *, out: Path, name: str | None = None,
+            env_kwargs: dict[str, Any] | None = None, progress: bool = True) -> Path:
+    """`priorbench dataset collect`: play and store a dataset under `out`, which this process
+    holds alone meanwhile (a second writer is refused at once); returns the dataset folder.
+    A refusal or failure leaves no folder it made behind."""
+    out = Path(out)
+    made = [p for p in (out / "priorbench", out) if not p.exists()]
+    with folder_lock(out, "--out"):
+        try:
+            played = collect_episodes(env_id, policy, episodes, seed, env_kwargs, progress=progress)
+            return write_dataset(played, env_id=env_id, policy=policy, seed=seed, out=out, name=name,
+                                 env_kwargs=env_kwargs)
+        except BaseException:
+            for folder in made:  # innermost first
+                if folder.is_dir() and not any(folder.iterdir()):
+                    folder.rmdir()
+            raise
+
+
 def collect_episodes(env_id: str, policy: str, episodes: int, seed: int,
                      env_kwargs: dict[str, Any] | None = None, progress: bool = True) -> list[dict[str, Any]]:
     """Play `episodes` train-split episodes with a data policy, for offline datasets.
@@ -203,6 +392,8 @@ def collect_episodes(env_id: str, policy: str, episodes: int, seed: int,
 
     if episodes <= 0:
         raise UserError(f"--episodes must be positive, got {episodes}")
+    if seed < 0:
+        raise UserError(f"--seed must be ≥ 0, got {seed}")
     expert_prob = {"expert": 1.0, "random": 0.0}.get(policy)
     if expert_prob is None:
         name, _, value = policy.partition(":")

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,7 +26,7 @@ from typing import Any
 
 from priorbench.core.config import canonical_json
 from priorbench.core.errors import UserError
-from priorbench.core.paths import atomic_folder
+from priorbench.core.paths import check_out_folder, folder_lock, staging_folder, write_error
 from priorbench.core.seeding import fixed_rng
 
 MANIFEST_VERSION = 1
@@ -45,22 +47,63 @@ def train(env_ids: Sequence[str], out: Path, *, base: str = "smollm2-135m",
           steps: int = 300, lr: float = 1e-3, batch_size: int = 8, seed: int = 0, lora_r: int = 8,
           lora_alpha: int = 16, normalization: str = "sum", env_kwargs: dict[str, Any] | None = None,
           progress: Any = None) -> dict[str, Any]:
-    """Train, check, save; returns the manifest written to `out`/manifest.json."""
-    from priorbench.agents.priors.adapted import AdaptedPrior
-    from priorbench.agents.priors.lora import ADAPTER_FILE, ADAPTER_MANIFEST
-    from priorbench.agents.priors.prompts import fit_prompt, template_for
-    from priorbench.bench.prior_inspect import walk_states
+    """Train, check, save; returns the manifest written to `out`/manifest.json.
 
+    `out` is held for this process alone while it trains (`core.paths.folder_lock`); the
+    adapter is built in a staging folder inside it and its two files moved in, the manifest
+    last, so a folder with a manifest holds a whole adapter."""
     out = Path(out)
+    check_settings(split=split, states=states, steps=steps, lr=lr, batch_size=batch_size, seed=seed,
+                   lora_r=lora_r, lora_alpha=lora_alpha)
+    check_out_folder(out, "--out")
+    created = not out.exists()
+    with folder_lock(out, "--out"):  # one writer: a second `prior train --out` is refused at once
+        if any(p for p in out.iterdir() if not p.name.startswith(STAGING)):
+            raise UserError(f"--out {out} already exists; choose a new folder (adapters are never overwritten)")
+        try:
+            return _train(env_ids, out, base=base, base_params=base_params, split=split, states=states,
+                          steps=steps, lr=lr, batch_size=batch_size, seed=seed, lora_r=lora_r,
+                          lora_alpha=lora_alpha, normalization=normalization, env_kwargs=env_kwargs or {},
+                          progress=progress)
+        except BaseException:
+            if created and not any(out.iterdir()):
+                out.rmdir()  # nothing was made: leave no empty folder behind
+            raise
+
+
+#: The prefix of the staging folder an adapter is built in, inside its --out folder.
+STAGING = ".staging-"
+
+
+def check_settings(*, split: str, states: int, steps: int, lr: float, batch_size: int, seed: int,
+                   lora_r: int, lora_alpha: float) -> None:
+    """Refuse settings `prior train` cannot use, before any work (one line each)."""
+    from priorbench.agents.priors.lora import MAX_LORA_R
+
     if split != "train":
         raise UserError(f"--split {split}: a distilled prior learns from train tasks only, so that "
                         "its test-split figures measure generalisation to unseen tasks")
-    if out.exists():
-        raise UserError(f"--out {out} already exists; choose a new folder (adapters are never overwritten)")
     for name, value in (("--steps", steps), ("--states", states), ("--batch-size", batch_size)):
         if value <= 0:
             raise UserError(f"{name} must be positive, got {value}")
-    env_kwargs = env_kwargs or {}
+    if not (math.isfinite(lr) and lr > 0):
+        raise UserError(f"--lr must be a finite positive number, got {lr}")
+    if not 1 <= lora_r <= MAX_LORA_R:
+        raise UserError(f"--lora-r must be in [1, {MAX_LORA_R}], got {lora_r}")
+    if not (math.isfinite(lora_alpha) and lora_alpha > 0):
+        raise UserError(f"the LoRA alpha must be a finite positive number, got {lora_alpha}")
+    if seed < 0:
+        raise UserError(f"--seed must be ≥ 0, got {seed}")
+
+
+def _train(env_ids: Sequence[str], out: Path, *, base: str, base_params: dict[str, Any] | None,
+           split: str, states: int, steps: int, lr: float, batch_size: int, seed: int, lora_r: int,
+           lora_alpha: int, normalization: str, env_kwargs: dict[str, Any], progress: Any) -> dict[str, Any]:
+    from priorbench.agents.priors.adapted import AdaptedPrior
+    from priorbench.agents.priors.lora import ADAPTER_FILE, ADAPTER_MANIFEST, manifest_bytes
+    from priorbench.agents.priors.prompts import fit_prompt, template_for
+    from priorbench.bench.prior_inspect import walk_states
+
     started_cpu, started = time.process_time(), time.perf_counter()
     with fixed_rng(seed):  # LoRA's A matrices come from torch's global RNG
         prior = AdaptedPrior(base, base_params, r=lora_r, alpha=lora_alpha, owner="prior train")
@@ -90,6 +133,10 @@ def train(env_ids: Sequence[str], out: Path, *, base: str = "smollm2-135m",
                                 seed=seed, normalization=normalization,  # type: ignore[arg-type]
                                 progress=None if not progress else (
                                     lambda step, loss: step % 25 == 0 and progress(f"step {step}: loss {loss:.3f}")))
+    if not all(math.isfinite(loss) for loss in losses):
+        step = next(i for i, loss in enumerate(losses) if not math.isfinite(loss))
+        raise UserError(f"prior train: the loss became {losses[step]} at step {step + 1}; "
+                        "nothing was saved: lower --lr")
     weights = prior.adapter_bytes()
     base_prov = prior.provenance()
     manifest = {
@@ -107,7 +154,17 @@ def train(env_ids: Sequence[str], out: Path, *, base: str = "smollm2-135m",
         "cpu_seconds": round(time.process_time() - started_cpu, 1),
         "wall_seconds": round(time.perf_counter() - started, 1),
     }
-    with atomic_folder(out) as work:
-        (work / ADAPTER_FILE).write_bytes(weights)
-        (work / ADAPTER_MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    return manifest
+    data = manifest_bytes(manifest)
+    try:
+        with staging_folder(out, prefix=STAGING) as work:
+            for name, content in ((ADAPTER_FILE, weights), (ADAPTER_MANIFEST, data)):
+                with open(work / name, "wb") as fh:
+                    fh.write(content)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            for name in (ADAPTER_FILE, ADAPTER_MANIFEST):  # the manifest last: it marks a whole adapter
+                os.replace(work / name, out / name)
+    except OSError as exc:
+        (out / ADAPTER_FILE).unlink(missing_ok=True)
+        raise write_error(out, exc) from None
+    return json.loads(data)

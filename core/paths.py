@@ -56,7 +56,7 @@ def write_error(path: Path, exc: OSError) -> UserError | OSError:
 
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return UserError(f"{path}: the disk is full (no space left on device); free space there, or "
-                         "give another folder, then run the same command again: what was done is kept")
+                         "give another folder, then run the same command again (a run resumes where it stopped)")
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return UserError(f"{path} cannot be written ({exc.strerror}); give a folder you can write to")
     return exc

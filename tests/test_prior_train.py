@@ -9,7 +9,7 @@ import pytest
 
 from priorbench import envs
 from priorbench.agents.priors import make_prior
-from priorbench.agents.priors.lora import ADAPTER_FILE, ADAPTER_MANIFEST
+from priorbench.agents.priors.lora import ADAPTER_FILE, ADAPTER_MANIFEST, manifest_bytes
 from priorbench.bench import prior_train
 from priorbench.bench.prior_inspect import inspect
 from priorbench.core.errors import UserError
@@ -70,8 +70,8 @@ def test_a_changed_or_foreign_adapter_is_refused(adapter, tmp_path):
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / ADAPTER_FILE).write_bytes((out / ADAPTER_FILE).read_bytes())
-    (foreign / ADAPTER_MANIFEST).write_text(json.dumps({**manifest, "base": {"model_id": "other",
-                                                                             "weights_sha256": "0" * 64}}))
+    other = {**manifest["base"], "model_id": "other", "weights_sha256": "0" * 64}
+    (foreign / ADAPTER_MANIFEST).write_bytes(manifest_bytes({**manifest, "base": other}))  # a whole adapter
     with pytest.raises(UserError, match="was trained on 'other'"):
         make_prior("tiny-gpt2", {"adapter": str(foreign)}, cache=False)
     with pytest.raises(UserError, match="needs manifest.json"):

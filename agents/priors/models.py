@@ -8,9 +8,10 @@ import importlib.util
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, BinaryIO
 
 from priorbench.core.errors import UserError
-from priorbench.core.paths import atomic_folder, cache_root, sha256_files
+from priorbench.core.paths import JSON_LIMIT, cache_root, read_regular, sha256_files, write_folder
 from priorbench.core.progress import notice
 from priorbench.core.seeding import fixed_rng
 
@@ -74,13 +75,66 @@ def convert_gguf(gguf_file: Path) -> Path:
     with fixed_rng(0):  # from_config draws random weights (overwritten next): keep callers' RNGs
         fresh = AutoModelForCausalLM.from_config(loaded.config, dtype=torch.float32)
     fresh.load_state_dict(loaded.state_dict())
-    with atomic_folder(folder, prefix=".convert-") as tmp:
+    source = json.dumps({"gguf_file": gguf_file.name, "gguf_sha256": digest}, indent=2)
+
+    def write(tmp: Path) -> None:
         fresh.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        (tmp / "priorbench-source.json").write_text(
-            json.dumps({"gguf_file": gguf_file.name, "gguf_sha256": digest}, indent=2)
-        )
-    return folder
+        (tmp / "priorbench-source.json").write_text(source)
+
+    return write_folder(folder, write, prefix=".convert-")
+
+
+def check_model_config(path: Path) -> None:
+    """A model folder's config.json: a JSON object naming a model_type transformers knows."""
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    fix = "give a folder written by `save_pretrained`"
+    try:
+        config = json.loads(read_regular(path, limit=JSON_LIMIT, fix=fix))
+    except (ValueError, UnicodeDecodeError):
+        raise UserError(f"{path} is not valid JSON; {fix}") from None
+    kind = config.get("model_type") if isinstance(config, dict) else None
+    if not isinstance(kind, str) or not kind:
+        raise UserError(f"{path} names no model_type, so no model can be built from it; {fix}")
+    if kind not in CONFIG_MAPPING_NAMES:
+        raise UserError(f"{path}: model_type {kind!r} is not one this transformers knows; {fix} "
+                        "by a transformers version this one can load")
+
+
+#: The largest safetensors header read (the format's own limit is 100 MB).
+HEADER_LIMIT = 100_000_000
+
+
+def safetensors_header(fh: BinaryIO, size: int) -> dict[str, dict[str, Any]] | None:
+    """The tensors a safetensors file of `size` bytes declares ({name: {dtype, shape,
+    data_offsets}}), read from its header alone; None if the header is malformed or a tensor's
+    bytes lie outside the file."""
+    import struct
+
+    head = fh.read(8)
+    if len(head) < 8:
+        return None
+    length = struct.unpack("<Q", head)[0]
+    if length > min(size - 8, HEADER_LIMIT):
+        return None
+    try:
+        header = json.loads(fh.read(length))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(header, dict):
+        return None
+    header.pop("__metadata__", None)
+    body = size - 8 - length
+    for entry in header.values():
+        shape = entry.get("shape") if isinstance(entry, dict) else None
+        offsets = entry.get("data_offsets") if isinstance(entry, dict) else None
+        if not (isinstance(entry.get("dtype") if isinstance(entry, dict) else None, str)
+                and isinstance(shape, list) and all(type(n) is int and n >= 0 for n in shape)
+                and isinstance(offsets, list) and len(offsets) == 2 and all(type(n) is int for n in offsets)
+                and 0 <= offsets[0] <= offsets[1] <= body):
+            return None
+    return header
 
 
 @dataclass(frozen=True)
@@ -113,9 +167,16 @@ def resolve_model(model: str) -> ResolvedModel:
                 f"{path} is not a model folder (no config.json); give a save_pretrained folder, "
                 "a .gguf file, or a registered prior name (`priorbench list priors`)"
             )
+        check_model_config(path / "config.json")
         weights = sorted(path.glob("*.safetensors")) or sorted(path.glob("*.bin"))
         if not weights:
             raise UserError(f"{path} has a config.json but no weights (*.safetensors or *.bin)")
+        for file in weights:
+            if file.suffix == ".safetensors":
+                with open(file, "rb") as fh:
+                    if safetensors_header(fh, file.stat().st_size) is None:
+                        raise UserError(f"{file} is not a readable safetensors file (damaged or cut short); "
+                                        "give a folder written by `save_pretrained`")
         return ResolvedModel(path.name, str(path), sha256_files(weights))
     if model.count("/") == 1 and not model.startswith((".", "/")):
         return ResolvedModel(model, model, f"hub:{model}")

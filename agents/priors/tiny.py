@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from priorbench.core.paths import atomic_folder, cache_root
+from priorbench.core.paths import cache_root, write_folder
 from priorbench.core.seeding import fixed_rng
 
 CORPUS = [
@@ -58,10 +58,12 @@ def build_tiny_lm(folder: Path, *, seed: int = 0, n_layer: int = 2, n_embd: int 
         else:
             model = GPT2LMHeadModel(GPT2Config(vocab_size=len(tokenizer), n_positions=1024, n_embd=n_embd,
                                                n_layer=n_layer, n_head=4, **ends))
-    with atomic_folder(folder, prefix=".tiny-") as tmp:
+
+    def write(tmp: Path) -> None:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-    return folder
+
+    return write_folder(folder, write, prefix=".tiny-")
 
 
 def tiny_lm_path() -> Path:
