@@ -45,6 +45,11 @@ class Agent(ABC):
     #: Offline agents learn from a dataset: the runner's budget counts their gradient steps and
     #: the env is only used for evaluation.
     offline: ClassVar[bool] = False
+    #: Attributes a checkpoint need not carry: caches rebuilt on demand (a memo of the prior's
+    #: answers). Everything else an agent holds must come back from `load_state_dict` — `check
+    #: agent`'s state rule compares it all (counters, per-episode memory cleared by
+    #: `reset_episode`, and objects it holds that name their own `transient` aside).
+    transient: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: Any, *, seed: int, env_id: str) -> None:
         self.config = config

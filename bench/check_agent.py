@@ -4,11 +4,12 @@
 Rules: `config` (Config is a frozen dataclass, every field documented), `admissible` (act
 returns one of the admissible commands, training and evaluation), `update` (finite float
 metrics), `counters` (numbers), `seeded` (the same seed gives the same actions and metrics),
-`state` (state_dict → checkpoint file → load_state_dict in a fresh agent gives the same next
-actions and metrics), `batched` (an agent that declares `batched_eval` gives the same records
-when the runner plays its evaluation episodes in lockstep as one at a time), `evaluation` (the
-runner evaluating every quarter or every half of the check's steps — 50 or 100 by default —
-leaves the training episodes the same: what the
+`state` (after training until a reward has come, state_dict → checkpoint file →
+load_state_dict in a fresh agent restores every attribute — `state_difference` names the first
+that differs — and gives the same next actions and metrics), `batched` (an agent that
+declares `batched_eval` gives the same records when the runner plays its evaluation episodes
+in lockstep as one at a time), `evaluation` (the runner evaluating every quarter or every half
+of the check's steps — 50 or 100 by default — leaves the training episodes the same: what the
 agent draws at evaluation comes from the streams the runner gives it), `writes` (nothing
 written in the working folder).
 """
@@ -16,16 +17,23 @@ written in the working folder).
 from __future__ import annotations
 
 import ast
+import collections
 import dataclasses
 import inspect
 import math
+import numbers
 import os
+import random
+import sys
 import tempfile
 import textwrap
+import types
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from priorbench import agents, envs
 from priorbench.agents.base import Agent, Transition
@@ -35,6 +43,10 @@ from priorbench.core.errors import UserError
 RULES = ("config", "admissible", "update", "counters", "seeded", "state", "batched", "evaluation", "writes")
 #: Opt-in (`check agent --learns`): after training the agent ends clearly above where it started.
 LEARNS = "learns"
+#: The state rule trains its agent for half the check's steps and on until a reward has come, up
+#: to this many times the check's steps (on the 4×4 lake at seed 0, count-q's first reward comes
+#: at step 233; until then its Q table is all zeros, whether restored or not).
+STATE_WARMUP = 2
 #: How far above its start an agent must end to have learned (a success rate).
 LEARNING_MARGIN = 0.2
 # ("play": the agent raised while playing; the rule names the exception.)
@@ -98,18 +110,20 @@ def _run_records(name: str, env_id: str, budget: Any, out: Path, *, seed: int, e
 
 
 def _play(agent: Agent, env_id: str, env_kwargs: dict[str, Any], *, steps: int, seed: int,
-          log: list[Any] | None = None, check: bool = True) -> list[Any]:
-    """Train `agent` for `steps` env steps, then one greedy test episode; returns what it did."""
+          log: list[Any] | None = None, check: bool = True, until_reward: int = 0) -> list[Any]:
+    """Train `agent` for `steps` env steps (and on, up to `until_reward` steps in all, until a
+    training reward ≠ 0 has come: then learning has moved it), then one greedy test episode;
+    returns what it did."""
     trace: list[Any] = [] if log is None else log
     for split, explore, budget in (("train", True, steps), ("test", False, 50)):
         env = envs.make(env_id, split=split, **env_kwargs)
-        done_steps, episode = 0, 0
-        while done_steps < budget:
+        done_steps, episode, rewarded, longest = 0, 0, False, until_reward if explore else 0
+        while done_steps < budget or (not rewarded and done_steps < longest):
             agent.reset_episode(explore=explore)
             obs, info = env.reset(seed=seeding.derive_seed(seed, split, episode))
             episode += 1
             done = False
-            while not done and done_steps < budget:
+            while not done and (done_steps < budget or (not rewarded and done_steps < longest)):
                 action = agent.act(obs, info, explore=explore)
                 if check and action not in info["admissible_commands"]:
                     raise RuleFailed("admissible", f"act returned {action!r}, which is not among the "
@@ -117,6 +131,7 @@ def _play(agent: Agent, env_id: str, env_kwargs: dict[str, Any], *, steps: int, 
                                                    "(info['admissible_commands']); choose one of them")
                 nobs, reward, terminated, truncated, ninfo = env.step(action)
                 trace.append(action)
+                rewarded = rewarded or float(reward) != 0.0
                 if explore:
                     agent.observe(Transition(obs, info, action, float(reward), nobs, ninfo, terminated, truncated))
                     metrics = agent.update()
@@ -130,6 +145,102 @@ def _play(agent: Agent, env_id: str, env_kwargs: dict[str, Any], *, steps: int, 
                 done_steps += 1
         env.close()
     return trace
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def _generator_state(value: Any) -> Any:
+    """A random generator's state (None for anything else)."""
+    if isinstance(value, np.random.Generator):
+        return value.bit_generator.state
+    if isinstance(value, np.random.RandomState):
+        return value.get_state(legacy=False)
+    if isinstance(value, random.Random):
+        return value.getstate()
+    torch = sys.modules.get("torch")
+    return value.get_state() if torch is not None and isinstance(value, torch.Generator) else None
+
+
+def _attributes(obj: Any) -> dict[str, Any]:
+    """An object's attributes: its __dict__ and its __slots__."""
+    found = dict(getattr(obj, "__dict__", {}))
+    for klass in type(obj).__mro__:
+        slots = getattr(klass, "__slots__", ())
+        for slot in (slots,) if isinstance(slots, str) else slots:
+            if slot not in ("__dict__", "__weakref__") and hasattr(obj, slot):
+                found.setdefault(slot, getattr(obj, slot))
+    return found
+
+
+def state_difference(saved: Any, loaded: Any, *, counters: frozenset[str] = frozenset(),
+                     path: str = "agent") -> tuple[str, str] | None:
+    """The first place where `loaded` (an agent that load_state_dict restored) differs from
+    `saved` (the agent its state_dict came from): its attribute path (`agent.q`,
+    `agent.net['fc.weight']`) and how it differs; None when they agree. Walks attributes, dicts,
+    sequences, arrays, tensors and the states of generators, modules and optimizers. Not compared: attributes a class names in
+    its `transient` (`Agent.transient`), entries named like one of the agent's `counters` (the
+    runner counts from where they stand), objects both share, callables, and opaque handles."""
+    torch = sys.modules.get("torch")
+    seen: dict[tuple[int, int], tuple[Any, Any]] = {}  # (the pair kept alive: ids stay unique)
+
+    def differs(a: Any, b: Any, where: str) -> tuple[str, str] | None:  # noqa: PLR0911, PLR0912
+        if a is b or (id(a), id(b)) in seen:
+            return None
+        seen[id(a), id(b)] = (a, b)
+        if (drawn := _generator_state(a)) is not None and type(a) is type(b):
+            same = differs(drawn, _generator_state(b), where) is None
+            return None if same else (where, "a random generator in another state in the reloaded agent")
+        if torch is not None and isinstance(a, torch.nn.Module | torch.optim.Optimizer) and type(a) is type(b):
+            a, b = a.state_dict(), b.state_dict()  # weights and buffers; an optimizer's moments and steps
+        a, b = (x.item() if isinstance(x, np.generic) else x for x in (a, b))
+        if isinstance(a, numbers.Number) and isinstance(b, numbers.Number):
+            same = a == b or (a != a and b != b)  # noqa: PLR0124 - NaN is NaN here
+            return None if same else (where, f"{_shown(a)} in the saved agent, {_shown(b)} in the reloaded one")
+        if type(a) is not type(b):
+            return where, f"a {type(a).__name__} in the saved agent, a {type(b).__name__} in the reloaded one"
+        if isinstance(a, np.ndarray) or (torch is not None and isinstance(a, torch.Tensor)):
+            if a.shape != b.shape or a.dtype != b.dtype:
+                return where, (f"shape {tuple(a.shape)} {a.dtype} in the saved agent, {tuple(b.shape)} {b.dtype} "
+                               "in the reloaded one")
+            if isinstance(a, np.ndarray):
+                same = np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
+            else:
+                same = bool(torch.equal(a, b) or (a.is_floating_point() and torch.equal(a.isnan(), b.isnan())
+                                                   and torch.equal(a.nan_to_num(), b.nan_to_num())))
+            return None if same else (where, "other values in the reloaded agent")
+        if isinstance(a, str | bytes | type(None)):
+            return None if a == b else (where, f"{_shown(a)} in the saved agent, {_shown(b)} in the reloaded one")
+        if isinstance(a, dict):
+            if len(a) != len(b):
+                return where, f"{len(a)} entries in the saved agent, {len(b)} in the reloaded one"
+            if missing := [key for key in a if key not in b]:
+                return where, f"key {_shown(missing[0])} is missing from the reloaded agent"
+            return next((d for key in a if not (isinstance(key, str) and key in counters)
+                         if (d := differs(a[key], b[key], f"{where}[{_shown(key)}]"))), None)
+        if isinstance(a, list | tuple | collections.deque):
+            if len(a) != len(b):
+                return where, f"{len(a)} items in the saved agent, {len(b)} in the reloaded one"
+            return next((d for i, (x, y) in enumerate(zip(a, b, strict=True))
+                         if (d := differs(x, y, f"{where}[{i}]"))), None)
+        if isinstance(a, set | frozenset):
+            return None if a == b else (where, "other members in the reloaded agent")
+        if isinstance(a, type | types.ModuleType | types.FunctionType | types.MethodType | types.BuiltinFunctionType):
+            return None  # code: nothing a checkpoint carries
+        skip = set(getattr(type(a), "transient", ())) | counters
+        mine, theirs = _attributes(a), _attributes(b)  # (none for handles: files, connections)
+        for key in mine:
+            if key in skip:
+                continue
+            if key not in theirs:
+                return f"{where}.{key}", "missing from the reloaded agent"
+            if d := differs(mine[key], theirs[key], f"{where}.{key}"):
+                return d
+        return None
+
+    return differs(saved, loaded, path)
 
 
 def check_agent(name: str, env_id: str = "priorbench/FrozenLake-4x4-v0", *, params: dict[str, Any] | None = None,
@@ -178,8 +289,11 @@ def check_agent(name: str, env_id: str = "priorbench/FrozenLake-4x4-v0", *, para
                                        "self.rng (or the global RNGs priorbench seeds)")
 
     def state() -> None:
+        from priorbench.bench.records import VOLATILE_COUNTERS
+
         warm = make()
-        _play(warm, env_id, env_kwargs, steps=steps // 2, seed=seed, check=False)
+        _play(warm, env_id, env_kwargs, steps=steps // 2, seed=seed, check=False,
+              until_reward=STATE_WARMUP * steps if warm.trains else 0)
         with tempfile.TemporaryDirectory(prefix="priorbench-check-") as tmp:
             path = Path(tmp) / "state.safetensors"
             try:
@@ -190,6 +304,13 @@ def check_agent(name: str, env_id: str = "priorbench/FrozenLake-4x4-v0", *, para
             saved = statefile.load(path)
         fresh = make()
         fresh.load_state_dict(saved["agent"])
+        for agent in (warm, fresh):  # a checkpoint is taken between episodes: the next one starts anew
+            agent.reset_episode(explore=True)
+        lost = state_difference(warm, fresh, counters=frozenset(warm.counters()) | frozenset(VOLATILE_COUNTERS))
+        if lost is not None:
+            raise RuleFailed("state", f"load_state_dict() did not restore {lost[0]} ({lost[1]}); put it in "
+                                      "state_dict/load_state_dict (or, for a cache rebuilt on demand, name it "
+                                      "in the class's `transient`)")
         seeding.set_rng_state(saved["rng"])
         resumed = _play(fresh, env_id, env_kwargs, steps=steps // 2, seed=seed + 1, check=False)
         seeding.set_rng_state(saved["rng"])

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import random
+import sys
 from typing import Any
 
 from priorbench.agents.tabular import TabularQ
@@ -105,3 +106,41 @@ class EvalDraws(TabularQ):
             return super().act(obs, info, explore=True)
         commands = info["admissible_commands"]
         return commands[int(self.rng.integers(len(commands)))]
+
+
+def _count_q() -> type:
+    """examples/my-agent's count-q, loaded from its source (the test need not install it)."""
+    import importlib.util
+    from pathlib import Path
+
+    source = Path(__file__).resolve().parents[1] / "examples/my-agent/src/my_agent/__init__.py"
+    spec = importlib.util.spec_from_file_location("tests._count_q", source)
+    module = sys.modules.setdefault(spec.name, importlib.util.module_from_spec(spec))  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module.CountQ
+
+
+#: examples/my-agent's count-q as it is: it keeps every rule.
+CountQ = _count_q()
+
+
+class CountQForgetsQ(CountQ):  # type: ignore[misc, valid-type]
+    """count-q with its Q table left out of its state (its visit counts kept): before the first
+    reward its Q table is all zeros, so only a check after learning, or of the whole state,
+    sees it."""
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"rng": self.rng.bit_generator.state, "n": {s: dict(r) for s, r in self.n.items()}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.rng.bit_generator.state = state["rng"]
+        self.n = {s: dict(r) for s, r in state["n"].items()}
+
+
+class CountQRoundsQ(CountQ):  # type: ignore[misc, valid-type]
+    """count-q that stores its Q values as whole numbers: a table of zeros comes back whole, so
+    only a check made after a reward has moved the values sees the loss."""
+
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        return {**state, "q": {s: {a: int(v) for a, v in r.items()} for s, r in state["q"].items()}}
