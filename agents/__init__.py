@@ -8,7 +8,7 @@ from priorbench.agents.base import Agent, Transition
 from priorbench.core.config import build_config
 from priorbench.core.registry import Registry
 
-AGENTS: Registry[type[Agent]] = Registry("agent", "priorbench.agents")
+AGENTS: Registry[type[Agent]] = Registry("agent", "priorbench.agents", base=Agent)
 register = AGENTS.register
 
 register("random", target="priorbench.agents.random_agent:RandomAgent",

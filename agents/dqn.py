@@ -18,7 +18,7 @@ import numpy as np
 
 from priorbench.agents.base import Agent, Transition
 from priorbench.agents.qnet import TextEncoder, q_head, stack_candidates, state_text
-from priorbench.core.config import NON_NEGATIVE, POSITIVE, UNIT, UNIT_OPEN
+from priorbench.core.config import NON_NEGATIVE, POSITIVE, UNIT, UNIT_OPEN, at_most
 from priorbench.core.errors import UserError
 
 
@@ -26,15 +26,15 @@ from priorbench.core.errors import UserError
 class DQNConfig:
     encoder: str = "minilm"
     """Frozen text encoder: "minilm" (all-MiniLM-L6-v2) or a local HF encoder folder."""
-    hidden: Annotated[int, POSITIVE] = 64
+    hidden: Annotated[int, at_most(16_384)] = 64
     """Width of the MLP head."""
     lr: Annotated[float, POSITIVE] = 5e-4
     """Adam learning rate (the paper's)."""
     gamma: Annotated[float, UNIT] = 0.99
     """Discount factor."""
-    batch_size: Annotated[int, POSITIVE] = 64
+    batch_size: Annotated[int, at_most(65_536)] = 64
     """Transitions per gradient step."""
-    replay_size: Annotated[int, POSITIVE] = 10_000
+    replay_size: Annotated[int, at_most(10_000_000)] = 10_000
     """Replay buffer capacity."""
     learning_starts: Annotated[int, NON_NEGATIVE] = 64
     """Transitions collected before the first update."""

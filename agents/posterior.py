@@ -39,7 +39,7 @@ from priorbench.agents.dqn import CQL, DQN, CQLConfig, DQNConfig, ValueAgent
 from priorbench.agents.priors import make_prior
 from priorbench.agents.priors.base import prompt_digest
 from priorbench.agents.priors.prompts import fit_prompt, template_for
-from priorbench.core.config import NON_NEGATIVE, POSITIVE
+from priorbench.core.config import NON_NEGATIVE, at_most
 from priorbench.core.seeding import derive_seed
 
 
@@ -49,13 +49,13 @@ class PriorSettings:
     """Registered prior (`priorbench list priors`)."""
     prior_params: dict[str, Any] = field(default_factory=dict)
     """Settings of the prior backend."""
-    k: Annotated[int, POSITIVE] = 5
+    k: Annotated[int, at_most(1024)] = 5
     """Proposals per state (the paper's k = 5)."""
     proposal_mode: Literal["sample", "exact"] = "exact"
     """exact: k draws from the prior over admissible commands; sample: k draws from a pool of
     free-text samples mapped to commands (the paper's rule; SmolLM2-135M's free text rarely
     matches a command, so unmatched samples are counted and exact draws fill in)."""
-    pool_size: Annotated[int, POSITIVE] = 20
+    pool_size: Annotated[int, at_most(1024)] = 20
     """Free-text samples asked for once per state in sample mode."""
     decision: Literal["softmax", "argmax", "epsilon", "posterior"] = "softmax"
     """How to act in training: among the k proposals by softmax(β·Q) (the paper), argmax or
@@ -89,6 +89,9 @@ class CQLPriorConfig(PriorSettings, CQLConfig):
 class PriorProposals:
     """The candidates source: per state, once, the prior's distribution over the admissible
     commands (exact) or its free-text pool (sample); per visit, k draws with the agent's RNG."""
+
+    #: Memos rebuilt from the prior and the seed alone after a resume (Agent.transient).
+    transient = ("_last", "_kept")
 
     def __init__(self, settings: PriorSettings, *, env_id: str, seed: int) -> None:
         self.settings = settings

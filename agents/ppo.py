@@ -26,7 +26,7 @@ import numpy as np
 
 from priorbench.agents.base import Agent, Transition
 from priorbench.agents.qnet import TextEncoder, q_head, state_text
-from priorbench.core.config import NON_NEGATIVE, POSITIVE, UNIT
+from priorbench.core.config import NON_NEGATIVE, POSITIVE, UNIT, at_most
 
 if TYPE_CHECKING:
     import torch
@@ -34,11 +34,11 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class PPOConfig:
-    rollout_steps: Annotated[int, POSITIVE] = 128
+    rollout_steps: Annotated[int, at_most(1_000_000)] = 128
     """Env steps collected per update (the rollout buffer N)."""
-    epochs: Annotated[int, POSITIVE] = 4
+    epochs: Annotated[int, at_most(1000)] = 4
     """Passes over the rollout per update."""
-    minibatch_size: Annotated[int, POSITIVE] = 32
+    minibatch_size: Annotated[int, at_most(65_536)] = 32
     """States per gradient step."""
     lr: Annotated[float, POSITIVE] = 3e-4
     """Adam learning rate of the policy."""
@@ -56,7 +56,7 @@ class PPOConfig:
     """Gradient clipping by global norm."""
     normalize_advantages: bool = True
     """Standardise advantages within each minibatch."""
-    num_envs: Annotated[int, POSITIVE] = 1
+    num_envs: Annotated[int, at_most(256)] = 1
     """Copies of the train env stepped in lockstep (CleanRL's num_envs): one batched forward
     acts for all; `rollout_steps` counts the steps of all of them."""
 
@@ -361,7 +361,7 @@ def _step_from_dict(data: dict[str, Any]) -> RolloutStep:
 class PPOTextConfig(PPOConfig):
     encoder: str = "minilm"
     """Frozen text encoder: "minilm" (all-MiniLM-L6-v2) or a local HF encoder folder."""
-    hidden: Annotated[int, POSITIVE] = 64
+    hidden: Annotated[int, at_most(16_384)] = 64
     """Width of the policy and value MLPs."""
     lr: Annotated[float, POSITIVE] = 5e-4
     """Adam learning rate of both MLPs."""

@@ -73,7 +73,7 @@ import numpy as np
 from priorbench.agents.ppo import PolicyState, PPOAgent, PPOConfig, pad_scores
 from priorbench.agents.priors import Normalization
 from priorbench.agents.priors.prompts import fit_prompt, template_for
-from priorbench.core.config import NON_NEGATIVE, POSITIVE
+from priorbench.core.config import NON_NEGATIVE, POSITIVE, at_most
 from priorbench.core.errors import UserError
 
 if TYPE_CHECKING:
@@ -91,7 +91,7 @@ class VIConfig(PPOConfig):
     """Command log-prob before the softmax: token sum, or per token or per word (TWOSOME)."""
     history: Annotated[int, NON_NEGATIVE] = 0
     """Recent (observation, action) pairs in the prompt (0–1 keeps CPU prompts short)."""
-    lora_r: Annotated[int, POSITIVE] = 8
+    lora_r: Annotated[int, at_most(1024)] = 8
     """LoRA rank."""
     lora_alpha: Annotated[int, POSITIVE] = 16
     """LoRA scaling numerator (scale = lora_alpha / lora_r)."""
@@ -101,23 +101,23 @@ class VIConfig(PPOConfig):
     """Adapter on the top N decoder layers only (0: every layer, the paper's setting): the
     backward pass then stops at them, and the frozen layers below run once per state
     (`frozen_cache_mib`; benchmarks/README.md, "vi wall time")."""
-    frozen_cache_mib: Annotated[int, NON_NEGATIVE] = 512
+    frozen_cache_mib: Annotated[int, at_most(65_536, lo=0)] = 512
     """Memory for the frozen lower layers' outputs per state when lora_layers > 0, reused in
     acting, every epoch and by the frozen prior (0: run the whole model each time; the same
     numbers). Llama-family models (SmolLM2, Gemma 3); others always run the whole model."""
-    value_hidden: Annotated[int, POSITIVE] = 64
+    value_hidden: Annotated[int, at_most(16_384)] = 64
     """Width of the value head's hidden layer."""
     value_lr: Annotated[float, POSITIVE] = 1e-3
     """Adam learning rate of the value head."""
-    score_batch_size: Annotated[int, POSITIVE] = 16
+    score_batch_size: Annotated[int, at_most(4096)] = 16
     """Prompts per forward pass when scoring with the frozen prior."""
     prior_cache: bool = True
     """Keep the frozen prior's log-probs per (prompt, commands); off: rescore every rollout state."""
-    rollout_steps: Annotated[int, POSITIVE] = 64
+    rollout_steps: Annotated[int, at_most(1_000_000)] = 64
     """Env steps collected per update (CPU-sized; TWOSOME used 4 envs × 128 on GPUs)."""
-    epochs: Annotated[int, POSITIVE] = 2
+    epochs: Annotated[int, at_most(1000)] = 2
     """Passes over the rollout per update (each costs a forward+backward per stored prompt)."""
-    minibatch_size: Annotated[int, POSITIVE] = 8
+    minibatch_size: Annotated[int, at_most(65_536)] = 8
     """Prompts per gradient step (raise it on a GPU)."""
     lr: Annotated[float, POSITIVE] = 3e-3
     """Adam learning rate of the LoRA weights: 3e-3 moves the policy by a median approx_kl of

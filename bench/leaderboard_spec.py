@@ -11,14 +11,19 @@ directory), so run manifests do not depend on where the checkout lives.
 
 from __future__ import annotations
 
-import tomllib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from priorbench.bench.spec import Spec, spec_from_dict
+from priorbench.bench.spec import NAME_LIMIT, TEXT_LIMIT, Spec, spec_from_dict
+from priorbench.core.config import build_config, read_toml
 from priorbench.core.errors import UserError
 
 MIN_SEEDS = 5
+#: A [[dataset]]'s name is a folder under the datasets folder: one plain path component.
+NAME = re.compile(r"(?!\.\.?$)[A-Za-z0-9._-]{1,100}")
+#: Most episodes one declared dataset collects.
+MAX_EPISODES = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -46,30 +51,40 @@ class LeaderboardSpec:
 def load(path: Path) -> LeaderboardSpec:
     """Read and validate leaderboard/spec.toml."""
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"leaderboard spec {path} does not exist")
-    try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise UserError(f"leaderboard spec {path} is not valid TOML: {exc}") from None
+    data = read_toml(path, what="leaderboard spec")
     unknown = sorted(set(data) - {"runs", "datasets", "dataset", "experiment"})
     if unknown:
         raise UserError(f"{path}: unknown key(s) {unknown}; expected runs, datasets, [[dataset]], [[experiment]]")
+    for key in ("runs", "datasets"):
+        if not isinstance(data.get(key, ""), str) or len(data.get(key, "")) > TEXT_LIMIT:
+            raise UserError(f"{path}: {key} must be a folder path (a string), not {str(data[key])[:40]!r}")
+    for key in ("dataset", "experiment"):
+        if not isinstance(data.get(key, []), list) or not all(isinstance(t, dict) for t in data.get(key, [])):
+            raise UserError(f"{path}: {key} must be a list of tables, written [[{key}]]")
     decls = []
     for i, item in enumerate(data.get("dataset", [])):
-        try:
-            decls.append(DatasetDecl(**item))
-        except TypeError as exc:
-            raise UserError(f"{path}: [[dataset]] #{i + 1}: {exc}") from None
+        where = f"{path} [[dataset]] #{i + 1}"
+        missing = sorted({"name", "env", "policy", "episodes"} - set(item))
+        if missing:
+            raise UserError(f"{where}: {missing[0]} is missing; a dataset names name, env, policy and episodes")
+        decl = build_config(DatasetDecl, item, where=where)
+        if not NAME.fullmatch(decl.name):
+            raise UserError(f"{where}: name {decl.name[:40]!r} must be a folder name of letters, digits, "
+                            "'.', '_' and '-' (at most 100 characters, no '/')")
+        if not 0 < decl.episodes <= MAX_EPISODES or not 0 <= decl.seed < 2**32:
+            raise UserError(f"{where}: episodes must be in [1, {MAX_EPISODES}] and seed in [0, {2**32 - 1}], "
+                            f"got episodes = {decl.episodes}, seed = {decl.seed}")
+        decls.append(decl)
     runs = Path(data.get("runs", "leaderboard/runs"))
     experiments, folders = [], []
     writes: dict[tuple[Path, str, str], str] = {}
     for i, item in enumerate(data.get("experiment", [])):
         item = dict(item)
         folder = item.pop("folder", "")
-        if not isinstance(folder, str) or Path(folder).is_absolute() or ".." in Path(folder).parts:
+        if (not isinstance(folder, str) or len(folder) > NAME_LIMIT or Path(folder).is_absolute()
+                or ".." in Path(folder).parts):
             raise UserError(f"{path} [[experiment]] #{i + 1}: folder must be a relative subfolder "
-                            f"name of the runs folder, not {folder!r}")
+                            f"name of the runs folder (at most {NAME_LIMIT} characters), not {str(folder)[:60]!r}")
         spec = spec_from_dict(item, where=f"{path} [[experiment]] #{i + 1}")
         for env_id in spec.envs:
             for agent in spec.agents:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from priorbench.core.config import build_config, parse_value, read_toml
+from priorbench.core.config import build_config, check_plain, parse_value, read_toml
 from priorbench.core.errors import UserError
 from priorbench.core.registry import close_matches
 
@@ -103,10 +103,23 @@ def apply_overrides(data: dict[str, Any], overrides: list[str], *, where: str) -
     return data
 
 
+#: Longest spec name, env id, agent name or suite name (each is copied into every run's manifest).
+NAME_LIMIT = 200
+#: Longest string anywhere in a spec (a path, a model id, a setting's text).
+TEXT_LIMIT = 4096
+
+
 def spec_from_dict(data: dict[str, Any], *, where: str) -> Spec:
     """Validate plain data into a Spec (unknown keys, wrong types and bad budgets refused)."""
+    check_plain(data, where)
     _check_text(data, where, "")
     spec: Spec = build_config(Spec, data, where=where)
+    for key, names in (("name", [spec.name]), ("suite", [spec.suite]), ("envs", spec.envs),
+                       ("agents", spec.agents)):
+        for name in names:
+            if len(name) > NAME_LIMIT:
+                raise UserError(f"{where}: {key} {name[:40]!r}… is {len(name)} characters long, over the "
+                                f"{NAME_LIMIT}-character limit; give a short name")
     budget = spec.budget if isinstance(spec.budget, Budget) else Budget()
     for name in ("steps", "eval_every", "eval_episodes", "checkpoint_every"):
         if getattr(budget, name) <= 0:
@@ -130,8 +143,12 @@ def spec_from_dict(data: dict[str, Any], *, where: str) -> Spec:
 
 
 def _check_text(value: Any, where: str, key: str) -> None:
-    """Refuse strings that are not valid Unicode (bytes of another encoding in argv or a path)."""
+    """Refuse strings that are not valid Unicode (bytes of another encoding in argv or a path)
+    or longer than TEXT_LIMIT."""
     if isinstance(value, str):
+        if len(value) > TEXT_LIMIT:
+            raise UserError(f"{where}: {key or 'a value'} = {value[:40]!r}… is {len(value)} characters "
+                            f"long, over the {TEXT_LIMIT}-character limit for a spec's text; shorten it")
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:

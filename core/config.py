@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import tomllib
 import types
 import typing
@@ -26,18 +27,52 @@ class Range:
 
     def text(self) -> str:
         if self.hi is None:
-            return f"{'>' if self.lo_open else '≥'} {self.lo:g}"
-        return f"in {'(' if self.lo_open else '['}{self.lo:g}, {self.hi:g}]"
+            return f"{'>' if self.lo_open else '≥'} {_number(self.lo)}"
+        if self.lo is None:
+            return f"≤ {_number(self.hi)}"
+        return f"in {'(' if self.lo_open else '['}{_number(self.lo)}, {_number(self.hi)}]"
 
     def holds(self, value: float) -> bool:
-        above = value > self.lo if self.lo_open else value >= self.lo
-        return (self.lo is None or above) and (self.hi is None or value <= self.hi)
+        above = self.lo is None or (value > self.lo if self.lo_open else value >= self.lo)
+        return above and (self.hi is None or value <= self.hi)
 
 
 POSITIVE = Range(0, lo_open=True)
 NON_NEGATIVE = Range(0)
 UNIT = Range(0, 1)
 UNIT_OPEN = Range(0, 1, lo_open=True)
+
+
+def at_most(hi: int, lo: int = 1) -> Range:
+    """An integer setting from `lo` to `hi`: sizes (batches, buffers, widths, proposals) whose
+    absurd values would allocate without bound, e.g. `k: Annotated[int, at_most(1024)]`."""
+    return Range(lo, hi)
+
+
+def _number(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+#: Plain settings data (a spec file, --set values, a setting's table) nests no deeper than this.
+MAX_DEPTH = 32
+
+
+def check_plain(value: Any, where: str, key: str = "", depth: int = 0) -> None:
+    """Refuse plain data no configuration needs: a float that is NaN or infinite (a setting
+    must be a number; NaN is not JSON, and a run's records must never hold it) and nesting
+    deeper than MAX_DEPTH (a hostile file would exhaust the interpreter's stack)."""
+    if depth > MAX_DEPTH:
+        raise UserError(f"{where}: {key or 'a value'} is nested more than {MAX_DEPTH} levels deep; "
+                        "settings are flat values, lists and tables: flatten it")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise UserError(f"{where}: {key or 'a value'} must be a finite number, got {value!r}; "
+                        "give an ordinary number")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            check_plain(v, where, f"{key}.{k}" if key else str(k), depth + 1)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            check_plain(v, where, key, depth + 1)
 
 
 def _type_name(tp: Any) -> str:
@@ -50,6 +85,7 @@ def _coerce(value: Any, tp: Any, key: str, where: str) -> Any:
     bad = UserError(
         f"{where}: {key} must be {_type_name(tp)}, got {type(value).__name__} {value!r}"
     )
+    check_plain(value, where, key)
     if tp is Any:
         return value
     if origin is typing.Annotated:
@@ -122,19 +158,43 @@ def parse_value(text: str) -> Any:
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
         return text
+    except RecursionError:
+        raise UserError(f"--set value {text[:40]!r}… is nested more than {MAX_DEPTH} levels deep; "
+                        "settings are flat values, lists and tables: flatten it") from None
+
+
+#: A settings file (a spec, the leaderboard's spec and protocol) larger than this is refused.
+TOML_LIMIT = 1 << 20
 
 
 def read_toml(path: Path, *, what: str) -> dict[str, Any]:
-    """A TOML file as plain data; a missing, unreadable or invalid file is a UserError naming `what`."""
+    """A TOML file as plain data; a missing, unreadable, oversized (TOML_LIMIT) or invalid file,
+    or one whose values `check_plain` refuses, is a UserError naming `what`. A link given by the
+    user is followed; a FIFO or device is refused."""
+    from priorbench.core.paths import read_regular
+
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{what} {path} does not exist")
     try:
-        return tomllib.loads(path.read_bytes().decode("utf-8"))
+        size = path.stat().st_size
+    except (FileNotFoundError, NotADirectoryError):
+        raise UserError(f"{what} {path} does not exist") from None
+    except OSError as exc:
+        raise UserError(f"{what} {path} cannot be read ({exc.strerror}); check it and its permissions") from None
+    if size > TOML_LIMIT:
+        raise UserError(f"{what} {path} is {size} bytes, over the {TOML_LIMIT}-byte limit for a "
+                        "settings file; give the file itself (envs, agents, seeds and settings)")
+    raw = read_regular(path.resolve(), limit=TOML_LIMIT, fix=f"give the {what} itself")
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise UserError(f"{what} {path} is not UTF-8 text; save it as UTF-8 TOML") from None
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"{what} {path} is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise UserError(f"{what} {path}: a value is nested more than {MAX_DEPTH} levels deep; "
+                        "settings are flat values, lists and tables: flatten it") from None
+    check_plain(data, f"{what} {path}")
+    return data
 
 
 def canonical_json(data: Any) -> str:

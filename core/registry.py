@@ -54,11 +54,13 @@ class Registry(Generic[T]):
     Besides the suite's own entries it holds plug-ins: the entry points of `group` in installed
     distributions (read on first look-up, their code imported only when used; a name that
     clashes with a built-in is refused), and any "package.module:Attr" name, imported from the
-    Python path when first asked for."""
+    Python path when first asked for. With `base`, what a name loads must be a subclass of it
+    (a plug-in's or a path's target that is not is one line, before anything is built)."""
 
-    def __init__(self, kind: str, group: str = "") -> None:
+    def __init__(self, kind: str, group: str = "", *, base: type | None = None) -> None:
         self.kind = kind
         self.group = group
+        self.base = base
         self._entries: dict[str, Entry] = {}
         self._plugins_read = not group
 
@@ -81,10 +83,11 @@ class Registry(Generic[T]):
     def _from_path(self, name: str) -> Entry:
         """An unregistered "package.module:Attr" name: imported now, registered under that name."""
         try:
-            import_target(name)
+            target = import_target(name)
         except Exception as exc:  # noqa: BLE001 - any import failure is the user's code's
             raise UserError(f"cannot import {self.kind} {name!r}: {type(exc).__name__}: {exc}; is its "
                             "package installed or on PYTHONPATH?") from None
+        self._checked(name, target)
         entry = Entry(name, name, {}, "from the Python path", (), name.partition(":")[0].split(".")[0], "")
         self._entries[name] = entry
         return entry
@@ -118,12 +121,23 @@ class Registry(Generic[T]):
         """The object the name's target points at (imported now)."""
         entry = self.entry(name)
         if not entry.distribution:
-            return import_target(entry.target)
+            return self._checked(name, import_target(entry.target))
         try:
-            return import_target(entry.target)
+            target = import_target(entry.target)
         except Exception as exc:  # noqa: BLE001 - a plug-in's import error is its own
             raise UserError(f"plug-in {self.kind} {name!r} of the distribution {entry.distribution!r} "
                             f"failed to import ({entry.target}): {type(exc).__name__}: {exc}") from None
+        return self._checked(name, target)
+
+    def _checked(self, name: str, target: Any) -> Any:
+        """`target` if it is a subclass of `base` (or there is no base), else a UserError."""
+        if self.base is None or (isinstance(target, type) and issubclass(target, self.base)):
+            return target
+        what = f"class {target.__name__}" if isinstance(target, type) else type(target).__name__
+        base = f"{self.base.__module__}.{self.base.__qualname__}"
+        raise UserError(f"{self.kind} {name!r} is a {what}, not a subclass of {base}; give a registered "
+                        f"{self.kind} name or 'package.module:Class' naming a {base} subclass "
+                        f"(`priorbench list {self.kind}s`)")
 
     def names(self) -> list[str]:
         self._read_plugins()

@@ -9,7 +9,7 @@ from priorbench.agents.priors.base import Normalization, Prior, Proposals
 from priorbench.core.config import build_config, canonical_json
 from priorbench.core.registry import Registry
 
-PRIORS: Registry[type[Prior]] = Registry("prior", "priorbench.priors")
+PRIORS: Registry[type[Prior]] = Registry("prior", "priorbench.priors", base=Prior)
 # The shipped LMs default to contextual calibration: uncalibrated, their distribution over the
 # commands is worse than uniform on our games (prior inspect: cov@5 0.63 vs 0.85 on Frozen Lake,
 # 0.32 vs 0.67 on Overcooked); calibrated it is near uniform there, and dqn-prior learns

@@ -8,6 +8,7 @@ WAL mode with a busy timeout makes the file safe for several processes at once.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sqlite3
@@ -20,6 +21,8 @@ import numpy as np
 
 from priorbench.agents.priors.base import Normalization, Prior, Proposals
 from priorbench.core.config import canonical_json
+from priorbench.core.errors import UserError
+from priorbench.core.paths import CACHE_ENV_VAR
 
 
 class PriorCache:
@@ -27,19 +30,43 @@ class PriorCache:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=60000")
-        self._db.execute("CREATE TABLE IF NOT EXISTS prior_cache (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA busy_timeout=60000")
+            self._db.execute("CREATE TABLE IF NOT EXISTS prior_cache (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            self._db.execute("SELECT key, value FROM prior_cache LIMIT 1").fetchall()
+        except (OSError, sqlite3.DatabaseError) as exc:
+            raise self._error(exc) from None
+
+    def _error(self, exc: Exception) -> UserError:
+        """A failed open, read or write of the cache file as one line: what to do about it."""
+        text = str(exc)
+        if isinstance(exc, OSError) or any(s in text for s in ("readonly", "unable to open", "access permission")):
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else text
+            return UserError(f"prior cache {self.path} cannot be written ({reason}); set {CACHE_ENV_VAR} to a "
+                             "folder you can write to, or give the agent the setting cache = false")
+        if "full" in text:
+            return UserError(f"prior cache {self.path}: the disk is full ({text}); free space there or set "
+                             f"{CACHE_ENV_VAR} to a folder on another disk, then run the same command again")
+        if "locked" in text or "busy" in text:
+            return UserError(f"prior cache {self.path} stayed locked by another process ({text}); run again "
+                             "when it is done, or give this run its own cache folder with " + CACHE_ENV_VAR)
+        return UserError(f"prior cache {self.path} is damaged or not a priorbench cache ({text}); move it "
+                         f"aside (mv {self.path} {self.path}.bad, with its -wal and -shm files) and run again: "
+                         "a new one is made and the prior is asked again")
 
     def get_many(self, keys: Sequence[str]) -> dict[str, Any]:
         found: dict[str, Any] = {}
-        for start in range(0, len(keys), 500):
-            chunk = list(keys[start:start + 500])
-            marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(f"SELECT key, value FROM prior_cache WHERE key IN ({marks})", chunk)
-            found.update((k, json.loads(v)) for k, v in rows)
+        try:
+            for start in range(0, len(keys), 500):
+                chunk = list(keys[start:start + 500])
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(f"SELECT key, value FROM prior_cache WHERE key IN ({marks})", chunk)
+                found.update((k, json.loads(v)) for k, v in rows)
+        except (sqlite3.DatabaseError, ValueError, TypeError) as exc:  # a bad page, or a value not JSON
+            raise self._error(exc) from None
         return found
 
     def put_many(self, items: dict[str, Any]) -> None:
@@ -52,11 +79,13 @@ class PriorCache:
                 )
                 self._db.execute("COMMIT")
                 return
-            except sqlite3.OperationalError:
+            except sqlite3.DatabaseError as exc:
                 if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                if attempt == 19:
-                    raise
+                    with contextlib.suppress(sqlite3.Error):
+                        self._db.execute("ROLLBACK")
+                busy = isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc))
+                if not busy or attempt == 19:
+                    raise self._error(exc) from None
                 time.sleep(0.05 * (attempt + 1))
 
     def __len__(self) -> int:
@@ -69,6 +98,8 @@ class PriorCache:
 class CachedPrior(Prior):
     """Looks every (prompt, …) up in memory, then in the SQLite file, and asks the backend
     only for the misses — in one batch."""
+
+    transient = ("_memory",)  # a memo of answers, asked again after a resume (Agent.transient)
 
     def __init__(self, inner: Prior, cache: PriorCache | None, *, namespace: str = "") -> None:
         self.inner = inner

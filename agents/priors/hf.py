@@ -24,7 +24,7 @@ from priorbench.agents.priors.codec import PromptCodec
 from priorbench.agents.priors.feeds import Feed, FeedFactory, WholeModel, candidate_rest
 from priorbench.agents.priors.matching import match_command
 from priorbench.agents.priors.models import resolve_model
-from priorbench.core.config import POSITIVE, UNIT_OPEN
+from priorbench.core.config import POSITIVE, UNIT_OPEN, at_most
 from priorbench.core.errors import UserError
 from priorbench.core.seeding import derive_seed
 
@@ -43,7 +43,7 @@ class HFPriorConfig:
     """Sampling temperature for proposals."""
     top_p: Annotated[float, UNIT_OPEN] = 1.0
     """Nucleus sampling threshold for proposals."""
-    max_new_tokens: Annotated[int, POSITIVE] = 10
+    max_new_tokens: Annotated[int, at_most(4096)] = 10
     """Longest proposal, in tokens (a proposal also stops at a newline)."""
     adapter: str = ""
     """A LoRA adapter folder made by `priorbench prior train` (merged into the weights), or ""."""
