@@ -24,6 +24,8 @@ MOVES: dict[str, tuple[int, int, int]] = {
 #: Order the expert prefers among equally short paths (fixed, so it is deterministic).
 EXPERT_ORDER = ("go south", "go east", "go north", "go west")
 CELL_WORDS = {"S": "frozen ice (the start)", "F": "frozen ice", "H": "a hole", "G": "the goal"}
+#: The slippery expert's discount: of two moves that win as surely, the one that wins sooner.
+SLIPPERY_DISCOUNT = 0.999
 #: Test maps come from seeds at and above this offset; train maps from seeds below it.
 TEST_SEED_OFFSET = 1_000_000
 TASK_TEXT = (
@@ -47,6 +49,39 @@ def distances_to_goal(desc: tuple[str, ...]) -> dict[tuple[int, int], int]:
                 dist[(nr, nc)] = dist[(r, c)] + 1
                 queue.append((nr, nc))
     return dist
+
+
+@lru_cache(maxsize=256)
+def slippery_policy(desc: tuple[str, ...]) -> dict[tuple[int, int], str]:
+    """The move from each safe cell that maximises the chance of reaching the goal on a
+    slippery lake (value iteration on gymnasium's transitions, discount SLIPPERY_DISCOUNT so
+    sooner is better; moves off the lake are not admissible, ties go to EXPERT_ORDER); cells
+    from which the goal cannot be reached are left out."""
+    rows, cols = len(desc), len(desc[0])
+    transitions = FrozenLakeEnv(desc=list(desc), is_slippery=True).P
+    moves = {(r, c): [cmd for cmd in EXPERT_ORDER
+                      if 0 <= r + MOVES[cmd][1] < rows and 0 <= c + MOVES[cmd][2] < cols]
+             for r in range(rows) for c in range(cols) if desc[r][c] in "SF"}
+    value = [1.0 if desc[s // cols][s % cols] == "G" else 0.0 for s in range(rows * cols)]
+
+    def q(cell: tuple[int, int], cmd: str) -> float:
+        outcomes = transitions[cell[0] * cols + cell[1]][MOVES[cmd][0]]
+        return SLIPPERY_DISCOUNT * sum(p * value[nxt] for p, nxt, _, _ in outcomes)
+
+    for _ in range(100_000):
+        change = 0.0
+        for cell, cmds in moves.items():
+            best = max(q(cell, cmd) for cmd in cmds)
+            change = max(change, abs(best - value[cell[0] * cols + cell[1]]))
+            value[cell[0] * cols + cell[1]] = best
+        if change < 1e-13:
+            break
+    policy = {}
+    for cell, cmds in moves.items():
+        scores = [q(cell, cmd) for cmd in cmds]
+        if max(scores) > 0:
+            policy[cell] = next(cmd for cmd, v in zip(cmds, scores, strict=True) if v >= max(scores) - 1e-9)
+    return policy
 
 
 def make_map(size: int, seed: int, frozen_prob: float) -> tuple[str, ...]:
@@ -147,6 +182,8 @@ class FrozenLakeText(TextEnv):
         return " ".join(parts)
 
     def _expert_action(self) -> str | None:
+        if self.is_slippery:
+            return slippery_policy(self._desc).get(self._pos)
         dist = distances_to_goal(self._desc)
         r, c = self._pos
         if (r, c) not in dist:

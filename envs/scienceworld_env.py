@@ -54,11 +54,17 @@ TASKS: dict[str, tuple[str, str, str]] = {
     "10-2": ("mendelian-genetics-unknown-plant", "Mendelian Genetics (unknown plants)", "Biology"),
 }
 SPLITS = ("train", "dev", "test")
+#: The default `n_test_variations`: 10, or the whole fold where it has fewer (boil's has 9).
+TEST_VARIATIONS = 10
 #: The library's gold action sequence per (task, variation, simplifications), generated once
 #: per process (in a JVM of its own: see `ScienceWorld.reset`).
 _GOLD: dict[tuple[str, int, str], list[str]] = {}
 #: Commands that never change the simulator's state (free actions, in the library's words).
 LOOKING = ("look around", "inventory", "task", "look at ", "look in ", "read ")
+#: The expert's command once the gold path is done and the task is not: the library's gold
+#: paths end with a fixed number of waits (freeze's may end while the substance is still
+#: freezing), so the expert waits on (10 ticks a step) until the score reaches 100.
+WAIT = "wait"
 
 
 def camel(task_name: str) -> str:
@@ -108,7 +114,9 @@ class ScienceWorld(TextEnv):
         n_train_variations: the train split plays the train fold's first N variations (None:
             all of them).
         n_test_variations: the test (or dev) split plays its fold's first N variations (10 by
-            default: each test variation costs one episode per evaluation round; None: all).
+            default: each test variation costs one episode per evaluation round; the whole fold
+            where it has fewer, as 11 tasks' test folds do; None: all). More than the fold has is
+            refused, the default 10 excepted.
         max_commands: cap on the library's valid commands (see `_commands`).
         gold_admissible: add the gold path's next command to the admissible commands where the
             library's valid list lacks it (see `_commands`).
@@ -122,7 +130,7 @@ class ScienceWorld(TextEnv):
     expert_always_wins: ClassVar[bool] = True
 
     def __init__(self, task: str = "boil", split: str = "train", simplifications: str = "easy",
-                 n_train_variations: int | None = None, n_test_variations: int | None = 10,
+                 n_train_variations: int | None = None, n_test_variations: int | None = TEST_VARIATIONS,
                  max_commands: int = 400, max_steps: int = 300,
                  look: bool = False, inventory: bool = False, expert: bool = True,
                  gold_admissible: bool = True, step_timeout: float | None = 30.0) -> None:
@@ -154,7 +162,8 @@ class ScienceWorld(TextEnv):
         self._start()  # probes the task and reads its folds; each reset starts a fresh JVM
         variations = read_folds(self._sw)[split]
         if n_variations is not None:
-            if n_variations > len(variations):
+            default = split != "train" and n_variations == TEST_VARIATIONS
+            if n_variations > len(variations) and not default:
                 raise UserError(f"ScienceWorld {task!r} has {len(variations)} {split} variations; asked "
                                 f"for n_{'train' if split == 'train' else 'test'}_variations = {n_variations}")
             variations = variations[:n_variations]
@@ -270,10 +279,17 @@ class ScienceWorld(TextEnv):
         unique = sorted(set(" ".join(v.split()) for v in valid))
         if len(unique) > self.max_commands:
             unique = sorted(sorted(unique, key=lambda c: (len(c), c))[:self.max_commands])
-        gold = self._gold[self._gold_at] if self._gold_at < len(self._gold) else None
+        gold = self._gold_step()
         if self.gold_admissible and gold is not None and gold not in unique:
             unique = sorted([*unique, gold])
         return unique
+
+    def _gold_step(self) -> str | None:
+        """The gold path's next command; WAIT once the path is done (the episode stayed on it
+        and the task is not over); None off the path or without one."""
+        if self._gold_at < len(self._gold):
+            return self._gold[self._gold_at]
+        return WAIT if self._gold else None
 
     def _observation(self, obs: str, raw: dict[str, Any]) -> str:
         parts = [obs.strip()]
@@ -290,8 +306,8 @@ class ScienceWorld(TextEnv):
         self._admissible = self._commands(raw["valid"])
         info = self._base_info(self._task, admissible=self._admissible, task=self._task_text,
                                won=won, lost=lost, score=score, max_score=100.0)
-        if self.expert and not (won or lost) and self._gold_at < len(self._gold):
-            action = self._gold[self._gold_at]
+        action = self._gold_step()
+        if self.expert and not (won or lost) and action is not None:
             if action in self._admissible:
                 info["expert_action"] = action
         info.update(extra)
@@ -331,7 +347,7 @@ class ScienceWorld(TextEnv):
         self._steps += 1
         command = " ".join(action.split())
         invalid = command not in self._admissible
-        on_path = self._gold_at < len(self._gold)
+        gold_step = self._gold_step()
         try:
             obs, raw = self._call(self._state, command)
         except concurrent.futures.TimeoutError:
@@ -341,8 +357,8 @@ class ScienceWorld(TextEnv):
                                    score=self._score, max_score=100.0)
             info.update(invalid_action=invalid, error=message)
             return f"[{message}; the episode was ended.]", 0.0, False, True, info
-        if on_path:
-            if command == self._gold[self._gold_at]:
+        if gold_step is not None:
+            if command == gold_step:
                 self._gold_at += 1
             elif not (invalid or command.startswith(LOOKING)):
                 self._gold = []  # off the gold path: no expert from here
