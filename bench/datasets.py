@@ -22,13 +22,14 @@ from typing import Annotated, Any, Literal
 from priorbench import envs
 from priorbench.agents.base import Transition
 from priorbench.core import seeding
-from priorbench.core.config import Range, build_config, canonical_json
+from priorbench.core.config import Range, build_config, canonical_json, json_loads
 from priorbench.core.errors import UserError
 from priorbench.core.paths import (
     JSON_LIMIT,
     folder_lock,
     library_write_error,
     read_regular,
+    refuse_linked_parts,
     refuse_links,
     staging_folder,
     temporary_env,
@@ -36,6 +37,8 @@ from priorbench.core.paths import (
 )
 
 PROVENANCE = "priorbench.json"
+#: The most episodes one dataset collects (the leaderboard spec's bound too).
+EPISODES_LIMIT = 1_000_000
 #: How to make a dataset, for the messages that refuse one.
 COLLECT = "collect it again with `priorbench dataset collect` (or delete it: `leaderboard run` remakes its own)"
 
@@ -234,7 +237,7 @@ def read_provenance(folder: Path) -> dict[str, Any]:
                         "make one with `priorbench dataset collect`")
     refuse_links(folder, what="dataset")
     try:
-        provenance = json.loads(read_regular(folder / PROVENANCE, limit=JSON_LIMIT).decode("utf-8"))
+        provenance = json_loads(read_regular(folder / PROVENANCE, limit=JSON_LIMIT).decode("utf-8"))
     except ValueError:
         raise UserError(f"dataset {folder}: {PROVENANCE} is not valid JSON; {COLLECT}") from None
     if not isinstance(provenance, dict) or not isinstance(provenance.get("sha256"), str):
@@ -267,8 +270,8 @@ def _check_against_data(folder: Path, provenance: dict[str, Any]) -> None:
     """priorbench.json's env, policy, seed and counts are those the data recorded (Minari's
     metadata.json, inside the data checksum)."""
     try:
-        meta = json.loads(read_regular(folder / "data" / "metadata.json", limit=JSON_LIMIT))
-        recorded = json.loads(meta["description"])
+        meta = json_loads(read_regular(folder / "data" / "metadata.json", limit=JSON_LIMIT))
+        recorded = json_loads(meta["description"])
         recorded.update(episodes_total=meta["total_episodes"], transitions_total=meta["total_steps"])
     except (ValueError, UnicodeDecodeError, KeyError, TypeError):
         raise UserError(f"dataset {folder}: data/metadata.json is not Minari's record of this dataset; "
@@ -367,16 +370,16 @@ def collect(env_id: str, policy: str, episodes: int, seed: int, *, out: Path, na
     holds alone meanwhile (a second writer is refused at once); returns the dataset folder.
     A refusal or failure leaves no folder it made behind."""
     out = Path(out)
-    made = [p for p in (out / "priorbench", out) if not p.exists()]
-    with folder_lock(out, "--out"):
+    refuse_linked_parts(out, out / "priorbench")  # nothing written through a link below --out
+    made = not (out / "priorbench").exists()
+    with folder_lock(out, "--out"):  # it removes the --out it made if this fails
         try:
             played = collect_episodes(env_id, policy, episodes, seed, env_kwargs, progress=progress)
             return write_dataset(played, env_id=env_id, policy=policy, seed=seed, out=out, name=name,
                                  env_kwargs=env_kwargs)
         except BaseException:
-            for folder in made:  # innermost first
-                if folder.is_dir() and not any(folder.iterdir()):
-                    folder.rmdir()
+            if made and (out / "priorbench").is_dir() and not any((out / "priorbench").iterdir()):
+                (out / "priorbench").rmdir()
             raise
 
 
@@ -390,8 +393,8 @@ def collect_episodes(env_id: str, policy: str, episodes: int, seed: int,
     """
     import numpy as np
 
-    if episodes <= 0:
-        raise UserError(f"--episodes must be positive, got {episodes}")
+    if not 0 < episodes <= EPISODES_LIMIT:
+        raise UserError(f"--episodes must be from 1 to {EPISODES_LIMIT:,}, got {episodes:,}")
     if seed < 0:
         raise UserError(f"--seed must be ≥ 0, got {seed}")
     expert_prob = {"expert": 1.0, "random": 0.0}.get(policy)

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from priorbench.bench.datasets import EPISODES_LIMIT
 from priorbench.bench.spec import NAME_LIMIT, TEXT_LIMIT, Spec, spec_from_dict
 from priorbench.core.config import build_config, read_toml
 from priorbench.core.errors import UserError
@@ -22,8 +23,6 @@ from priorbench.core.errors import UserError
 MIN_SEEDS = 5
 #: A [[dataset]]'s name is a folder under the datasets folder: one plain path component.
 NAME = re.compile(r"(?!\.\.?$)[A-Za-z0-9._-]{1,100}")
-#: Most episodes one declared dataset collects.
-MAX_EPISODES = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -71,8 +70,8 @@ def load(path: Path) -> LeaderboardSpec:
         if not NAME.fullmatch(decl.name):
             raise UserError(f"{where}: name {decl.name[:40]!r} must be a folder name of letters, digits, "
                             "'.', '_' and '-' (at most 100 characters, no '/')")
-        if not 0 < decl.episodes <= MAX_EPISODES or not 0 <= decl.seed < 2**32:
-            raise UserError(f"{where}: episodes must be in [1, {MAX_EPISODES}] and seed in [0, {2**32 - 1}], "
+        if not 0 < decl.episodes <= EPISODES_LIMIT or not 0 <= decl.seed < 2**32:
+            raise UserError(f"{where}: episodes must be in [1, {EPISODES_LIMIT}] and seed in [0, {2**32 - 1}], "
                             f"got episodes = {decl.episodes}, seed = {decl.seed}")
         decls.append(decl)
     runs = Path(data.get("runs", "leaderboard/runs"))

@@ -21,6 +21,7 @@ from typing import Any
 
 from priorbench.bench import schema
 from priorbench.core import paths
+from priorbench.core.config import json_loads
 from priorbench.core.errors import UserError
 from priorbench.core.paths import JSON_LIMIT, atomic_write_bytes, read_regular
 
@@ -132,7 +133,7 @@ def parse_episodes(path: Path, data: bytes) -> EpisodeLog:
                 dropped = True
             break
         try:
-            record = json.loads(line)
+            record = json_loads(line)
             if not isinstance(record, dict):
                 raise ValueError("not an object")
         except ValueError:
@@ -159,7 +160,7 @@ class RunRecord:
         if not self.manifest_path.exists() and not self.manifest_path.is_symlink():
             return None
         try:
-            data = json.loads(read_regular(self.manifest_path, limit=JSON_LIMIT,
+            data = json_loads(read_regular(self.manifest_path, limit=JSON_LIMIT,
                                            fix="move the run folder away or rerun with --force"))
             if not isinstance(data, dict):
                 raise ValueError("not an object")

@@ -12,6 +12,9 @@ from priorbench.core.config import build_config, check_plain, parse_value, read_
 from priorbench.core.errors import UserError
 from priorbench.core.registry import close_matches
 
+#: The most evaluation episodes per test task and round (more is a typo, not a protocol).
+EVAL_EPISODES_LIMIT = 10_000
+
 
 @dataclass(frozen=True)
 class Budget:
@@ -124,6 +127,9 @@ def spec_from_dict(data: dict[str, Any], *, where: str) -> Spec:
     for name in ("steps", "eval_every", "eval_episodes", "checkpoint_every"):
         if getattr(budget, name) <= 0:
             raise UserError(f"{where}: budget.{name} must be a positive integer, got {getattr(budget, name)}")
+    if budget.eval_episodes > EVAL_EPISODES_LIMIT:  # each round plays this many per test task
+        raise UserError(f"{where}: budget.eval_episodes must be at most {EVAL_EPISODES_LIMIT:,} per test task, "
+                        f"got {budget.eval_episodes:,}; add test tasks instead")
     if not spec.envs and not spec.suite:
         raise UserError(f"{where}: no envs given (envs = [...] or suite = \"core-v0\" in the spec, or --env ID / --suite NAME)")
     if not spec.agents:

@@ -217,3 +217,26 @@ def config_changes(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -
         elif a != b:
             out.append(f"{prefix}{key}: {a!r} → {b!r}")
     return "; ".join(out[:3]) + ("; …" if len(out) > 3 else "")
+
+
+#: The deepest nesting a JSON file we read may have (ours nest under 10 levels).
+JSON_DEPTH = 64
+
+
+def json_loads(data: bytes | str) -> Any:
+    """`json.loads` for files we did not write: JSON nested deeper than JSON_DEPTH is a
+    ValueError like any other malformed JSON (not a RecursionError later, in whatever walks
+    it), so readers name the file in one line."""
+    try:
+        value = json.loads(data)
+    except RecursionError:
+        value = None
+    else:
+        level, stack = 0, [(value, 0)]
+        while stack and level <= JSON_DEPTH:
+            item, level = stack.pop()
+            children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+            stack.extend((child, level + 1) for child in children if isinstance(child, dict | list))
+        if level <= JSON_DEPTH:
+            return value
+    raise ValueError(f"nested more than {JSON_DEPTH} levels deep: not a file priorbench wrote")

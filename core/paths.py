@@ -283,6 +283,9 @@ def refuse_links(folder: Path, *, what: str = "run folder") -> None:
             if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
                 raise UserError(f"{path} is not a regular file (a FIFO, socket or device); "
                                 f"a {what} holds files and folders only: remove it")
+            if stat.S_ISREG(mode) and os.lstat(path).st_nlink > 1:  # a write would reach the other names
+                raise UserError(f"{path} has other hard links, so writing it would change a file outside "
+                                f"the {what}; give it its own copy (cp {path} {path}.own && mv {path}.own {path})")
 
 
 # --- one writer per folder -------------------------------------------------------------------
@@ -318,6 +321,8 @@ def folder_lock(folder: Path, flag: str) -> Iterator[Path]:
     folder = Path(folder)
     if folder.is_symlink():
         raise UserError(f"{flag} {folder} is a symbolic link; give the folder itself")
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"{flag} {folder} is a file, not a folder; move it away or give another folder")
     made = [p for p in [folder, *folder.parents] if not p.exists()]  # deepest first
     folder.mkdir(parents=True, exist_ok=True)
     fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)

@@ -147,7 +147,7 @@ COLLECT = ["dataset", "collect", "--env", FL, "--episodes", "2", "--no-progress"
     (COLLECT + ["--name", "a/b-v0", "--out", "d"], "a plain name"),
     (COLLECT + ["--set", "env.max_steps=-1", "--out", "d"], "max_steps"),
     (COLLECT + ["--set", "max_steps", "--out", "d"], "expected key=value"),
-    (["dataset", "collect", "--env", FL, "--episodes", "0", "--out", "d"], "--episodes must be positive"),
+    (["dataset", "collect", "--env", FL, "--episodes", "0", "--out", "d"], "--episodes must be from 1 to 1,000,000"),
     (COLLECT + ["--policy", "mixture:1.5", "--out", "d"], "mixture"),
     (["dataset", "info", "nowhere"], "nowhere"),
 ], ids=["no version", "dot-dot", "slash", "max_steps", "no value", "zero episodes", "mixture", "missing"])

@@ -274,12 +274,21 @@ def _model_folder(tmp_path: Path, config: str, weights: bytes | None = None) -> 
     ("[]", None, "names no model_type"),
     ('{"model_type": "no-such-model"}', None, "model_type 'no-such-model' is not one"),
     ("{not json", None, "is not valid JSON"),
+    ("[" * 100_000 + "]" * 100_000, None, "is not valid JSON"),
     (None, b"\xff" * 1000, "is not a readable safetensors file"),
-], ids=["empty config", "config a list", "unknown model type", "garbled config", "garbage weights"])
+    ("vocab_size=-5", None, "describes no model that can be built (Trying to create tensor with negative"),
+    ("n_embd=1000000000", None, "describes no model that can be built"),
+    ("n_layer=1000", None, "parameters but its weights store"),
+], ids=["empty config", "config a list", "unknown model type", "garbled config", "config nested 100,000 deep",
+        "garbage weights", "negative vocabulary", "overflowing width", "more layers than its weights"])
 def test_a_bad_model_folder_is_refused_in_one_line(config, weights, match, tmp_path, cwd, capsys):
     from priorbench.agents.priors.tiny import tiny_lm_path
 
-    folder = _model_folder(tmp_path, config or (tiny_lm_path() / "config.json").read_text(), weights)
+    tiny = json.loads((tiny_lm_path() / "config.json").read_text())
+    if config and "=" in config and not config.startswith("{"):  # one field of the real config changed
+        key, value = config.split("=")
+        config = json.dumps({**tiny, key: int(value), **({"n_positions": int(value)} if key == "n_embd" else {})})
+    folder = _model_folder(tmp_path, config or json.dumps(tiny), weights)
     _refused(capsys, ["prior", "inspect", "--env", FL, "--prior", f"hf:model={folder}", "--states", "2",
                       "--no-wins"], match)
 
@@ -377,3 +386,12 @@ def test_restamping_keeps_the_data_and_their_checksum(dataset, tmp_path):
     assert datasets.stamp_provenance(old, {})
     assert datasets.read_provenance(old)["sha256"] == datasets.read_provenance(dataset)["sha256"]
     assert not datasets.stamp_provenance(old, {})
+
+
+def test_dataset_collect_writes_nothing_through_a_link_below_its_out(cwd, capsys):
+    (cwd / "elsewhere").mkdir()
+    (cwd / "d").mkdir()
+    (cwd / "d" / "priorbench").symlink_to(cwd / "elsewhere")
+    _refused(capsys, ["dataset", "collect", "--env", FL, "--episodes", "2", "--no-progress", "--out", "d"],
+             "d/priorbench is a symbolic link")
+    assert list((cwd / "elsewhere").iterdir()) == []

@@ -245,3 +245,31 @@ def test_a_linked_folder_in_a_runs_folder_is_refused_by_name_not_skipped(cwd, ca
     capsys.readouterr()
     assert main(["leaderboard", "build", "--runs", "o", "--out", "lb"]) == 1
     assert "refused priorbench/FrozenLake-4x4-v0/random/seed1: " in capsys.readouterr().err
+
+
+def test_json_nested_too_deep_is_refused_by_name_not_a_recursion_error(cwd, capsys):
+    assert main(RUN + ["--seeds", "0", "1", "--out", "o"]) == 0
+    (cwd / RUN_DIR / "manifest.json").write_text("[" * 100_000 + "]" * 100_000)
+    capsys.readouterr()
+    assert main(["show", "o"]) == 1
+    assert "manifest.json is corrupt" in capsys.readouterr().out
+    (cwd / "lb").mkdir()
+    (cwd / "lb" / "verified.json").write_text('{"rows": ' + "[" * 5000 + "]" * 5000 + "}")
+    _refused(capsys, ["leaderboard", "build", "--runs", "o", "--out", "lb"], "is not a verified-rows file")
+
+
+def test_a_hard_linked_record_is_refused_before_a_resume_writes_it(cwd, capsys):
+    run = _unfinished(capsys, cwd)
+    (cwd / "precious.jsonl").hardlink_to(run / "episodes.jsonl")
+    before = (cwd / "precious.jsonl").read_bytes()
+    _refused(capsys, DQN + ["--steps", "300", "--set", "agent.dqn.lr=1e30", "--out", "o"], "has other hard links")
+    assert (cwd / "precious.jsonl").read_bytes() == before
+
+
+def test_a_run_folder_that_is_a_file_and_absurd_evaluation_counts_are_refused(cwd, capsys):
+    (cwd / RUN_DIR.parent).mkdir(parents=True)
+    (cwd / RUN_DIR).write_text("mine\n")
+    _refused(capsys, RUN + ["--out", "o"], "seed0 is a file, not a folder")
+    assert (cwd / RUN_DIR).read_text() == "mine\n"
+    _refused(capsys, RUN + ["--set", "budget.eval_episodes=1000000000000", "--out", "o2"],
+             "budget.eval_episodes must be at most 10,000")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from priorbench.core.config import POSITIVE, Range, build_config, canonical_json
+from priorbench.core.config import POSITIVE, Range, build_config, canonical_json, json_loads
 from priorbench.core.errors import UserError
 
 #: The files of a saved adapter folder (`priorbench prior train --out DIR`).
@@ -168,7 +168,7 @@ def read_adapter(folder: str) -> tuple[dict[str, Any], bytes]:
         raise UserError(f"adapter {root} needs {ADAPTER_MANIFEST} and {ADAPTER_FILE} "
                         "(made by `priorbench prior train --out DIR`)")
     try:
-        manifest = json.loads(read_regular(manifest_path, limit=JSON_LIMIT))
+        manifest = json_loads(read_regular(manifest_path, limit=JSON_LIMIT))
     except (ValueError, UnicodeDecodeError) as exc:
         raise UserError(f"adapter {root}: {ADAPTER_MANIFEST} is not valid JSON ({exc})") from None
     if not isinstance(manifest, dict):

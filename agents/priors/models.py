@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from priorbench.core.config import json_loads
 from priorbench.core.errors import UserError
 from priorbench.core.paths import JSON_LIMIT, cache_root, read_regular, sha256_files, write_folder
 from priorbench.core.progress import notice
@@ -91,7 +93,7 @@ def check_model_config(path: Path) -> None:
 
     fix = "give a folder written by `save_pretrained`"
     try:
-        config = json.loads(read_regular(path, limit=JSON_LIMIT, fix=fix))
+        config = json_loads(read_regular(path, limit=JSON_LIMIT, fix=fix))
     except (ValueError, UnicodeDecodeError):
         raise UserError(f"{path} is not valid JSON; {fix}") from None
     kind = config.get("model_type") if isinstance(config, dict) else None
@@ -100,6 +102,31 @@ def check_model_config(path: Path) -> None:
     if kind not in CONFIG_MAPPING_NAMES:
         raise UserError(f"{path}: model_type {kind!r} is not one this transformers knows; {fix} "
                         "by a transformers version this one can load")
+
+
+def check_model_size(folder: Path, stored: int) -> None:
+    """The model its config.json describes, built on the meta device (no memory): it must build
+    (a negative or absurd size in the config is refused here, not deep in torch) and hold no
+    more parameters than twice what its weights files store (tied weights are stored once)."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+    from transformers.utils import logging as hf_logging
+
+    fix = "give a folder written by `save_pretrained`"
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # a hostile config's warnings are not the one line we give
+    try:
+        with torch.device("meta"):
+            model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(folder))
+        declared = sum(p.numel() for p in model.parameters())
+    except Exception as exc:  # transformers and torch raise many types for a bad config
+        first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise UserError(f"{folder}/config.json describes no model that can be built ({first}); {fix}") from None
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    if declared > 2 * stored:
+        raise UserError(f"{folder}/config.json describes {declared:,} parameters but its weights store "
+                        f"{stored:,}; {fix}")
 
 
 #: The largest safetensors header read (the format's own limit is 100 MB).
@@ -119,7 +146,7 @@ def safetensors_header(fh: BinaryIO, size: int) -> dict[str, dict[str, Any]] | N
     if length > min(size - 8, HEADER_LIMIT):
         return None
     try:
-        header = json.loads(fh.read(length))
+        header = json_loads(fh.read(length))
     except (ValueError, UnicodeDecodeError):
         return None
     if not isinstance(header, dict):
@@ -171,12 +198,17 @@ def resolve_model(model: str) -> ResolvedModel:
         weights = sorted(path.glob("*.safetensors")) or sorted(path.glob("*.bin"))
         if not weights:
             raise UserError(f"{path} has a config.json but no weights (*.safetensors or *.bin)")
+        stored = 0
         for file in weights:
             if file.suffix == ".safetensors":
                 with open(file, "rb") as fh:
-                    if safetensors_header(fh, file.stat().st_size) is None:
-                        raise UserError(f"{file} is not a readable safetensors file (damaged or cut short); "
-                                        "give a folder written by `save_pretrained`")
+                    header = safetensors_header(fh, file.stat().st_size)
+                if header is None:
+                    raise UserError(f"{file} is not a readable safetensors file (damaged or cut short); "
+                                    "give a folder written by `save_pretrained`")
+                stored += sum(math.prod(t["shape"]) for t in header.values())
+        if stored:
+            check_model_size(path, stored)
         return ResolvedModel(path.name, str(path), sha256_files(weights))
     if model.count("/") == 1 and not model.startswith((".", "/")):
         return ResolvedModel(model, model, f"hub:{model}")

@@ -39,6 +39,10 @@ def build(runs_root: Path | Sequence[Path], out_dir: Path, protocol: Protocol | 
     and site/index.html from the runs under `runs_root`. Returns the rows (as aggregate()) and
     the refused runs (path relative to runs_root, reason)."""
     with folder_lock(Path(out_dir), "--out"):  # one build per output folder at a time
+        for name in (*TEXT_OUTPUTS, "plots", "site", NOTES):  # replaced or read, never followed
+            if (Path(out_dir) / name).is_symlink():
+                raise UserError(f"{Path(out_dir) / name} is a symbolic link; the build replaces its outputs "
+                                "in --out and follows no link: remove it")
         return _build(runs_root, Path(out_dir), protocol)
 
 

@@ -9,13 +9,12 @@ cov@5 on the same states. Written as canonical JSON with floats rounded to FLOAT
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from priorbench.core.config import canonical_json
+from priorbench.core.config import canonical_json, json_loads
 from priorbench.core.errors import UserError
 from priorbench.core.paths import JSON_LIMIT, atomic_write_bytes, read_regular
 
@@ -72,7 +71,7 @@ def read_quality(out_dir: Path) -> dict[str, Any] | None:
     if not path.exists() and not path.is_symlink():
         return None
     try:
-        data = json.loads(read_regular(path, limit=JSON_LIMIT))
+        data = json_loads(read_regular(path, limit=JSON_LIMIT))
         if data["format"] != FORMAT or not isinstance(data["entries"], list):
             raise ValueError
         for entry in data["entries"]:  # every field the tables read, by type

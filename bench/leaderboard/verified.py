@@ -17,7 +17,7 @@ from typing import Any
 
 from priorbench.bench.leaderboard.load import Run
 from priorbench.bench.leaderboard.stats import Row
-from priorbench.core.config import canonical_json
+from priorbench.core.config import canonical_json, json_loads
 from priorbench.core.errors import UserError
 from priorbench.core.paths import JSON_LIMIT, atomic_write_bytes, read_regular
 
@@ -40,7 +40,7 @@ def read_marks(out_dir: Path) -> dict[str, dict[str, Any]]:
     if not path.exists() and not path.is_symlink():
         return {}
     try:
-        data = json.loads(read_regular(path, limit=JSON_LIMIT))
+        data = json_loads(read_regular(path, limit=JSON_LIMIT))
         marks = {m["row"]: m for m in data["rows"]}
         for m in marks.values():  # the fields the tables show, by type
             if not (isinstance(m["row"], str) and isinstance(m["runs_sha256"], str)
