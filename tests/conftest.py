@@ -39,3 +39,12 @@ def one_torch_thread():
 @pytest.fixture
 def cli():
     return run_cli
+
+
+@pytest.fixture
+def cwd(tmp_path, monkeypatch):
+    """An empty working folder for a test that runs the CLI as a user would (relative paths)."""
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    return work

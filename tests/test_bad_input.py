@@ -39,14 +39,6 @@ def _files(root: Path) -> set[Path]:
     return {p.relative_to(root) for p in root.rglob("*")}
 
 
-@pytest.fixture
-def cwd(tmp_path, monkeypatch):
-    work = tmp_path / "work"
-    work.mkdir()
-    monkeypatch.chdir(work)
-    return work
-
-
 RUN_CASES = {
     "negative seed": (RUN + ["--seeds", "-1", "--out", "o"], "seed -1 is out of range"),
     "huge seed": (RUN + ["--seeds", "99999999999", "--out", "o"], "seed 99999999999 is out of range"),

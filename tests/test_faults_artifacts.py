@@ -49,14 +49,6 @@ def _refused(capsys, argv, match):
     return err[-1]
 
 
-@pytest.fixture
-def cwd(tmp_path, monkeypatch):
-    work = tmp_path / "work"
-    work.mkdir()
-    monkeypatch.chdir(work)
-    return work
-
-
 # --- adapters --------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")

@@ -28,14 +28,6 @@ SLOW = ["run", "--env", FL, "--agent", "dqn", "--steps", "1500", "--eval-every",
         "--set", "budget.checkpoint_every=200", "--out", "o"]
 
 
-@pytest.fixture
-def cwd(tmp_path, monkeypatch):
-    work = tmp_path / "work"
-    work.mkdir()
-    monkeypatch.chdir(work)
-    return work
-
-
 def _unfinished(capsys, cwd: Path) -> Path:
     """A dqn run stopped by a diverging update: a run folder left as a kill would leave it."""
     _refused(capsys, DQN + ["--steps", "300", "--set", "agent.dqn.lr=1e30", "--out", "o"], "became nan")

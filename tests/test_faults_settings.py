@@ -24,14 +24,6 @@ LLM = ["run", "--env", FL, "--agent", "llm", "--steps", "10", "--eval-every", "1
        "--set", "agent.llm.prior=oracle"]
 
 
-@pytest.fixture
-def cwd(tmp_path, monkeypatch):
-    work = tmp_path / "work"
-    work.mkdir()
-    monkeypatch.chdir(work)
-    return work
-
-
 def _refused_quietly(capsys, cwd, argv, match):
     """`_refused`, and nothing but what the test put there is left in the working folder."""
     before = _files(cwd)
