@@ -10,11 +10,21 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import functools
+import hashlib
+import json
 from pathlib import Path
 from typing import Any, ClassVar
 
+from priorbench.core.config import json_loads
 from priorbench.core.errors import UserError
-from priorbench.core.paths import sha256_file
+from priorbench.core.paths import (
+    JSON_LIMIT,
+    atomic_write_bytes,
+    cache_root,
+    read_regular,
+    sha256_file,
+)
 from priorbench.envs.base import ResetResult, StepResult, TextEnv, text_space
 
 #: The library's 30 tasks (scienceworld 1.2.3, tasks.json): id → (task name, title, topic).
@@ -97,6 +107,7 @@ def read_folds(sw: Any) -> dict[str, list[int]]:
             "test": sorted(int(v) for v in sw.get_variations_test())}
 
 
+@functools.cache
 def _jar_sha256() -> str:
     from scienceworld.constants import JAR_PATH
 
@@ -209,13 +220,32 @@ class ScienceWorld(TextEnv):
                             f"{self.simplifications!r}: {exc}") from None
 
     def _gold_path(self, key: tuple[str, int, str]) -> list[str]:
-        """The library's gold action sequence of one variation, from a fresh JVM of its own."""
+        """The library's gold action sequence of one variation, from a fresh JVM of its own
+        (about 4 s), kept in priorbench's cache by the engine jar's hash: the same sequence in
+        every process afterwards."""
+        task, variation, simplifications = key
+        name = hashlib.sha256(json.dumps([_jar_sha256(), *key]).encode()).hexdigest()[:32]
+        try:
+            cached: Path | None = cache_root() / "scienceworld-gold" / f"{name}.json"
+        except UserError:  # no cache folder here: generate each time
+            cached = None
+        if cached is not None and cached.is_file() and not cached.is_symlink():
+            try:
+                stored = json_loads(read_regular(cached, limit=JSON_LIMIT))
+            except (UserError, ValueError, UnicodeDecodeError):
+                stored = None
+            if isinstance(stored, list) and all(isinstance(a, str) for a in stored):
+                return stored
         sw = self._launch()
         try:
-            sw.load(*key, generateGoldPath=True)
-            return [" ".join(a.split()) for a in sw.server.getGoldActionSequence()]
+            sw.load(task, variation, simplifications, generateGoldPath=True)
+            gold = [" ".join(a.split()) for a in sw.server.getGoldActionSequence()]
         finally:
             self._shutdown(sw)
+        if cached is not None:
+            with contextlib.suppress(UserError, OSError):  # a cache we cannot write: no reuse
+                atomic_write_bytes(cached, json.dumps(gold).encode())
+        return gold
 
     @staticmethod
     def _shutdown(sw: Any) -> None:

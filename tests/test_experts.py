@@ -123,3 +123,29 @@ def test_the_slippery_lake_expert_plays_the_best_odds():
     results = [follow_expert(env, 0, seed=seed) for seed in range(1000)]
     assert all(won or why.startswith("lost") for won, why in results)
     assert 0.09 < sum(won for won, _ in results) / len(results) < 0.15
+
+
+@pytest.mark.slow
+def test_scienceworld_gold_paths_are_kept_in_the_cache(tmp_path, monkeypatch):
+    """A gold path is generated once (a JVM of its own, ~4 s) and read from priorbench's cache
+    afterwards, in any process: the cached sequence is the one the expert follows."""
+    import json
+
+    sw = _scienceworld()
+    monkeypatch.setenv("PRIORBENCH_CACHE", str(tmp_path))
+    monkeypatch.setattr(sw, "_GOLD", {})
+    env = sw.ScienceWorld(task="boil", split="test", n_test_variations=1)
+    try:
+        _, info = env.reset(options={"task": 0})
+        files = list((tmp_path / "scienceworld-gold").glob("*.json"))
+        assert len(files) == 1 and json.loads(files[0].read_text())[0] == info["expert_action"]
+        files[0].write_text(json.dumps(["wait1", "wait1"]))
+        monkeypatch.setattr(sw, "_GOLD", {})  # a new process: only the file is left
+        _, info = env.reset(options={"task": 0})
+        assert info["expert_action"] == "wait1"
+        files[0].write_text("[" * 1000 + "]" * 1000)  # a damaged file is generated again
+        monkeypatch.setattr(sw, "_GOLD", {})
+        _, info = env.reset(options={"task": 0})
+        assert info["expert_action"] != "wait1" and json.loads(files[0].read_text())[0] == info["expert_action"]
+    finally:
+        env.close()
