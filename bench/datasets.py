@@ -22,7 +22,14 @@ from typing import Annotated, Any, Literal
 from priorbench import envs
 from priorbench.agents.base import Transition
 from priorbench.core import seeding
-from priorbench.core.config import Range, build_config, canonical_json, json_loads
+from priorbench.core.config import (
+    Range,
+    build_config,
+    canonical_json,
+    json_loads,
+    self_checksum,
+    stamped_json,
+)
 from priorbench.core.errors import UserError
 from priorbench.core.paths import (
     JSON_LIMIT,
@@ -74,13 +81,11 @@ class Provenance:
 
 def provenance_checksum(provenance: dict[str, Any]) -> str:
     """sha256 of the canonical JSON of priorbench.json without its `provenance_sha256`."""
-    rest = {k: v for k, v in provenance.items() if k != "provenance_sha256"}
-    return hashlib.sha256(canonical_json(rest).encode()).hexdigest()
+    return self_checksum(provenance, "provenance_sha256")
 
 
 def _provenance_bytes(provenance: dict[str, Any]) -> bytes:
-    stamped = {**provenance, "provenance_sha256": provenance_checksum(provenance)}
-    return (json.dumps(stamped, indent=2, sort_keys=True) + "\n").encode()
+    return stamped_json(provenance, "provenance_sha256")
 
 
 def stamp_provenance(folder: str | Path, env_kwargs: dict[str, Any]) -> bool:

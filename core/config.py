@@ -240,3 +240,14 @@ def json_loads(data: bytes | str) -> Any:
         if level <= JSON_DEPTH:
             return value
     raise ValueError(f"nested more than {JSON_DEPTH} levels deep: not a file priorbench wrote")
+
+
+def self_checksum(data: dict[str, Any], field: str) -> str:
+    """sha256 of the canonical JSON of `data` without its own checksum `field` (a manifest
+    that covers itself: an adapter's `manifest_sha256`, a dataset's `provenance_sha256`)."""
+    return config_hash({k: v for k, v in data.items() if k != field})
+
+
+def stamped_json(data: dict[str, Any], field: str) -> bytes:
+    """`data` with `field` set to its `self_checksum`, as a JSON file's bytes (sorted, indented)."""
+    return (json.dumps({**data, field: self_checksum(data, field)}, indent=2, sort_keys=True) + "\n").encode()

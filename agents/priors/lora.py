@@ -18,7 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from priorbench.core.config import POSITIVE, Range, build_config, canonical_json, json_loads
+from priorbench.core.config import (
+    POSITIVE,
+    Range,
+    build_config,
+    json_loads,
+    self_checksum,
+    stamped_json,
+)
 from priorbench.core.errors import UserError
 
 #: The files of a saved adapter folder (`priorbench prior train --out DIR`).
@@ -78,14 +85,12 @@ class AdapterManifest:
 
 def manifest_checksum(manifest: dict[str, Any]) -> str:
     """sha256 of the canonical JSON of the manifest without its `manifest_sha256`."""
-    rest = {k: v for k, v in manifest.items() if k != "manifest_sha256"}
-    return hashlib.sha256(canonical_json(rest).encode()).hexdigest()
+    return self_checksum(manifest, "manifest_sha256")
 
 
 def manifest_bytes(manifest: dict[str, Any]) -> bytes:
     """The manifest, stamped with its checksum, as manifest.json's bytes."""
-    stamped = {**manifest, "manifest_sha256": manifest_checksum(manifest)}
-    return (json.dumps(stamped, indent=2, sort_keys=True) + "\n").encode()
+    return stamped_json(manifest, "manifest_sha256")
 
 
 def stamp_manifest(folder: str | Path) -> bool:
