@@ -3,12 +3,15 @@
 Per run: success rate, mean and normalised return, the test-success learning curve,
 steps-to-threshold and the sample-efficiency AUC. Over runs (seeds) and tasks: rliable's
 interquartile mean with stratified-bootstrap 95% confidence intervals and its probability of
-improvement (the library is called, not re-implemented), and mean ± standard error alongside.
+improvement, and mean ± standard error alongside.
 
-rliable draws its bootstrap samples from numpy's global RNG whatever `random_state` says, so
-every call here seeds `np.random` with `BOOTSTRAP_SEED` first: the same scores always give the
-same intervals, and one row's interval does not depend on which other rows exist. rliable
-(and its scipy/arch imports, ~1 s) is imported only when an aggregate is computed.
+The bootstrap is rliable's recipe (StratifiedBootstrap / StratifiedIndependentBootstrap over
+arch, percentile intervals) computed on all replications at once: the same draws from a
+`RandomState(BOOTSTRAP_SEED)` of its own (rliable draws from numpy's global RNG, seeded so), the
+same trimmed means and percentiles, so every interval is the same float rliable gives
+(`tests/test_leaderboard.py` compares them bit for bit) at about 1/75 of the time. The same
+scores always give the same intervals, one row's interval does not depend on which other rows
+exist, and numpy's global RNG is left alone.
 """
 
 from __future__ import annotations
@@ -19,9 +22,8 @@ from typing import Any
 import numpy as np
 
 from priorbench.bench.schema import RunSummary, agent_label
-from priorbench.core.seeding import fixed_numpy_rng
 
-#: numpy's global seed before every rliable call (reproducible intervals).
+#: The bootstrap's seed (reproducible intervals).
 BOOTSTRAP_SEED = 20240917
 #: Bootstrap replications for final-score intervals and for learning curves / improvement.
 BOOTSTRAP_REPS = 2000
@@ -191,68 +193,104 @@ def binomial_interval(wins: int, n: int, level: float = CI_SIZE) -> tuple[float,
     [0.478, 1], 0 of 100 give [0, 0.036]. (0, 1) when n is 0."""
     if n <= 0:
         return 0.0, 1.0
-    from scipy.stats import beta
+    # betaincinv is scipy.stats.beta.ppf to the bit, without importing scipy.stats (~1 s)
+    from scipy.special import betaincinv
 
     tail = (1 - level) / 2
-    lower = 0.0 if wins <= 0 else float(beta.ppf(tail, wins, n - wins + 1))
-    upper = 1.0 if wins >= n else float(beta.ppf(1 - tail, wins + 1, n - wins))
+    lower = 0.0 if wins <= 0 else float(betaincinv(wins, n - wins + 1, tail))
+    upper = 1.0 if wins >= n else float(betaincinv(wins + 1, n - wins, 1 - tail))
     return lower, upper
 
 
-def _interval(scores: np.ndarray | list[np.ndarray], func: Callable[..., Any], reps: int,
-              seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """rliable's stratified-bootstrap interval for one entry: (point, 2 × … [lower; upper])."""
-    if isinstance(scores, np.ndarray) and scores.size and np.all(scores == scores.flat[0]):
-        # Every resample of constant scores is the same: the interval is the point (rliable
-        # gives exactly that, after `reps` evaluations of `func`).
-        point = np.asarray(func(scores), dtype=float)
-        return point, np.stack([point, point])
-    from rliable import library as rly
+def _trimmed_means(rows: np.ndarray) -> np.ndarray:
+    """rliable's IQM (scipy's 25% trimmed mean) of each row of a 2-D array, by the same steps
+    as `scipy.stats.trim_mean` (partition, slice, mean), so every value is the same float."""
+    n = rows.shape[-1]
+    low = int(0.25 * n)
+    part = np.partition(rows, (low, n - low - 1), axis=-1)
+    return np.mean(part[..., low:n - low], axis=-1)
 
-    with fixed_numpy_rng(seed):  # rliable ignores random_state: it draws from the global RNG
-        point, interval = rly.get_interval_estimates(
-            {"x": scores}, func, reps=reps, confidence_interval_size=CI_SIZE)
-    return np.asarray(point["x"], dtype=float), np.asarray(interval["x"], dtype=float)
+
+def _resampled(scores: np.ndarray, rng: np.random.RandomState, reps: int) -> np.ndarray:
+    """`reps` stratified resamples of a runs × tasks × … array (runs drawn with replacement
+    within each task and point), stacked on a new first axis: rliable's `StratifiedBootstrap`
+    draws, `np.random.choice(runs, shape)` once per replication, taken in one call (the same
+    integers: legacy `choice` with replacement is `randint`, which draws in order)."""
+    runs = rng.randint(0, scores.shape[0], size=(reps, *scores.shape))
+    strata = np.ogrid[tuple(slice(n) for n in (0, *scores.shape[1:]))][1:]
+    return scores[(runs, *(s[None] for s in strata))]
+
+
+def _percentile_interval(values: np.ndarray) -> np.ndarray:
+    """arch's percentile interval of `reps` × k bootstrap values (2 × k: lower; upper)."""
+    alpha = (1.0 - CI_SIZE) / 2
+    bounds = [np.percentile(values[:, i], [100 * alpha, 100 * (1.0 - alpha)]) for i in range(values.shape[1])]
+    return np.array(bounds, dtype=float).T
+
+
+def _constant(scores: np.ndarray) -> bool:
+    """Every resample of constant scores is the same: the interval is the point (rliable gives
+    exactly that, after `reps` evaluations)."""
+    return bool(scores.size) and bool(np.all(scores == scores.flat[0]))
 
 
 def iqm(scores: np.ndarray) -> float:
     """rliable's interquartile mean over all runs and tasks."""
-    from rliable import metrics as rlm
-
-    return float(rlm.aggregate_iqm(np.asarray(scores, dtype=float)))
+    return float(_trimmed_means(np.asarray(scores, dtype=float).reshape(1, -1))[0])
 
 
 def iqm_ci(scores: np.ndarray, *, reps: int = BOOTSTRAP_REPS,
            seed: int = BOOTSTRAP_SEED) -> tuple[float, float, float]:
     """(IQM, lower, upper) of a runs × tasks matrix, 95% stratified-bootstrap CI (runs resampled
     within each task)."""
-    from rliable import metrics as rlm
-
-    point, interval = _interval(np.asarray(scores, dtype=float),
-                                lambda x: np.array([rlm.aggregate_iqm(x)]), reps, seed)
-    return float(point[0]), float(interval[0, 0]), float(interval[1, 0])
+    scores = np.asarray(scores, dtype=float)
+    point = iqm(scores)
+    if _constant(scores):
+        return point, point, point
+    samples = _resampled(scores, np.random.RandomState(seed), reps)
+    interval = _percentile_interval(_trimmed_means(samples.reshape(reps, -1))[:, None])
+    return point, float(interval[0, 0]), float(interval[1, 0])
 
 
 def iqm_curve_ci(scores: np.ndarray, *, reps: int = CURVE_REPS,
                  seed: int = BOOTSTRAP_SEED) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """IQM and 95% CI at each point of a runs × tasks × points array (rliable's
     sample-efficiency-curve recipe): three arrays of length points."""
-    from rliable import metrics as rlm
+    scores = np.asarray(scores, dtype=float)
+    runs, tasks, points = scores.shape
 
-    def per_point(x: np.ndarray) -> np.ndarray:
-        return np.array([rlm.aggregate_iqm(x[..., j]) for j in range(x.shape[-1])])
+    def per_point(x: np.ndarray) -> np.ndarray:  # (…, runs, tasks, points) → (…, points)
+        moved = np.moveaxis(x, -1, -3)  # (…, points, runs, tasks)
+        return _trimmed_means(np.ascontiguousarray(moved).reshape(*moved.shape[:-2], runs * tasks))
 
-    point, interval = _interval(np.asarray(scores, dtype=float), per_point, reps, seed)
+    point = per_point(scores)
+    if _constant(scores):
+        return point, point.copy(), point.copy()
+    interval = _percentile_interval(per_point(_resampled(scores, np.random.RandomState(seed), reps)))
     return point, interval[0], interval[1]
+
+
+def _improvement(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """rliable's probability of improvement of (…, runs_x, tasks) over (…, runs_y, tasks): per
+    task the Mann–Whitney U of x over y (pairs won, ties count half: scipy's rank sum gives
+    exactly that) over runs_x × runs_y, averaged over tasks."""
+    greater = (x[..., :, None, :] > y[..., None, :, :]).sum(axis=(-3, -2))
+    equal = (x[..., :, None, :] == y[..., None, :, :]).sum(axis=(-3, -2))
+    return np.mean((greater + 0.5 * equal) / (x.shape[-2] * y.shape[-2]), axis=-1)
 
 
 def probability_of_improvement_ci(x: np.ndarray, y: np.ndarray, *, reps: int = CURVE_REPS,
                                   seed: int = BOOTSTRAP_SEED) -> tuple[float, float, float]:
     """rliable's P(X > Y) averaged over tasks, with its 95% CI; x and y are runs × tasks
-    matrices over the same tasks (run counts may differ)."""
-    from rliable import metrics as rlm
-
-    point, interval = _interval([np.asarray(x, dtype=float), np.asarray(y, dtype=float)],
-                                rlm.probability_of_improvement, reps, seed)
-    bounds = interval.reshape(2, -1)
-    return float(point.reshape(-1)[0]), float(bounds[0, 0]), float(bounds[1, 0])
+    matrices over the same tasks (run counts may differ). Resampled as rliable's
+    `StratifiedIndependentBootstrap` draws: x's runs, then y's, in each replication."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    point = float(_improvement(x, y))
+    rng = np.random.RandomState(seed)
+    tasks = np.arange(x.shape[1])[None, :]
+    xs, ys = np.empty((reps, *x.shape)), np.empty((reps, *y.shape))
+    for r in range(reps):  # interleaved draws with two bounds: one replication at a time
+        xs[r] = x[rng.randint(0, x.shape[0], size=x.shape), tasks]
+        ys[r] = y[rng.randint(0, y.shape[0], size=y.shape), tasks]
+    interval = _percentile_interval(_improvement(xs, ys)[:, None])
+    return point, float(interval[0, 0]), float(interval[1, 0])

@@ -309,7 +309,7 @@ ROW_CONSISTENT_PACKAGES = ("priorbench",)
 
 def _check_episodes(path: Path, episodes: list[dict[str, Any]]) -> None:
     for number, record in enumerate(episodes, start=1):
-        schema.parse_row(record, f"{path}: {EPISODES} line {number}")
+        schema.check_row(record, f"{path}: {EPISODES} line {number}")
     if not any(r["phase"] == "eval" for r in episodes):
         raise UserError(f"{path}: {EPISODES} holds no evaluation episodes")
 

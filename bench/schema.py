@@ -44,9 +44,18 @@ def _allowed(tp: Any) -> tuple[type, ...]:
 
 
 @functools.cache
-def _hints(cls: type) -> dict[str, Any]:
-    """`cls`'s resolved annotations (resolved once per class, not once per record)."""
-    return typing.get_type_hints(cls)
+def _fields(cls: type) -> tuple[tuple[str, bool, tuple[type, ...], bool, tuple[Any, ...] | None], ...]:
+    """What `_check` asks of each field of `cls`: (JSON key, required, allowed runtime types,
+    whether bool is one of them, the Literal's values or None). Resolved once per class, not
+    once per record (`typing.get_type_hints` per episode line was most of a build's time)."""
+    hints, names = typing.get_type_hints(cls), getattr(cls, "JSON_NAMES", {})
+    out = []
+    for f in dataclasses.fields(cls):
+        tp, allowed = hints[f.name], _allowed(hints[f.name])
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        literal = typing.get_args(tp) if typing.get_origin(tp) is Literal else None
+        out.append((names.get(f.name, f.name), required, allowed, bool in allowed, literal))
+    return tuple(out)
 
 
 def _number(value: Any) -> bool:
@@ -68,18 +77,14 @@ def _check(cls: type, data: Any, where: str) -> None:
     its annotated JSON type (bool is not accepted as a number)."""
     if not isinstance(data, dict):
         raise UserError(f"{where} is not a JSON object")
-    hints = _hints(cls)
-    for f in dataclasses.fields(cls):
-        key = getattr(cls, "JSON_NAMES", {}).get(f.name, f.name)
-        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    for key, required, allowed, bool_allowed, literal in _fields(cls):
         if key not in data:
             if required:
                 raise UserError(f"{where} has no {key!r} (schema mismatch)")
             continue
-        value, allowed = data[key], _allowed(hints[f.name])
-        wrong = not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed)
-        literal = typing.get_origin(hints[f.name]) is Literal and value not in typing.get_args(hints[f.name])
-        if wrong or literal:
+        value = data[key]
+        if (not isinstance(value, allowed) or (not bool_allowed and isinstance(value, bool))
+                or (literal is not None and value not in literal)):
             raise UserError(f"{where} has no valid {key!r} (schema mismatch)")
 
 
@@ -238,11 +243,15 @@ class EpisodeRow:
         return data
 
     @classmethod
-    def from_json(cls, data: Any, where: str) -> EpisodeRow:
+    def check(cls, data: Any, where: str) -> None:
         _check(cls, data, where)
         _check_timing(data.get("timing", {}), where)
         if data["phase"] == "eval" and not isinstance(data.get("eval_round"), int):
             raise UserError(f"{where} is an eval episode without eval_round")
+
+    @classmethod
+    def from_json(cls, data: Any, where: str) -> EpisodeRow:
+        cls.check(data, where)
         return _build(cls, data)
 
 
@@ -264,20 +273,32 @@ class GradientStepsRow:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_json(cls, data: Any, where: str) -> GradientStepsRow:
+    def check(cls, data: Any, where: str) -> None:
         _check(cls, data, where)
         _check_timing(data.get("timing", {}), where)
+
+    @classmethod
+    def from_json(cls, data: Any, where: str) -> GradientStepsRow:
+        cls.check(data, where)
         return _build(cls, data)
 
 
 Row = EpisodeRow | GradientStepsRow
 
 
+def row_type(data: Any) -> type[EpisodeRow] | type[GradientStepsRow]:
+    """The row type an episodes.jsonl object declares."""
+    return GradientStepsRow if isinstance(data, dict) and data.get("unit") == "gradient_steps" else EpisodeRow
+
+
 def parse_row(data: Any, where: str) -> Row:
     """One episodes.jsonl object as the row type it declares."""
-    if isinstance(data, dict) and data.get("unit") == "gradient_steps":
-        return GradientStepsRow.from_json(data, where)
-    return EpisodeRow.from_json(data, where)
+    return row_type(data).from_json(data, where)
+
+
+def check_row(data: Any, where: str) -> None:
+    """`parse_row`'s checks without building the object (verifying a run reads every line)."""
+    row_type(data).check(data, where)
 
 
 # --- metrics ---------------------------------------------------------------------------------

@@ -232,6 +232,9 @@ def json_loads(data: bytes | str) -> Any:
     except RecursionError:
         value = None
     else:
+        opens = data.count(b"[") + data.count(b"{") if isinstance(data, bytes) else data.count("[") + data.count("{")
+        if opens <= JSON_DEPTH:  # cannot nest deeper than it has brackets: nothing to walk
+            return value
         level, stack = 0, [(value, 0)]
         while stack and level <= JSON_DEPTH:
             item, level = stack.pop()

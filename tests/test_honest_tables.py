@@ -24,6 +24,15 @@ def test_the_exact_interval_is_never_a_point():
     lo, hi = metrics.binomial_interval(50, 100)
     assert lo == pytest.approx(0.3983, abs=1e-4) and hi == pytest.approx(1 - lo)
     assert metrics.binomial_interval(0, 0) == (0.0, 1.0)
+    # the textbook form, to the bit (the code avoids importing scipy.stats)
+    from scipy.stats import beta
+
+    tail = (1 - metrics.CI_SIZE) / 2
+    for n in (1, 5, 26, 130):
+        for wins in range(n + 1):
+            lo, hi = metrics.binomial_interval(wins, n)
+            assert lo == (0.0 if wins == 0 else float(beta.ppf(tail, wins, n - wins + 1)))
+            assert hi == (1.0 if wins == n else float(beta.ppf(1 - tail, wins + 1, n - wins)))
 
 
 def test_the_split_comes_from_the_manifest():

@@ -117,6 +117,48 @@ def test_rliable_aggregates():
     assert mid.tolist() == [0.0, 1.5] and low[0] == high[0] == 0.0 and low[1] <= 1.5 <= high[1]
 
 
+def _rliable(scores, func, reps):
+    """rliable's own interval (the reference the vectorised bootstrap must match to the bit)."""
+    from rliable import library as rly
+
+    from priorbench.core.seeding import fixed_numpy_rng
+
+    with fixed_numpy_rng(metrics.BOOTSTRAP_SEED):
+        point, interval = rly.get_interval_estimates({"x": scores}, func, reps=reps,
+                                                     confidence_interval_size=metrics.CI_SIZE)
+    return np.asarray(point["x"], dtype=float).reshape(-1), np.asarray(interval["x"], dtype=float).reshape(2, -1)
+
+
+def test_the_bootstrap_is_rliables_to_the_bit():
+    """Every interval equals rliable's own (same draws, trimmed means, percentiles): success
+    rates of a few seeds, continuous scores, ties, one run, and unequal run counts."""
+    from rliable import metrics as rlm
+
+    g = np.random.default_rng(7)
+    state = np.random.get_state()
+    for trial in range(24):
+        runs, tasks, points = int(g.integers(1, 8)), int(g.integers(1, 4)), int(g.integers(1, 6))
+        draw = (lambda *shape: g.random(shape)) if trial % 3 == 1 else (lambda *shape: g.integers(0, 6, shape) / 5)
+        m = draw(runs, tasks)
+        if not np.all(m == m.flat[0]):  # constant scores skip the bootstrap (tested above)
+            point, interval = _rliable(m, lambda x: np.array([rlm.aggregate_iqm(x)]), 200)
+            assert metrics.iqm_ci(m, reps=200) == (point[0], interval[0, 0], interval[1, 0])
+        c = draw(runs, 1, points)
+        if not np.all(c == c.flat[0]):
+            point, interval = _rliable(
+                c, lambda x: np.array([rlm.aggregate_iqm(x[..., j]) for j in range(x.shape[-1])]), 100)
+            mid, low, high = metrics.iqm_curve_ci(c, reps=100)
+            assert mid.tolist() == point.tolist() and low.tolist() == interval[0].tolist()
+            assert high.tolist() == interval[1].tolist()
+        y = m.copy() if trial % 4 == 0 else draw(runs if trial % 2 else int(g.integers(1, 8)), tasks)
+        point, interval = _rliable([m, y], rlm.probability_of_improvement, 100)
+        assert metrics.probability_of_improvement_ci(m, y, reps=100) == (point[0], interval[0, 0], interval[1, 0])
+    np.random.set_state(state)
+    before = np.random.get_state()[1].copy()
+    metrics.iqm_ci(np.arange(6.0).reshape(3, 2))
+    assert np.array_equal(np.random.get_state()[1], before)  # numpy's global RNG is left alone
+
+
 def test_key_pairs():
     assert leaderboard.key_pairs(["dqn", "dqn-prior", "llm", "random"]) == [
         ("dqn-prior", "dqn"), ("dqn-prior", "llm")]
