@@ -146,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                    help="base prior setting (e.g. model=PATH), or env.<kwarg>=VALUE")
+    t.add_argument("--no-progress", action="store_true", help="hide the bar (a line now and then instead)")
 
     p = sub.add_parser("show", help="summarise run folders (exit 1 when a run is refused)")
     p.add_argument("runs", nargs="+", type=Path)
@@ -163,6 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run records (repeatable: a new agent's runs beside the baselines; "
                         "default leaderboard/runs)")
     b.add_argument("--out", type=Path, default=Path("leaderboard"))
+    b.add_argument("--context", type=Path, metavar="DIR",
+                   help="where NOTES.md, prior_quality.json and verified.json are read from besides "
+                        "--out (default leaderboard/, the committed board, where it exists)")
     b.add_argument("--protocol", type=Path, metavar="FILE",
                    help="refuse runs not made under this protocol (leaderboard/protocol.toml)")
     b.add_argument("--allow-refused", action="store_true",
@@ -181,13 +185,14 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--runs", type=Path, default=Path("leaderboard/runs"))
     v.add_argument("--out", type=Path, default=Path("leaderboard"), help="where verified.json goes")
     v.add_argument("--row", action="append", default=[], dest="rows", metavar="ROW",
-                   help='a row index or "ENV_ID:AGENT" (repeatable; default: every cheap row)')
+                   help='a row id, e.g. "FrozenLake-4x4-v0:tabular-q" (repeatable; default: every cheap row)')
     v.add_argument("--max-seconds", type=float, default=10.0,
                    help="a cheap row: no LLM calls and at most this much stored wall time (default 10)")
     v.add_argument("--write", action="store_true", help="write verified.json with the rows that matched")
 
     p = sub.add_parser("reproduce", help="re-run a leaderboard row's seeds and check the stored CI")
-    p.add_argument("row", metavar="ROW", help='a row index or "ENV_ID:AGENT"')
+    p.add_argument("row", metavar="ROW", help='a row id as the leaderboard prints it, e.g. '
+                   '"FrozenLake-4x4-v0:tabular-q" (or the row\'s number in this build)')
     p.add_argument("--runs", type=Path, default=Path("leaderboard/runs"))
     p.add_argument("--out", type=Path, help="keep the new runs here (default: a temporary folder)")
     p.add_argument("--seeds", type=int, nargs="+", metavar="K", help="only these seeds")

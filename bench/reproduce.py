@@ -19,6 +19,7 @@ from priorbench.bench.leaderboard import (
     row_stats,
     row_success_matrix,
 )
+from priorbench.bench.leaderboard.stats import OWN_ENVS, numbered
 from priorbench.core.errors import UserError
 
 
@@ -44,8 +45,8 @@ class Reproduction:
                     f"equal within {records.REL_TOL:g} (rel.)" if diff["close"] else "differ")
 
         lines = [
-            f"row {self.row.index}: {self.row.env} {self.row.agent} "
-            f"({len(self.seeds)} of {len(self.row.runs)} seeds re-run)",
+            f"row {self.row.id} ({self.row.env} {self.row.agent}; "
+            f"{len(self.seeds)} of {len(self.row.runs)} seeds re-run)",
             markdown_table(["seed", "stored success", "new success", "episode records"],
                            [[k, a, b, verdict(k)] for k, _, a, b in self.seeds]),
             f"stored IQM {iqm:.3f}, 95% CI [{lo:.3f}, {hi:.3f}]; new IQM {self.new:.3f}: "
@@ -68,20 +69,20 @@ class Reproduction:
 
 
 def find_row(rows: Sequence[Row], ref: str) -> Row:
-    """A row by index ("3") or by "env_id:agent"."""
+    """A row by its id (`FrozenLake-4x4-v0:tabular-q`, `stats.row_id`), by "env_id:label" as
+    tables print it, or by its number in this build (numbers move when rows are added)."""
     if ref.strip().isdigit():
         index = int(ref)
         if index >= len(rows):
             raise UserError(f"no row {index}: the leaderboard has rows 0–{len(rows) - 1}")
         return rows[index]
-    env, sep, agent = ref.rpartition(":")
     for row in rows:
-        if sep and row.env == env and row.agent == agent:
+        if ref in (row.id, f"{row.env}:{row.agent}"):
             return row
     from priorbench.core.registry import close_matches
 
-    names = [f"{r.env}:{r.agent}" for r in rows]
-    raise UserError(f"no row {ref!r}.{close_matches(ref, names)} Rows: give an index or one of "
+    names = [r.id for r in rows]
+    raise UserError(f"no row {ref!r}.{close_matches(ref, names)} Name a row by its id, one of: "
                     f"{', '.join(names)}")
 
 
@@ -94,18 +95,29 @@ def reproduce(runs_root: Path, ref: str, *, out: Path | None = None,
                             or Path(runs_root).resolve() in Path(out).resolve().parents):
         raise UserError(f"--out {out} is inside the runs folder {runs_root}: the re-runs would "
                         "replace the stored runs; give another folder")
-    rows, refused = stored_rows(runs_root)
+    rows, refused = stored_rows(runs_root, envs=_envs_named(ref))
     result = reproduce_row(find_row(rows, ref), out=out, seeds=seeds, progress=progress)
     result.refused = refused
     return result
 
 
-def stored_rows(runs_root: Path) -> tuple[list[Row], list[tuple[str, str]]]:
-    """The rows of a runs folder, numbered as the leaderboard numbers them, and the refused runs."""
-    groups, refused = collect(runs_root)
+def _envs_named(ref: str) -> set[str] | None:
+    """The env ids a row id or "env_id:label" may name (the text before any of its colons, with
+    and without priorbench's namespace: an agent may have colons of its own); None for a
+    number, which needs every row."""
+    if ref.strip().isdigit():
+        return None
+    heads = {ref[:i] for i, ch in enumerate(ref) if ch == ":"}
+    return heads | {OWN_ENVS + h for h in heads}
+
+
+def stored_rows(runs_root: Path, envs: set[str] | None = None) -> tuple[list[Row], list[tuple[str, str]]]:
+    """The rows of a runs folder, numbered as the leaderboard numbers them, and the refused runs
+    (`envs`: of those envs only, their runs alone verified)."""
+    groups, refused = collect(runs_root, envs=envs)
     if not groups:
-        raise UserError(f"no usable runs under {runs_root}")
-    return [Row(i, env, agent, runs) for i, ((env, agent), runs) in enumerate(sorted(groups.items()))], refused
+        raise UserError(f"no usable runs under {runs_root}" + (" for that row" if envs else ""))
+    return numbered(groups), refused
 
 
 def reproduce_row(row: Row, *, out: Path | None = None, seeds: Sequence[int] | None = None,
@@ -117,7 +129,7 @@ def reproduce_row(row: Row, *, out: Path | None = None, seeds: Sequence[int] | N
     row.stats = row_stats(row.runs)
     chosen = [r for r in row.runs if seeds is None or int(r.summary["seed"]) in set(seeds)]
     if not chosen:
-        raise UserError(f"row {row.index} has seeds {row.seeds}; none of {list(seeds or [])}")
+        raise UserError(f"row {row.id} has seeds {row.seeds}; none of {list(seeds or [])}")
     stored = (row.stats["iqm"], row.stats["iqm_lo"], row.stats["iqm_hi"])
     with tempfile.TemporaryDirectory(prefix="priorbench-reproduce-") as tmp:
         target = Path(out) if out is not None else Path(tmp)

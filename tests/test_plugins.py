@@ -97,6 +97,11 @@ def test_an_installed_plugin_agent_walks_the_whole_path(installed, tmp_path):
     assert re.search(rf"^\| {re.escape(FL)} +\| train = test +\| count-q ", md, re.M), md.split("## ", 1)[0]
     improvement = md.split("## Probability of improvement", 1)[1].split("## ", 1)[0]
     assert "count-q" in improvement and "dqn" in improvement and "tabular-q" in improvement
+    # every family the board has on its env, the prior agents and llm included
+    for other in ("dqn-prior [smollm2-135m + adapter 0162b203]", "llm [smollm2-135m + adapter 0162b203]",
+                  "llm-sample [smollm2-135m, calibration=contextual]", "cql-prior [smollm2-135m, calibration=contextual]"):
+        assert f"| count-q | {other}" in improvement.replace("  ", " ") or re.search(
+            rf"\| count-q +\| {re.escape(other)} +\|", improvement), other
 
     # a run made with another budget is refused by the official (protocol) build, with the reason
     refused = run_cli("leaderboard", "build", "--runs", str(ROOT / "leaderboard/runs"), "--runs",

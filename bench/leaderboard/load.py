@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -29,6 +29,9 @@ class Run:
     manifest: dict[str, Any]
     episodes: list[dict[str, Any]]
     summary: dict[str, Any]
+    rel: str | None = None
+    """Its path relative to its own runs folder, where `path` shows the folder in front (a
+    build from several): verified marks name runs by it, wherever the folder is."""
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -80,7 +83,18 @@ def _progress(items: Iterable[T], total: int) -> Iterable[T]:
                 notice(f"verified {done} of {total} run folders")
 
 
-def collect(root: Path | Sequence[Path], protocol: Protocol | None = None,
+def _env_of(path: Path) -> str | None:
+    """The env id a run folder's manifest names (None where it cannot be read: `verify_run`
+    then says why)."""
+    try:
+        env = (records.RunRecord(path).read_manifest() or {}).get("env")
+    except UserError:
+        return None
+    return str(env["id"]) if isinstance(env, dict) and "id" in env else None
+
+
+def collect(root: Path | Sequence[Path], protocol: Protocol | None = None, *,
+            envs: Collection[str] | None = None,
             ) -> tuple[dict[tuple[str, str], list[Run]], list[tuple[str, str]]]:
     """Verified runs under `root` (or several roots) grouped into (env, agent) rows, and the
     refused runs with why.
@@ -89,7 +103,9 @@ def collect(root: Path | Sequence[Path], protocol: Protocol | None = None,
     trained on less than the largest budget of their env's runs form rows of their own (the
     budget in the label, `schema.budget_label`); then each row's survivors are checked together (`records.row_problems`, one pass): a row that
     mixes versions or configurations is refused as a whole. With several roots a run's path is
-    shown with its root in front."""
+    shown with its root in front. `envs`: only the runs of these envs (their manifests name
+    them; an unreadable one is kept, to be refused with its reason), the rest not verified:
+    `reproduce` of one row reads one env's runs."""
     roots = [Path(root)] if isinstance(root, str | Path) else [Path(r) for r in root]
     for r in roots:
         if not r.exists():
@@ -98,10 +114,13 @@ def collect(root: Path | Sequence[Path], protocol: Protocol | None = None,
     first: dict[tuple[str, str], list[tuple[Path, dict[str, Any], list[dict[str, Any]]]]] = {}
     verified: list[tuple[Path, dict[str, Any], list[dict[str, Any]]]] = []
     shown: dict[Path, str] = {}
+    own: dict[Path, str] = {}
     for root_ in roots:
         for path in records.find_runs(root_):
-            shown[path] = (_relative(path, root_) if len(roots) == 1
-                           else f"{root_.as_posix().rstrip('/')}/{_relative(path, root_)}")
+            if envs is not None and _env_of(path) not in {*envs, None}:
+                continue
+            own[path] = _relative(path, root_)
+            shown[path] = own[path] if len(roots) == 1 else f"{root_.as_posix().rstrip('/')}/{own[path]}"
     for path, rel in _progress(shown.items(), len(shown)):
         try:
             manifest, episodes = records.verify_run(path)
@@ -127,7 +146,7 @@ def collect(root: Path | Sequence[Path], protocol: Protocol | None = None,
                 refused.append((shown[path], problem))
                 continue
             summary = {**metrics.run_summary(manifest, episodes), "agent": key[1]}  # the row's label
-            rows.setdefault(key, []).append(Run(shown[path], manifest, episodes, summary))
+            rows.setdefault(key, []).append(Run(shown[path], manifest, episodes, summary, own[path]))
     for runs in rows.values():
         runs.sort(key=lambda r: (r.summary["seed"], r.path))
     return rows, sorted(refused)

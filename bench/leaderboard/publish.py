@@ -33,20 +33,23 @@ def read_notes(path: Path) -> str:
         raise UserError(f"{path} is not UTF-8 text; save it as UTF-8 (or move it away) and build again") from None
 
 
-def build(runs_root: Path | Sequence[Path], out_dir: Path, protocol: Protocol | None = None,
-          ) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+def build(runs_root: Path | Sequence[Path], out_dir: Path, protocol: Protocol | None = None, *,
+          context: Path | None = None) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
     """Write LEADERBOARD.md, leaderboard.csv, leaderboard_full.csv, leaderboard.tex, plots/*.png
     and site/index.html from the runs under `runs_root`. Returns the rows (as aggregate()) and
-    the refused runs (path relative to runs_root, reason)."""
+    the refused runs (path relative to runs_root, reason). The maintainers' context — NOTES.md,
+    prior_quality.json, verified.json — is read from `context` (the committed leaderboard
+    folder, for a build into a folder of your own) and from `out_dir`, which wins where both
+    have one (verified marks: both, out_dir's for the rows it names)."""
     with folder_lock(Path(out_dir), "--out"):  # one build per output folder at a time
         for name in (*TEXT_OUTPUTS, "plots", "site", NOTES):  # replaced or read, never followed
             if (Path(out_dir) / name).is_symlink():
                 raise UserError(f"{Path(out_dir) / name} is a symbolic link; the build replaces its outputs "
                                 "in --out and follows no link: remove it")
-        return _build(runs_root, Path(out_dir), protocol)
+        return _build(runs_root, Path(out_dir), protocol, Path(context) if context is not None else None)
 
 
-def _build(runs_root: Path | Sequence[Path], out_dir: Path, protocol: Protocol | None,
+def _build(runs_root: Path | Sequence[Path], out_dir: Path, protocol: Protocol | None, context: Path | None,
            ) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
     groups, refused = collect(runs_root, protocol)
     if not groups:
@@ -56,9 +59,10 @@ def _build(runs_root: Path | Sequence[Path], out_dir: Path, protocol: Protocol |
     envs, overall_rows = overall(rows)
     pairs = improvements(rows)
 
-    notes = read_notes(out_dir / NOTES)
-    verified = verified_rows(rows, read_marks(out_dir))
-    prior_quality = quality.read_quality(out_dir)
+    folders = [out_dir] + ([context] if context is not None and context.resolve() != out_dir.resolve() else [])
+    notes = next((text for text in (read_notes(f / NOTES) for f in folders) if text.strip()), "")
+    verified = verified_rows(rows, {k: v for f in reversed(folders) for k, v in read_marks(f).items()})
+    prior_quality = next((q for q in (quality.read_quality(f) for f in folders) if q is not None), None)
     commands = {r.index: tables.reproduce_command(r, _runs_argument(r, runs_root)) for r in rows}
     # Everything is built in a staging folder inside out_dir and then moved in (each file and
     # folder by one rename, all after the slow part): a kill mid-build leaves the old outputs

@@ -25,8 +25,7 @@ FLOAT_DIGITS = 6
 FIGURES = ("p_expert", "cov@1", "cov@3", "cov@5", "uniform_cov@5", "entropy", "kl_from_uniform")
 HEADERS = ("env", "prior", "agents", "states", "P(expert)", "cov@1", "cov@3", "cov@5",
            "uniform cov@5", "entropy", "KL(p‖u)")
-MAKE = ("priorbench leaderboard prior-quality --spec leaderboard/spec.toml --out leaderboard "
-        "[--states 50] [--seed 0]")
+MAKE = "priorbench leaderboard prior-quality --spec SPEC --out DIR [--states 50] [--seed 0]"
 TEXT = ("How much each prior of the rows above knows about each env's games, before any RL: "
         "`priorbench prior inspect` on the env's test split (states walked by the expert with "
         "random detours, scored once with the agents' prompt). **cov@k** is the chance that k "
@@ -35,8 +34,9 @@ TEXT = ("How much each prior of the rows above knows about each env's games, bef
         "commands; a prior worth RL compute has cov@5 above it. **KL(p‖u)** = log n − entropy "
         "(nats). Made by `priorbench leaderboard prior-quality` into prior_quality.json beside "
         "the outputs; the build only reads it.")
-MISSING = ("No prior-quality file yet: make it with `" + MAKE + "` (it scores each prior's "
-           "states on every env of the spec; minutes on a CPU), then rebuild.")
+MISSING = ("No prior-quality file yet: make it with `" + MAKE + "`, SPEC the leaderboard spec "
+           "your runs came from and DIR this build's --out (it scores each prior's states on every "
+           "env of the spec; minutes on a CPU), then rebuild.")
 SYNTHETIC_NOTE = ("SYNTHETIC priors (the oracle is told the expert's command, so its coverage "
                   "is set by q, not learned) are controls, listed apart:")
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from priorbench.bench import metrics, schema
 from priorbench.bench.leaderboard.load import Run
+from priorbench.core.errors import UserError
 
 
 @dataclass
@@ -25,9 +26,30 @@ class Curve:
     upper: list[float]
 
 
+#: The namespace of priorbench's own envs, left out of row ids (`row_id`).
+OWN_ENVS = "priorbench/"
+
+
+def row_id(env: str, agent: str) -> str:
+    """A row's stable name, from its env and table label alone (not its place in a build):
+    `FrozenLake-4x4-v0:dqn-prior[smollm2-135m+adapter:0162b203]`, `...:cql@500`. The env id
+    without priorbench's namespace, ":", then the label without spaces: the prior in brackets
+    ("+adapter:" before an adapter's hash, "," between settings, "-" for other spaces), "@N"
+    for a reduced budget. `reproduce`, `verify`, the site's anchors and verified.json use it."""
+    budget = schema.budget_part(agent)
+    prior = schema.prior_part(agent)
+    text = schema.base_agent(agent)
+    if prior:
+        text += "[" + prior.replace(" + adapter ", "+adapter:").replace(", ", ",").replace(" ", "-") + "]"
+    if budget:
+        text += "@" + budget.removeprefix(" @").removesuffix(" steps")
+    return f"{env.removeprefix(OWN_ENVS)}:{text}"
+
+
 @dataclass
 class Row:
-    """One leaderboard row: an (env, agent) pair over its seeds."""
+    """One leaderboard row: an (env, agent) pair over its seeds. `index` is its place in this
+    build's table (a display number that moves when rows are added); `id` names it for good."""
 
     index: int
     env: str
@@ -39,6 +61,23 @@ class Row:
     @property
     def seeds(self) -> list[int]:
         return [int(r.summary["seed"]) for r in self.runs]
+
+    @property
+    def id(self) -> str:
+        return row_id(self.env, self.agent)
+
+
+def numbered(groups: dict[tuple[str, str], list[Run]]) -> list[Row]:
+    """The rows of `collect`'s groups in table order (by env, then label), numbered; two labels
+    that would share a row id are refused (they could not be told apart by `reproduce`)."""
+    rows = [Row(i, env, agent, runs) for i, ((env, agent), runs) in enumerate(sorted(groups.items()))]
+    seen: dict[str, Row] = {}
+    for row in rows:
+        other = seen.setdefault(row.id, row)
+        if other is not row:
+            raise UserError(f"rows {other.env} {other.agent!r} and {row.agent!r} share the row id {row.id!r}; "
+                            "rename one agent or prior so that their labels differ in more than spaces")
+    return rows
 
 
 def _nanmean(values: Sequence[float]) -> float:
@@ -119,12 +158,11 @@ def total_cost(rows: Sequence[Row]) -> dict[str, float]:
 
 
 def make_rows(groups: dict[tuple[str, str], list[Run]], *, curves: bool = True) -> list[Row]:
-    rows = []
-    for index, ((env, agent), runs) in enumerate(sorted(groups.items())):
-        row = Row(index, env, agent, runs, row_stats(runs))
+    rows = numbered(groups)
+    for row in rows:
+        row.stats = row_stats(row.runs)
         if curves:
-            row.curve = row_curve(runs)
-        rows.append(row)
+            row.curve = row_curve(row.runs)
     return rows
 
 
@@ -170,8 +208,6 @@ PRIOR_FREE_LLM = "llm"
 SAMPLING_LLM = "llm-sample"
 
 
-#: The rows a plug-in (not built-in) agent is compared with, where the table has them.
-NEW_AGENT_BASELINES = ("random", "tabular-q", "dqn", "ppo", "cql")
 
 
 def _is_new(base: str) -> bool:
@@ -192,8 +228,10 @@ def key_pairs(agents: Sequence[str]) -> list[tuple[str, str]]:
     agent's name with its prior in brackets): first each real-prior row vs its control (the same
     agent with the SYNTHETIC uniform prior: the knowledge effect); then each X-prior agent vs its
     plain counterpart (and vi vs twosome/ppo), and vs llm and llm-sample with the same prior
-    when present (llm vs llm-sample: greedy vs sampling); a plug-in agent vs each of
-    NEW_AGENT_BASELINES present; else every agent vs random; else all pairs."""
+    when present (llm vs llm-sample: greedy vs sampling); a plug-in agent vs every built-in
+    row of its budget in the table — every family, each prior agent with each of its priors,
+    `llm` and `llm-sample` included (SYNTHETIC controls aside); else every agent vs random; else
+    all pairs."""
     present = set(agents)
     pairs: list[tuple[str, str]] = []
     for a in sorted(present):  # controls first: a prior row vs the same agent with the uniform prior
@@ -201,9 +239,9 @@ def key_pairs(agents: Sequence[str]) -> list[tuple[str, str]]:
             pairs.append((a, schema.control_label(a)))
     for a in sorted(present):
         base = schema.base_agent(a)
-        if _is_new(base):  # a plug-in agent: against each plain baseline in the table
-            pairs += [(a, b + schema.budget_part(a)) for b in NEW_AGENT_BASELINES
-                      if b + schema.budget_part(a) in present]
+        if _is_new(base):  # a plug-in agent: against every built-in row of its budget
+            pairs += [(a, b) for b in sorted(present) if b != a and not schema.is_synthetic(b)
+                      and schema.budget_part(b) == schema.budget_part(a) and not _is_new(schema.base_agent(b))]
             continue
         plain = [base.replace("-prior", "", 1)] if "-prior" in base else list(COUNTERPARTS.get(base, ()))
         if not plain and base not in COUNTERPARTS and base != PRIOR_FREE_LLM:
@@ -243,4 +281,106 @@ def improvements(rows: Sequence[Row]) -> list[dict[str, Any]]:
         # every run of both sides scored the same: 0.5 [0.5, 0.5] would read as evidence of a tie
         tie = bool(np.all(mx == mx.flat[0]) and np.all(my == mx.flat[0]))
         out.append({"x": x, "y": y, "envs": len(envs), "p": p, "p_lo": lower, "p_hi": upper, "tie": tie})
+    return out
+
+
+# --- the views a reader opens first: the headline and "does the prior help?" ------------------
+
+#: Agents shown under the headline's ranking as references, never ranked or marked best: they
+#: read the game's solution.
+REFERENCE_AGENTS = ("expert",)
+
+
+@dataclass
+class HeadlineLine:
+    """One agent of the headline: its row per env, its all-envs aggregate (`overall`; None when
+    it did not run every env) and the envs where it is best (ties included)."""
+
+    agent: str
+    cells: dict[str, Row]
+    overall: dict[str, Any] | None
+    best: set[str] = field(default_factory=set)
+    reference: bool = False
+
+
+def headline_rows(rows: Sequence[Row]) -> list[Row]:
+    """The rows a headline ranks: full-budget rows of real priors and prior-free agents (never a
+    SYNTHETIC control or a reduced budget)."""
+    return [r for r in rows if not schema.is_synthetic(r.agent) and not schema.is_reduced(r.agent)]
+
+
+def headline(rows: Sequence[Row], overall_rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[HeadlineLine]]:
+    """(envs, lines): one line per agent label, ranked by the all-envs IQM (then mean success);
+    below them the agents that did not run every env (most envs first, then their mean IQM), and
+    last the references. `best`: per env, the lines (references aside) with the highest IQM, when
+    it is above 0 and at least two lines ran the env."""
+    main = headline_rows(rows)
+    envs = sorted({r.env for r in main})
+    by_overall = {o["agent"]: o for o in overall_rows}
+    lines: dict[str, HeadlineLine] = {}
+    for row in main:
+        line = lines.setdefault(row.agent, HeadlineLine(row.agent, {}, by_overall.get(row.agent),
+                                                        reference=schema.base_agent(row.agent) in REFERENCE_AGENTS))
+        line.cells[row.env] = row
+    for env in envs:
+        ranked = [line for line in lines.values() if env in line.cells and not line.reference]
+        top = max((line.cells[env].stats["iqm"] for line in ranked), default=0.0)
+        if len(ranked) >= 2 and top > 0:
+            for line in ranked:
+                if line.cells[env].stats["iqm"] == top:
+                    line.best.add(env)
+
+    def order(line: HeadlineLine) -> tuple[Any, ...]:
+        mean = float(np.mean([r.stats["iqm"] for r in line.cells.values()]))
+        if line.overall is not None:
+            return (line.reference, 0, -line.overall["iqm"], -line.overall["success"], line.agent)
+        return (line.reference, 1, -len(line.cells), -mean, line.agent)
+
+    return envs, sorted(lines.values(), key=order)
+
+
+#: "Does the prior help?": what a prior row is compared with, in reading order (the control
+#: first: only it separates knowledge from the decision rule).
+EFFECT_KINDS = ("control", "plain", "llm")
+
+
+def prior_effects(rows: Sequence[Row]) -> list[dict[str, Any]]:
+    """For each real-prior row of a prior agent (dqn-prior, cql-prior; vi against twosome and
+    ppo), per env: the paired difference in final test success to its uniform-prior control, to
+    its plain counterpart and to `llm` with the same prior, each at the same budget, where the
+    board has that row. Seeds are paired by number (`metrics.paired_difference_ci`: mean over
+    pairs, bootstrap CI over pairs) and the final rounds' pooled episodes give an interval that
+    never collapses (`metrics.difference_interval`). `reading`: "better" / "worse" (the prior row than the other) when both
+    intervals exclude 0 on that side, "tie — no evidence" when every run of both scored alike,
+    else "no clear difference"."""
+    by_key = {(r.env, r.agent): r for r in rows}
+    out = []
+    for row in sorted(rows, key=lambda r: (r.env, r.agent)):
+        base, prior, budget = schema.base_agent(row.agent), schema.prior_part(row.agent), schema.budget_part(row.agent)
+        if not prior or schema.is_synthetic(row.agent) or not ("-prior" in base or base in COUNTERPARTS):
+            continue
+        plain = [base.replace("-prior", "", 1)] if "-prior" in base else list(COUNTERPARTS[base])
+        others = [("control", schema.control_label(row.agent))] if "-prior" in base else []
+        others += [("plain", next((c for c in (p + f" [{prior}]" + budget, p + budget) if (row.env, c) in by_key),
+                                  p + budget)) for p in plain]
+        others.append(("llm", f"{PRIOR_FREE_LLM} [{prior}]{budget}"))
+        for kind, label in others:
+            other = by_key.get((row.env, label))
+            if other is None:
+                continue
+            mine = {int(r.summary["seed"]): float(r.summary["success"]) for r in row.runs}
+            theirs = {int(r.summary["seed"]): float(r.summary["success"]) for r in other.runs}
+            seeds = sorted(set(mine) & set(theirs))
+            if not seeds:
+                continue
+            delta, lo, hi = metrics.paired_difference_ci([mine[k] for k in seeds], [theirs[k] for k in seeds])
+            s, t = row.stats or row_stats(row.runs), other.stats or row_stats(other.runs)
+            ep_lo, ep_hi = metrics.difference_interval(s["wins"], s["episodes"], t["wins"], t["episodes"])
+            values = list(mine.values()) + list(theirs.values())
+            reading = ("tie — no evidence" if all(v == values[0] for v in values) else
+                       "better" if lo > 0 and ep_lo > 0 else "worse" if hi < 0 and ep_hi < 0 else
+                       "no clear difference")
+            out.append({"env": row.env, "agent": row.agent, "vs": kind, "other": label, "pairs": len(seeds),
+                        "delta": delta, "lo": lo, "hi": hi, "ep_lo": ep_lo, "ep_hi": ep_hi, "reading": reading,
+                        "row": row.id, "other_row": other.id})
     return out

@@ -16,8 +16,15 @@ import numpy as np
 
 from priorbench.bench import metrics, schema
 from priorbench.bench.leaderboard import quality
-from priorbench.bench.leaderboard.stats import Row, row_cost, total_cost
-from priorbench.bench.leaderboard.verified import VERIFIED_TEXT
+from priorbench.bench.leaderboard.stats import (
+    HeadlineLine,
+    Row,
+    headline,
+    prior_effects,
+    row_cost,
+    total_cost,
+)
+from priorbench.bench.leaderboard.verified import NOT_VERIFIED_TEXT, VERIFIED_TEXT
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
@@ -93,12 +100,9 @@ def provenance(row: Row) -> dict[str, Any]:
 
 
 def reproduce_command(row: Row, runs: str | None = None) -> str:
-    """The `priorbench reproduce` command line that re-runs `row`'s seeds: by "ENV:AGENT" (by
-    index when the label holds a colon), from `runs` (default: reproduce's leaderboard/runs)."""
-    ref = f"{row.env}:{row.agent}"
-    if ref.rpartition(":")[2] != row.agent:
-        ref = str(row.index)
-    words = ["priorbench", "reproduce", ref] + (["--runs", runs] if runs else [])
+    """The `priorbench reproduce` command line that re-runs `row`'s seeds: by its row id, from
+    `runs` (default: reproduce's leaderboard/runs)."""
+    words = ["priorbench", "reproduce", row.id] + (["--runs", runs] if runs else [])
     words += ["--seeds", *map(str, row.seeds)]
     return shlex.join(words)
 
@@ -250,6 +254,92 @@ def legend() -> str:
             "ROW` re-runs a row.")
 
 
+HEADLINE_TITLE = "Who is best where"
+ALL_ROWS_TITLE = "Every row, per env"
+
+
+def short_env(env: str) -> str:
+    return env.removeprefix("priorbench/")
+
+
+def headline_text(envs: Sequence[str], lines: Sequence[HeadlineLine]) -> str:
+    """The sentence above the headline table."""
+    ranked = sum(line.overall is not None and not line.reference for line in lines)
+    return (f"Agents ranked by final test success over all {len(envs)} envs (rliable's IQM over seeds × "
+            "envs, 95% stratified-bootstrap CI over seeds), then each env's IQM with its CI; **bold**: "
+            "the best in that env (references aside; ties all bold). "
+            + (f"{ranked} agents ran every env and are ranked; " if ranked else "No agent ran every env yet; ")
+            + "those below ran fewer (the all-envs column says how many) and are ordered by envs run, "
+            "then their mean IQM. `expert` reads the game's solution: a reference, not ranked. "
+            "SYNTHETIC controls and reduced-budget rows are never in this table (their sections "
+            "are below). Test tasks per env under its name: held out, or train = test (a single "
+            "task that the agent trains on). Methods, the full per-env table, provenance and cost "
+            "follow.")
+
+
+def _split_of(lines: Sequence[HeadlineLine], env: str) -> str:
+    return next((line.cells[env].stats["split"] for line in lines if env in line.cells), "")
+
+
+def headline_header(envs: Sequence[str], lines: Sequence[HeadlineLine]) -> list[str]:
+    return ["rank", "agent", "all envs: IQM [95% CI]"] + [f"{short_env(e)} ({_split_of(lines, e)})" for e in envs]
+
+
+def headline_cells(envs: Sequence[str], lines: Sequence[HeadlineLine]) -> list[list[tuple[str, bool]]]:
+    """The headline's cells as (text, best) per line: rank, agent (marked † as in the full
+    table when any of its rows is), the all-envs aggregate, one IQM [CI] per env (— not run)."""
+    out, rank = [], 0
+    for line in lines:
+        if line.reference:
+            number = "ref."
+        elif line.overall is not None:
+            rank += 1
+            number = str(rank)
+        else:
+            number = "—"
+        dagger = BEFORE_FIX_MARK if any(r.stats.get("before_eval_streams") for r in line.cells.values()) else ""
+        o = line.overall
+        total = (f"{o['iqm']:.3f} {ci_text(o['iqm_lo'], o['iqm_hi'])}" if o is not None
+                 else f"ran {len(line.cells)} of {len(envs)} envs")
+        cells = [(number, False), (line.agent + dagger, False), (total, False)]
+        for env in envs:
+            row = line.cells.get(env)
+            cells.append(("—", False) if row is None else
+                         (f"{row.stats['iqm']:.3f} {ci_text(row.stats['iqm_lo'], row.stats['iqm_hi'])}", env in line.best))
+        out.append(cells)
+    return out
+
+
+def headline_md_cells(envs: Sequence[str], lines: Sequence[HeadlineLine]) -> tuple[list[str], list[list[str]]]:
+    return headline_header(envs, lines), [[f"**{text}**" if best else text for text, best in cells]
+                                          for cells in headline_cells(envs, lines)]
+
+
+EFFECTS_TITLE = "Does the prior help?"
+EFFECTS_PLOT = "plots/prior-effects.png"
+EFFECTS_PLOT_TITLE = "does the prior help: paired difference in final test success, per env"
+EFFECTS_TEXT = (
+    "Each prior agent's row, per env, against (1) **control**: the same agent, budget and seeds with "
+    "the SYNTHETIC uniform prior — it knows nothing, so only a gain over it is the prior's knowledge "
+    "(read it first); (2) **plain**: the agent without a prior — knowledge and decision rule together; "
+    "(3) **llm**: the same prior acting alone — whether learning adds anything to the prior. **Δ** is "
+    "the mean over seeds paired by seed number of the difference in final test success (prior row "
+    "minus the other). The first interval is a percentile bootstrap over those pairs "
+    f"({metrics.BOOTSTRAP_REPS:,} reps) and collapses to a point when every pair differs alike; the "
+    "second is Newcombe's score interval for the difference of the final rounds' pooled test-episode "
+    "success rates, which never collapses (it treats episodes as independent). **reading** says "
+    "\"better\" or \"worse\" (the prior row than the other) only where both intervals exclude 0 on that side, \"tie — no evidence\" "
+    "where every run of both rows scored alike. Rows of a reduced budget are compared at that budget.")
+NO_EFFECTS_TEXT = "No prior agent's row has a control, plain or llm row to compare with in these runs."
+EFFECT_HEADERS = ["env", "prior row", "compared with", "seed pairs", "Δ success", "95% CI (seeds, paired)",
+                  "95% CI (episodes)", "reading"]
+
+
+def effect_cells(effects: Sequence[dict[str, Any]]) -> list[list[Any]]:
+    return [[short_env(e["env"]), e["agent"], f"{e['vs']}: {e['other']}", e["pairs"], f"{e['delta']:+.3f}",
+             ci_text(e["lo"], e["hi"]), ci_text(e["ep_lo"], e["ep_hi"]), e["reading"]] for e in effects]
+
+
 SYNTHETIC_TITLE = "SYNTHETIC prior rows"
 
 
@@ -341,19 +431,25 @@ def leaderboard_md(rows: Sequence[Row], envs: Sequence[str], overall_rows: Seque
                    refused: Sequence[tuple[str, str]], notes: str = "",
                    verified: Sequence[tuple[Row, dict[str, Any]]] = (), *,
                    commands: dict[int, str] | None = None,
-                   prior_quality: dict[str, Any] | None = None) -> str:
+                   prior_quality: dict[str, Any] | None = None,
+                   effects: Sequence[dict[str, Any]] | None = None) -> str:
     """LEADERBOARD.md; `commands`: each row's reproduce command (default `reproduce_command`),
-    `prior_quality`: the prior-quality data (None: the section says how to make it)."""
+    `prior_quality`: the prior-quality data (None: the section says how to make it), `effects`:
+    `stats.prior_effects(rows)` (computed when None)."""
     commands = commands if commands is not None else {r.index: reproduce_command(r) for r in rows}
+    effects = prior_effects(rows) if effects is None else effects
     real, reduced, synthetic = split_sections(rows)
     real_pairs, reduced_pairs, synthetic_pairs = split_pairs(pairs)
-    md = [
-        "# priorbench leaderboard", "",
-        legend(), "",
-        markdown_table(MAIN_HEADERS, [_main_cells(r) for r in real], MAIN_FORMATS), "",
-    ]
+    head_envs, lines = headline(rows, overall_rows)
+    md = ["# priorbench leaderboard", "", f"## {HEADLINE_TITLE}", "", headline_text(head_envs, lines), "",
+          markdown_table(*headline_md_cells(head_envs, lines)), ""]
+    md += [f"## {EFFECTS_TITLE}", "", EFFECTS_TEXT, ""]
+    md += ([markdown_table(EFFECT_HEADERS, effect_cells(effects)), "", f"![{EFFECTS_PLOT_TITLE}]({EFFECTS_PLOT})", ""]
+           if effects else [NO_EFFECTS_TEXT, ""])
+    md += ["## Methods: reading these numbers", "", legend(), ""]
     if notes.strip():  # the hand-written reading of the numbers (NOTES.md beside the outputs)
         md += [notes.strip(), ""]
+    md += [f"## {ALL_ROWS_TITLE}", "", markdown_table(MAIN_HEADERS, [_main_cells(r) for r in real], MAIN_FORMATS), ""]
     knowledge = knowledge_cells(rows, pairs)
     if knowledge:
         md += [f"## {KNOWLEDGE_TITLE}", "", knowledge_text(), "", markdown_table(KNOWLEDGE_HEADERS, knowledge), ""]
@@ -385,7 +481,7 @@ def leaderboard_md(rows: Sequence[Row], envs: Sequence[str], overall_rows: Seque
     md += _cost_md(rows) + _quality_md(prior_quality)
     md += ["## Verified rows", "", VERIFIED_TEXT, ""]
     md += ([markdown_table(VERIFIED_HEADERS, verified_cells(verified)), ""] if verified else
-           ["No row is verified yet (`priorbench leaderboard verify --write`).", ""])
+           [NOT_VERIFIED_TEXT, ""])
     md += ["## Plots", ""] + [f"![{title}]({name})" for name, title in plots] + [""]
     md += ["## Provenance", "",
            "Per row: seeds, the env version, the priorbench version and git commit(s) that made "
@@ -397,7 +493,7 @@ def leaderboard_md(rows: Sequence[Row], envs: Sequence[str], overall_rows: Seque
                             ", ".join(c[:12] for c in p["git_commits"]),
                             " ".join(h[:12] for h in p["spec_hashes"])]
                            for r in rows for p in [provenance(r)]]), ""]
-    md += [REPRODUCE_TEXT, ""] + [f"- row {r.index}: `{commands[r.index]}`" for r in rows] + [""]
+    md += [REPRODUCE_TEXT, ""] + [f"- row {r.index}, `{r.id}`: `{commands[r.index]}`" for r in rows] + [""]
     if refused:
         md += ["## Refused runs", "",
                "These run records failed the integrity checks (checksum, schema, or a row mixing "
@@ -406,12 +502,11 @@ def leaderboard_md(rows: Sequence[Row], envs: Sequence[str], overall_rows: Seque
     return "\n".join(md)
 
 
-VERIFIED_HEADERS = ["row", "env", "agent", "seeds re-run", "re-run with priorbench"]
+VERIFIED_HEADERS = ["row id", "seeds re-run", "re-run with priorbench"]
 
 
 def verified_cells(verified: Sequence[tuple[Row, dict[str, Any]]]) -> list[list[Any]]:
-    return [[row.index, row.env, row.agent, " ".join(map(str, mark["seeds"])), mark["priorbench"]]
-            for row, mark in verified]
+    return [[row.id, " ".join(map(str, mark["seeds"])), mark["priorbench"]] for row, mark in verified]
 
 
 def csv_text(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from priorbench.bench.leaderboard.load import Run
-from priorbench.bench.leaderboard.stats import Row
+from priorbench.bench.leaderboard.stats import OWN_ENVS, Row, row_id
 from priorbench.core.config import canonical_json, json_loads
 from priorbench.core.errors import UserError
 from priorbench.core.paths import JSON_LIMIT, atomic_write_bytes, read_regular
@@ -25,12 +25,23 @@ VERIFIED = "verified.json"
 
 
 def row_ref(env: str, agent: str) -> str:
-    return f"{env}:{agent}"
+    """The name a mark gives its row: the row id (`stats.row_id`)."""
+    return row_id(env, agent)
+
+
+def _current(ref: str) -> str:
+    """A mark's row name as a row id: marks written before row ids named rows "env_id:label"
+    (with spaces and priorbench's namespace); the env ids have no colon."""
+    if " " not in ref and not ref.startswith(OWN_ENVS):
+        return ref
+    env, _, label = ref.partition(":")
+    return row_id(env, label)
 
 
 def runs_digest(runs: Sequence[Run]) -> str:
-    """sha256 over a row's runs: path, spec hash and episodes checksum of each."""
-    items = sorted([r.path, r.manifest["spec_hash"], r.manifest["episodes_sha256"]] for r in runs)
+    """sha256 over a row's runs: path (within its runs folder), spec hash and episodes checksum
+    of each."""
+    items = sorted([r.rel or r.path, r.manifest["spec_hash"], r.manifest["episodes_sha256"]] for r in runs)
     return hashlib.sha256(canonical_json(items).encode()).hexdigest()
 
 
@@ -41,7 +52,7 @@ def read_marks(out_dir: Path) -> dict[str, dict[str, Any]]:
         return {}
     try:
         data = json_loads(read_regular(path, limit=JSON_LIMIT))
-        marks = {m["row"]: m for m in data["rows"]}
+        marks = {_current(m["row"]): {**m, "row": _current(m["row"])} for m in data["rows"]}
         for m in marks.values():  # the fields the tables show, by type
             if not (isinstance(m["row"], str) and isinstance(m["runs_sha256"], str)
                     and isinstance(m["priorbench"], str) and isinstance(m["seeds"], list)
@@ -79,3 +90,9 @@ VERIFIED_TEXT = ("Rows that `priorbench leaderboard verify` re-ran from their ma
                  "that were re-run, and the test suite re-runs every marked row, so CI checked "
                  "it for the commit that landed it. Other rows are not verified: the checksums "
                  "catch accidents, not forgery (README, Leaderboard).")
+
+#: What a board with no verified row says (it names no folder: a build into your own folder
+#: must not be told to write into the committed leaderboard/).
+NOT_VERIFIED_TEXT = ("No row is verified yet. `priorbench leaderboard verify --runs RUNS --out DIR --write` "
+                     "re-runs the cheap rows and marks those it reproduces in DIR/verified.json, with DIR "
+                     "this build's --out (or its --context); then build again.")
