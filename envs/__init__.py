@@ -161,16 +161,17 @@ _register(
     card="docs/envs/textworld.md",
 )
 # TextWorldExpress (Java 17): the library's own train/test folds (parameters: envs/twx_env.py).
-for _game, _blurb in (
-    ("CookingWorld", "cooking (1 room, 2 ingredients, 5 distractors)"),
-    ("Coin", "coin collector (11 rooms with doors, 5 distractor items)"),
-    ("TWC", "TextWorld Commonsense (1 room, put 2 items away)"),
+for _game, _blurb, _origin in (
+    ("CookingWorld", "cooking (1 room, 2 ingredients, 5 distractors)", ()),
+    ("Coin", "coin collector (11 rooms with doors, 5 distractor items)", ()),
+    ("TWC", "TextWorld Commonsense (1 room, put 2 items away)", ("murugesan2021text",)),
 ):
     _register(
         f"TWX-{_game}-v0",
         "priorbench.envs.twx_env:TextWorldExpress",
         f"TextWorldExpress {_blurb}: 100 train-fold / 20 test-fold games, ≤100 steps",
         prompt_family="textworld",
+        references=("jansen2023textworldexpress", *_origin, "cote2018textworld"),
         card="docs/envs/textworld.md",
         game=_game,
     )
