@@ -17,7 +17,7 @@ from typing import Any
 from priorbench.bench.leaderboard import plots, quality, site, tables
 from priorbench.bench.leaderboard.load import aggregate, collect
 from priorbench.bench.leaderboard.protocol import Protocol
-from priorbench.bench.leaderboard.stats import improvements, make_rows, overall
+from priorbench.bench.leaderboard.stats import improvements, make_rows, overall, prior_effects
 from priorbench.bench.leaderboard.verified import read_marks, verified_rows
 from priorbench.core.errors import UserError
 from priorbench.core.paths import JSON_LIMIT, folder_lock, read_regular, sha256_file, staging_folder
@@ -95,29 +95,37 @@ def _runs_argument(row, runs_root: Path | Sequence[Path]) -> str | None:
 def _write(out_dir: Path, rows, envs, overall_rows, pairs, refused, notes: str, verified,
            commands: dict[int, str], prior_quality: dict[str, Any] | None) -> None:
     """The leaderboard's files, written into the (empty) folder `out_dir`."""
+    effects = prior_effects(rows)
     plots_dir = out_dir / "plots"
     plots_dir.mkdir()
     (out_dir / "site").mkdir()
-    colours = plots.agent_colours([r.agent for r in rows])
+    styles = plots.agent_styles([r.agent for r in rows])
     images: list[tuple[str, str, bytes]] = []
     with plots.plot_style():
-        for env in sorted({r.env for r in rows}):
-            name = f"plots/curves-{plots.slug(env)}.png"
-            images.append((name, f"{env}: test success vs env steps",
-                           plots.plot_curves(rows, env, out_dir / name, colours)))
+        if effects:  # the figure of "Does the prior help?"
+            images.append((tables.EFFECTS_PLOT, tables.EFFECTS_PLOT_TITLE,
+                           plots.plot_prior_effects(effects, out_dir / tables.EFFECTS_PLOT)))
+        name = f"plots/{plots.CURVES_GRID}"
+        images.append((name, "test success vs env steps, every env (IQM over seeds, 95% CI)",
+                       plots.plot_curves_grid(rows, out_dir / name, styles)))
         images.append(("plots/final-iqm.png", "final test success: IQM with 95% CIs",
-                       plots.plot_final(rows, overall_rows, out_dir / "plots/final-iqm.png", colours)))
+                       plots.plot_final(rows, overall_rows, out_dir / "plots/final-iqm.png", styles)))
         if pairs:
             images.append(("plots/probability-of-improvement.png", "probability of improvement",
                            plots.plot_improvement(
-                               pairs, out_dir / "plots/probability-of-improvement.png", colours)))
+                               pairs, out_dir / "plots/probability-of-improvement.png", styles)))
+        name = f"plots/{plots.CURVES_APART}"
+        apart = plots.plot_curves_apart(rows, out_dir / name, styles)
+        if apart is not None:
+            images.append((name, "apart from the results: SYNTHETIC priors and reduced budgets", apart))
         quality_image = None
         if prior_quality is not None and quality.table_rows(prior_quality, synthetic=False):
             quality_image = plots.plot_prior_quality(prior_quality, out_dir / tables.QUALITY_PLOT)
 
     (plots_dir / "RENDERER").write_text(f"matplotlib {_matplotlib_version()}\n")
     md = tables.leaderboard_md(rows, envs, overall_rows, pairs, [(n, t) for n, t, _ in images],
-                               refused, notes, verified, commands=commands, prior_quality=prior_quality)
+                               refused, notes, verified, commands=commands, prior_quality=prior_quality,
+                               effects=effects)
     (out_dir / "LEADERBOARD.md").write_text(md)
     (out_dir / "leaderboard.csv").write_text(tables.csv_text(tables.TABLE_COLUMNS, [
         [r.env, r.agent, r.stats["seeds"], r.stats["success"], r.stats["success_se"],
