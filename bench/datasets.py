@@ -414,9 +414,10 @@ def collect_episodes(env_id: str, policy: str, episodes: int, seed: int,
     env = envs.make(env_id, split="train", **(env_kwargs or {}))
     rng = np.random.default_rng(seeding.derive_seed(seed, "dataset-policy"))
     collected = []
-    from tqdm.auto import tqdm
+    from priorbench.core.progress import Meter, reporting
 
-    for index in tqdm(range(episodes), desc=f"collect {policy}", disable=not progress, leave=False):
+    meter = Meter(episodes, f"collect {policy}", unit="episode", report=reporting(progress))
+    for index in range(episodes):
         episode_seed = seeding.derive_seed(seed, "dataset", index)
         obs, info = env.reset(seed=episode_seed)
         episode: dict[str, Any] = {"seed": episode_seed, "task_id": info.get("task_id"),
@@ -436,4 +437,6 @@ def collect_episodes(env_id: str, policy: str, episodes: int, seed: int,
                                ("infos", info)):
                 episode[key].append(value)
         collected.append(episode)
+        meter.update(1)
+    meter.close()
     return collected

@@ -192,6 +192,8 @@ def inspect(env_id: str, priors: Sequence[str], *, prior_params: dict[str, Any] 
         entry: dict[str, Any] = {"provenance": prior.provenance(), "summary": summarise(rows),
                                  "rows": rows}
         if wins:
+            if progress:
+                progress(f"playing the argmax policy of {label} on up to 20 {split} tasks (--no-wins skips it)")
             won, played = argmax_wins(prior, template, env_id, split, seed, normalization, env_kwargs)
             entry["summary"]["argmax_wins"] = won
             entry["summary"]["argmax_tasks"] = played

@@ -98,7 +98,7 @@ def prior_quality(spec_path: Path, out_dir: Path, *, states: int = 50, seed: int
     from tqdm.auto import tqdm
 
     from priorbench.bench.leaderboard.quality import quality_text, write_quality
-    from priorbench.core.progress import NO_PROGRESS_ENV
+    from priorbench.core.progress import NO_PROGRESS_ENV, notice, reporting
 
     if states <= 0:
         raise UserError(f"--states must be positive, got {states}")
@@ -111,7 +111,7 @@ def prior_quality(spec_path: Path, out_dir: Path, *, states: int = 50, seed: int
     with tqdm(total=len(uses), desc="prior quality", unit="prior", file=sys.stderr,
               disable=hidden) as bar:
         for use, agents in sorted(uses.items()):
-            entries.append(measure(use, agents, states=states, seed=seed,
-                                   progress=None if hidden else bar.write))
+            entries.append(measure(use, agents, states=states, seed=seed,  # --no-progress: notices
+                                   progress=bar.write if not hidden else notice if reporting(progress) else None))
             bar.update(1)
     return write_quality(out_dir, quality_text(entries, split=SPLIT, states=states, seed=seed))

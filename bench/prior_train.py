@@ -27,6 +27,7 @@ from typing import Any
 from priorbench.core.config import canonical_json
 from priorbench.core.errors import UserError
 from priorbench.core.paths import check_out_folder, folder_lock, staging_folder, write_error
+from priorbench.core.progress import Meter, notice
 from priorbench.core.seeding import fixed_rng
 
 MANIFEST_VERSION = 1
@@ -105,6 +106,8 @@ def _train(env_ids: Sequence[str], out: Path, *, base: str, base_params: dict[st
     from priorbench.bench.prior_inspect import walk_states
 
     started_cpu, started = time.process_time(), time.perf_counter()
+    if progress:
+        progress(f"loading {base} with a LoRA adapter (r={lora_r})")
     with fixed_rng(seed):  # LoRA's A matrices come from torch's global RNG
         prior = AdaptedPrior(base, base_params, r=lora_r, alpha=lora_alpha, owner="prior train")
     prompts, candidates, targets, rows = [], [], [], []
@@ -129,10 +132,16 @@ def _train(env_ids: Sequence[str], out: Path, *, base: str, base_params: dict[st
             rows.append([env_id, s.task_id, str(prompt), list(s.commands), s.expert])
     if progress:
         progress(f"training a LoRA adapter (r={lora_r}) on {len(prompts)} states for {steps} steps")
-    losses = prior.fit_commands(prompts, candidates, targets, steps=steps, lr=lr, batch_size=batch_size,
-                                seed=seed, normalization=normalization,  # type: ignore[arg-type]
-                                progress=None if not progress else (
-                                    lambda step, loss: step % 25 == 0 and progress(f"step {step}: loss {loss:.3f}")))
+    # a bar (steps, loss, ETA), or where bars are hidden a line at the first and last step and
+    # whenever core.progress.NOTICE_EVERY_S passed in silence
+    meter = Meter(steps, "prior train", report=bool(progress), write=progress or notice)
+    try:
+        losses = prior.fit_commands(prompts, candidates, targets, steps=steps, lr=lr, batch_size=batch_size,
+                                    seed=seed, normalization=normalization,  # type: ignore[arg-type]
+                                    progress=lambda step, loss: meter.update(1, f"loss {loss:.3f}",
+                                                                             say=step in (1, steps)))
+    finally:
+        meter.close()
     if not all(math.isfinite(loss) for loss in losses):
         step = next(i for i, loss in enumerate(losses) if not math.isfinite(loss))
         raise UserError(f"prior train: the loss became {losses[step]} at step {step + 1}; "

@@ -143,7 +143,7 @@ def reproduce_row(row: Row, *, out: Path | None = None, seeds: Sequence[int] | N
                          str(run.manifest.get("spec_name", "run")))
             if progress is not None:
                 progress(f"re-running {run.path} …")
-            path = execute(job, force=True, progress=False)
+            path = execute(job, force=True, progress=progress is not None)  # its bar, or notices
             manifest, episodes = records.verify_run(path)
             if manifest["spec_hash"] != run.manifest["spec_hash"]:
                 raise UserError(f"{run.path}: the re-run's spec hash differs from the stored one "

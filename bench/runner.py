@@ -25,7 +25,7 @@ from priorbench.core import seeding
 from priorbench.core.config import config_changes, config_hash
 from priorbench.core.errors import UserError
 from priorbench.core.paths import folder_lock, refuse_linked_parts, refuse_links, sha256_file
-from priorbench.core.progress import notice
+from priorbench.core.progress import Meter, notice, reporting
 from priorbench.core.seeding import RUN_THREADS, pinned_threads  # noqa: F401 - RUN_THREADS re-exported
 
 #: The manifest's `seeding` line. Runs whose line lacks "eval-rng" were made before evaluation
@@ -173,7 +173,7 @@ class _Loop(EpisodeRecords, LockstepTraining, LockstepEvaluation):
         self.state = _Progress()
         self.open: list[OpenEpisode | None] = [None] * self.agent.num_envs
         self._eval_counts: dict[str, float] = {}
-        self.bar: Any = None
+        self.bar = Meter(None, "", report=False)  # run() puts the run's own in
 
     # --- episodes --------------------------------------------------------------------------
     def _play(self, env: envs.TextEnv, seed: int, task: int | None, *, explore: bool,
@@ -206,8 +206,7 @@ class _Loop(EpisodeRecords, LockstepTraining, LockstepEvaluation):
                 for key, value in self._update().items():
                     updates.setdefault(key, []).append(value)
                 self.state.env_steps += 1
-                if self.bar is not None:
-                    self.bar.update(1)
+                self.bar.update(1)
                 if self.state.env_steps >= self.state.next_eval:
                     self._evaluate()
             obs, info = next_obs, next_info
@@ -226,20 +225,20 @@ class _Loop(EpisodeRecords, LockstepTraining, LockstepEvaluation):
         steps = self.state.env_steps
         episodes = [(task, seeding.derive_seed(self.job.seed, "eval", task, repeat))
                     for task in range(len(self.test_env.tasks)) for repeat in range(self.job.budget.eval_episodes)]
-        if self.job.eval_batch > 1 and len(episodes) > 1 and self.agent.batched_eval:
-            with self._evaluation_rng("lockstep"):  # batched agents draw nothing; the streams stay apart
-                outcomes = list(self._eval_lockstep(episodes))
-        else:
-            outcomes = (self._play_evaluation(episode, task, seed) for episode, (task, seed) in enumerate(episodes))
         results: list[schema.EpisodeRow] = []
-        for episode, ((task, _), outcome) in enumerate(zip(episodes, outcomes, strict=True)):
-            row = schema.EpisodeRow(**{**outcome, "task": self.test_env.tasks[task]},
-                                    phase="eval", eval_round=self.state.eval_rounds,
-                                    episode=episode, env_steps=steps)
-            self._append(row)
-            results.append(row)
-            if self.bar is not None and not self.agent.trains:
-                self.bar.update(1)
+        with self.bar.aside(f"evaluating round {self.state.eval_rounds}", len(episodes)) as shown:
+            if self.job.eval_batch > 1 and len(episodes) > 1 and self.agent.batched_eval:
+                with self._evaluation_rng("lockstep"):  # batched agents draw nothing; the streams stay apart
+                    outcomes = list(self._eval_lockstep(episodes))
+            else:
+                outcomes = (self._play_evaluation(episode, task, seed) for episode, (task, seed) in enumerate(episodes))
+            for episode, ((task, _), outcome) in enumerate(zip(episodes, outcomes, strict=True)):
+                row = schema.EpisodeRow(**{**outcome, "task": self.test_env.tasks[task]},
+                                        phase="eval", eval_round=self.state.eval_rounds,
+                                        episode=episode, env_steps=steps)
+                self._append(row)
+                results.append(row)
+                shown.update(1)
         if self.callbacks.on_evaluation is not None:
             self.callbacks.on_evaluation(steps, results)
         self.state.eval_rounds += 1
@@ -271,8 +270,7 @@ class _Loop(EpisodeRecords, LockstepTraining, LockstepEvaluation):
                 for key, value in self._update().items():
                     updates.setdefault(key, []).append(value)
                 self.state.env_steps += 1
-                if self.bar is not None:
-                    self.bar.update(1)
+                self.bar.update(1)
             self._append(schema.GradientStepsRow(
                 phase="train", episode=self.state.train_episodes, env_steps=self.state.env_steps,
                 length=stretch, unit="gradient_steps",
@@ -340,17 +338,11 @@ class _Loop(EpisodeRecords, LockstepTraining, LockstepEvaluation):
         self._clock = (wall_before, started)
         manifest = dataclasses.replace(manifest, resumed=manifest.resumed + int(resumed))
         self.record.write_manifest(manifest)
-        self.bar = None
-        if self.show_progress:
-            from tqdm.auto import tqdm
-
-            desc = f"{self.job.env_id.split('/')[-1]} {self.job.agent} s{self.job.seed}"
-            if self.agent.trains:
-                self.bar = tqdm(total=budget.steps, initial=self.state.env_steps, unit="step", leave=False,
-                                desc=desc)
-            else:  # an evaluation-only agent: a bar over its test episodes, not a frozen 0-step bar
-                self.bar = tqdm(total=len(self.test_env.tasks) * budget.eval_episodes, unit="episode",
-                                leave=False, desc=f"{desc} eval")
+        # training steps alone on the bar (evaluation rounds: asides, `_evaluate`); an
+        # evaluation-only agent has its rounds' bars alone
+        self.bar = Meter(budget.steps if self.agent.trains else None, initial=self.state.env_steps,
+                         label=f"{self.job.env_id.split('/')[-1]} {self.job.agent} s{self.job.seed}",
+                         report=reporting(self.show_progress))
         try:
             if not self.agent.trains:
                 if self.state.eval_rounds == 0:
@@ -376,8 +368,7 @@ class _Loop(EpisodeRecords, LockstepTraining, LockstepEvaluation):
                 if self.state.next_eval - budget.eval_every < self.state.env_steps:
                     self._evaluate()  # the final evaluation, unless one just happened
         finally:
-            if self.bar is not None:
-                self.bar.close()
+            self.bar.close()
             self.train_env.close()
             self.test_env.close()
         self.state.wall_s = wall_before + time.perf_counter() - started

@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from priorbench.bench.leaderboard import plots, quality, site, tables
-from priorbench.bench.leaderboard.load import aggregate, collect
+from priorbench.bench.leaderboard.load import PROGRESS_FROM, aggregate, collect
 from priorbench.bench.leaderboard.protocol import Protocol
 from priorbench.bench.leaderboard.stats import improvements, make_rows, overall, prior_effects
 from priorbench.bench.leaderboard.verified import read_marks, verified_rows
 from priorbench.core.errors import UserError
 from priorbench.core.paths import JSON_LIMIT, folder_lock, read_regular, sha256_file, staging_folder
+from priorbench.core.progress import notice
 
 
 def read_notes(path: Path) -> str:
@@ -56,6 +57,8 @@ def _build(runs_root: Path | Sequence[Path], out_dir: Path, protocol: Protocol |
         reasons = "; ".join(f"{p}: {why}" for p, why in refused) or "no run folders found"
         raise UserError(f"no usable runs under {runs_root} ({reasons})")
     rows = make_rows(groups)
+    if sum(map(len, groups.values())) >= PROGRESS_FROM:  # a large board's plots take seconds
+        notice(f"writing the tables, plots and site of {len(rows)} rows")
     envs, overall_rows = overall(rows)
     pairs = improvements(rows)
 
