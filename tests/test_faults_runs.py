@@ -223,10 +223,9 @@ def test_verify_write_keeps_the_marks_of_rows_it_did_not_rerun(cwd, capsys):
     from priorbench.bench.leaderboard.verified import read_marks
 
     assert main(RUN + ["--agent", "expert", "--out", "o"]) == 0
-    for row in ("priorbench/FrozenLake-4x4-v0:random", "priorbench/FrozenLake-4x4-v0:expert"):
+    for row in ("FrozenLake-4x4-v0:random", "priorbench/FrozenLake-4x4-v0:expert"):  # an id, or env:label
         assert main(["leaderboard", "verify", "--runs", "o", "--row", row, "--write", "--out", "lb"]) == 0
-    assert sorted(read_marks(cwd / "lb")) == ["priorbench/FrozenLake-4x4-v0:expert",
-                                              "priorbench/FrozenLake-4x4-v0:random"]
+    assert sorted(read_marks(cwd / "lb")) == ["FrozenLake-4x4-v0:expert", "FrozenLake-4x4-v0:random"]
 
 
 def test_a_linked_folder_in_a_runs_folder_is_refused_by_name_not_skipped(cwd, capsys):

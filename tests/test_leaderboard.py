@@ -329,7 +329,7 @@ def test_verify_marks_rows_and_a_changed_row_loses_its_mark(fresh_runs, tmp_path
     runs = tmp_path / "runs"
     shutil.copytree(fresh_runs, runs)
     results, marks = reproduce.verify(runs, max_seconds=60)
-    assert [m["row"] for m in marks] == [f"{LAKE}:{a}" for a in ("expert", "random", "tabular-q")]
+    assert [m["row"] for m in marks] == [f"FrozenLake-4x4-v0:{a}" for a in ("expert", "random", "tabular-q")]
     assert all(m["seeds"] == [0, 1] for m in marks) and len(results) == 3
     out = tmp_path / "lb"
     out.mkdir()
@@ -337,12 +337,12 @@ def test_verify_marks_rows_and_a_changed_row_loses_its_mark(fresh_runs, tmp_path
     leaderboard.build(runs, out)
     section = (out / "LEADERBOARD.md").read_text().split("## Verified rows", 1)[1].split("## Plots")[0]
     for agent in ("expert", "random", "tabular-q"):
-        assert re.search(rf"\| {re.escape(LAKE)} \| {agent} +\| 0 1 ", section), section
+        assert re.search(rf"\| FrozenLake-4x4-v0:{agent} +\| 0 1 ", section), section
     assert 'id="verified-rows"' in (out / "site" / "index.html").read_text()
     shutil.rmtree(runs / LAKE / "tabular-q" / "seed1")  # the row's runs change: its mark is gone
     leaderboard.build(runs, out)
     section = (out / "LEADERBOARD.md").read_text().split("## Verified rows", 1)[1].split("## Plots")[0]
-    assert "tabular-q" not in section and "| random" in section
+    assert "tabular-q" not in section and "| FrozenLake-4x4-v0:random" in section
     result = cli("leaderboard", "verify", "--runs", str(runs), "--row", f"{LAKE}:dqn")
     assert result.returncode == 2 and "no row" in result.stderr
 
@@ -435,7 +435,7 @@ def test_reproduce_tiny_row(tmp_path, cli):
     execute(RunJob(LAKE, "random", 0, budget, runs), progress=False)
     result = cli("reproduce", f"{LAKE}:tabular-q", "--runs", str(runs))
     assert result.returncode == 0, result.stderr
-    assert "row 1: priorbench/FrozenLake-4x4-v0 tabular-q (2 of 2 seeds re-run)" in result.stdout
+    assert "row FrozenLake-4x4-v0:tabular-q (priorbench/FrozenLake-4x4-v0 tabular-q; 2 of 2 seeds re-run)" in result.stdout
     assert "inside the stored CI" in result.stdout
     assert "episode records identical (timing ignored): 2/2 seeds" in result.stdout
 

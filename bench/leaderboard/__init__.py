@@ -7,7 +7,8 @@ or a row that mixes priorbench versions, configurations or repeats a seed) are r
 listed with the reason, in LEADERBOARD.md and on stderr.
 
 Modules, one job each: `load` (verify and collect stored runs), `stats` (row statistics, costs
-and comparisons), `plots`, `tables` (Markdown, CSV, LaTeX; each row's reproduce command), `site`
+and comparisons; row ids; the headline and prior effects), `views` (their text and cells),
+`plots`, `tables` (Markdown, CSV, LaTeX; each row's reproduce command), `site`
 (index.html, with site.css and site.js — sorting and filters — as package data), `quality` (the
 prior-quality input file, prior_quality.json), `verified` (verified.json), `publish` (`build`:
 all of it into a folder, and `snapshot` of a folder). The
