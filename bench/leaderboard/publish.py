@@ -138,7 +138,8 @@ def _write(out_dir: Path, rows, envs, overall_rows, pairs, refused, notes: str, 
     (out_dir / "leaderboard.tex").write_text(tables.latex_table(rows))
     (out_dir / "site" / "index.html").write_text(
         site.index_html(rows, envs, overall_rows, pairs, images, refused, tables.legend(), verified,
-                        commands=commands, prior_quality=prior_quality, quality_image=quality_image))
+                        commands=commands, prior_quality=prior_quality, quality_image=quality_image,
+                        notes=notes, effects=effects))
 
 
 def _matplotlib_version() -> str:

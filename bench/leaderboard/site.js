@@ -66,4 +66,42 @@
     select.addEventListener("change", applyFilters);
   });
   applyFilters();
+
+  // On a phone a wide table shows its first columns; "more columns" shows the others (the
+  // table then scrolls inside its box, the agent column staying in view).
+  Array.prototype.forEach.call(document.querySelectorAll("button.more-columns"), function (button) {
+    var wrap = document.getElementById(button.getAttribute("aria-controls"));
+    button.addEventListener("click", function () {
+      var all = wrap.classList.toggle("all-columns");
+      button.setAttribute("aria-expanded", all ? "true" : "false");
+      button.textContent = all ? "fewer columns" : "more columns";
+    });
+  });
+
+  // A link to a row or section (#row-…, #cost) opens the folds around it, and clears the
+  // filters when they hide it, so that the browser can scroll to it.
+  function reveal(hash) {
+    var id;
+    try { id = decodeURIComponent(hash.replace(/^#/, "")); } catch (error) { return null; }
+    var target = id ? document.getElementById(id) : null;
+    if (!target) { return null; }
+    for (var node = target; node; node = node.parentElement) {
+      if (node.tagName === "DETAILS" && !node.classList.contains("prov")) { node.open = true; }
+    }
+    if (target.hidden) {
+      Array.prototype.forEach.call(filters, function (select) { select.value = ""; });
+      applyFilters();
+    }
+    return target;
+  }
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest ? event.target.closest('a[href^="#"]') : null;
+    if (link) { reveal(link.getAttribute("href")); }
+  });
+  function followHash() {
+    var target = reveal(window.location.hash);
+    if (target) { target.scrollIntoView(); }
+  }
+  window.addEventListener("hashchange", followHash);
+  followHash();
 })();

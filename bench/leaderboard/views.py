@@ -29,16 +29,12 @@ def short_env(env: str) -> str:
 def headline_text(envs: Sequence[str], lines: Sequence[HeadlineLine]) -> str:
     """The sentence above the headline table."""
     ranked = sum(line.overall is not None and not line.reference for line in lines)
-    return (f"Agents ranked by final test success over all {len(envs)} envs (rliable's IQM over seeds × "
-            "envs, 95% stratified-bootstrap CI over seeds), then each env's IQM with its CI; **bold**: "
-            "the best in that env (references aside; ties all bold). "
-            + (f"{ranked} agents ran every env and are ranked; " if ranked else "No agent ran every env yet; ")
-            + "those below ran fewer (the all-envs column says how many) and are ordered by envs run, "
-            "then their mean IQM. `expert` reads the game's solution: a reference, not ranked. "
-            "SYNTHETIC controls and reduced-budget rows are never in this table (their sections "
-            "are below). Test tasks per env under its name: held out, or train = test (a single "
-            "task that the agent trains on). Methods, the full per-env table, provenance and cost "
-            "follow.")
+    return (f"Agents ranked by final test success over all {len(envs)} envs (IQM over seeds × envs, 95% CI); "
+            "beside it each env's IQM and CI, the env's best in **bold** (ties all bold). "
+            + (f"{ranked} agents ran every env; " if ranked else "No agent ran every env yet; ")
+            + "those below ran fewer. `expert` reads the solution: a reference, not ranked. SYNTHETIC "
+            "controls and reduced budgets are never in this table. Under each env: whether its test "
+            "tasks are held out or the task trained on (train = test).")
 
 
 def _split_of(lines: Sequence[HeadlineLine], env: str) -> str:
