@@ -11,12 +11,6 @@ from priorbench.bench.executors import check_workers
 from priorbench.core.errors import UserError
 from priorbench.core.paths import check_out_folder
 
-DEMO_ENVS = ("priorbench/FrozenLake-4x4-v0",)
-DEMO_AGENTS = ("random", "expert", "llm", "tabular-q", "dqn", "dqn-prior")
-DEMO_SEEDS = (0, 1, 2)
-#: The Frozen Lake preset of the value agents (experiments/frozenlake-value.toml).
-DEMO_AGENT_PARAMS = {"dqn": {"lr": 0.003, "gamma": 0.9}, "dqn-prior": {"lr": 0.003, "gamma": 0.9}}
-
 
 def _cmd_list(what: str) -> int:
     if what == "suites":
@@ -121,22 +115,11 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(out: Path, progress: bool) -> int:
-    import time
+    from priorbench.bench.demo import run_demo
 
-    from priorbench.bench.runner import execute_all, is_complete, jobs_from_spec
-    from priorbench.bench.spec import Budget, Spec
-
-    spec = Spec(envs=DEMO_ENVS, agents=DEMO_AGENTS, seeds=DEMO_SEEDS, name="demo",
-                budget=Budget(steps=2000, eval_every=500, checkpoint_every=1000),
-                agent={k: dict(v) for k, v in DEMO_AGENT_PARAMS.items()})
-    started = time.perf_counter()
-    jobs = jobs_from_spec(spec, out)
-    reused = sum(is_complete(job) for job in jobs)
-    paths = execute_all(jobs, progress=progress)
+    paths, done = run_demo(out, progress=progress)
     _print_table(paths)
-    again = (f" ({reused} of {len(jobs)} runs were already complete there and reused; "
-             "delete the folder to run them again)") if reused else ""
-    print(f"\ndemo finished in {time.perf_counter() - started:.1f} s; run records: {out}/{again}")
+    print("\n" + done)
     return 0
 
 
@@ -212,7 +195,11 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
         from priorbench.bench.leaderboard.protocol import load_protocol
 
         protocol = load_protocol(args.protocol)
-    rows, refused = build(runs if len(runs) > 1 else runs[0], args.out, protocol)
+    context = args.context if args.context is not None else Path("leaderboard") if Path("leaderboard").is_dir() else None
+    if args.context is not None and not args.context.is_dir():
+        raise UserError(f"--context {args.context} does not exist; give the leaderboard folder whose NOTES.md, "
+                        "prior_quality.json and verified.json the build should show")
+    rows, refused = build(runs if len(runs) > 1 else runs[0], args.out, protocol, context=context)
     print(f"wrote {args.out}/LEADERBOARD.md, leaderboard.csv, leaderboard_full.csv, "
           f"leaderboard.tex, plots/ and site/index.html ({len(rows)} rows)")
     for path, why in refused:
@@ -276,6 +263,7 @@ def _cmd_serve_prior(args: argparse.Namespace) -> int:
     if args.threads <= 0:
         raise UserError(f"--threads must be positive, got {args.threads}")
     check_port(args.host, args.port)  # before the model loads
+    print(f"priorbench: loading {args.prior} …", file=sys.stderr, flush=True)
     import torch
 
     torch.set_num_threads(args.threads)
@@ -388,10 +376,10 @@ def _cmd_prior_train(args: argparse.Namespace) -> int:
                                  batch_size=args.batch_size, seed=args.seed, lora_r=args.lora_r,
                                  lora_alpha=2 * args.lora_r, env_kwargs=env_kwargs,
                                  progress=lambda line: print(line, file=sys.stderr))
-    tasks = sum(len(ids) for ids in manifest["task_ids"].values())
-    print(f"adapter: {args.out} ({manifest['states']} states of {tasks} train tasks, "
-          f"loss {manifest['losses']['first']:.3f} → {manifest['losses']['mean_last_25']:.3f}, "
-          f"{manifest['cpu_seconds']:.0f} CPU s)")
+    tasks, losses = sum(len(ids) for ids in manifest["task_ids"].values()), manifest["losses"]
+    print(f"adapter: {args.out} ({manifest['states']} states of {tasks} train tasks, loss {losses['first']:.3f} "
+          f"at the first step, {losses['last']:.3f} at the last (mean of the last {min(25, manifest['steps'])} "
+          f"steps {losses['mean_last_25']:.3f}), {manifest['cpu_seconds']:.0f} CPU s)")
     print(f"use it: --set agent.<name>.prior={args.base} "
           f"--set 'agent.<name>.prior_params={{adapter=\"{args.out}\"}}'; "
           f"inspect it: priorbench prior inspect --env {args.envs[0]} --prior '{args.base}:adapter={args.out}'")

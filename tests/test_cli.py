@@ -68,13 +68,22 @@ def test_run_spec_file(cli, tmp_path):
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
 def test_demo(cli, tmp_path):
-    from priorbench.bench.cli import DEMO_AGENTS
+    from priorbench.bench.demo import DEMO_ADAPTER, DEMO_AGENTS
 
     out = _ok(cli("demo", "--out", str(tmp_path / "demo"), "--no-progress", timeout=1700))
     assert "demo finished in" in out
     for agent in DEMO_AGENTS:
         assert f"| priorbench/FrozenLake-4x4-v0 | {agent} " in out
     assert re.search(r"\| priorbench/FrozenLake-4x4-v0 \| expert +\| +3 \| +1\.000 \|", out)
+    # The distilled prior's rows, labelled with its adapter, beside the uniform-prior control;
+    # the adapter's dqn-prior beats plain dqn (the effect the demo is there to show).
+    adapter = json.loads((DEMO_ADAPTER / "manifest.json").read_text())["adapter_sha256"][:8]
+    success = {label: float(score) for label, score in
+               re.findall(r"\| priorbench/FrozenLake-4x4-v0 \| (.+?) +\| +3 \| +([\d.]+) \|", out)}
+    distilled = f"dqn-prior [smollm2-135m + adapter {adapter}]"
+    assert {distilled, f"llm [smollm2-135m + adapter {adapter}]",
+            "dqn-prior [SYNTHETIC oracle (q=uniform)]"} <= set(success), out
+    assert success[distilled] > success["dqn"], out
 
 
 def test_suites_listed_and_run(cli, tmp_path):
