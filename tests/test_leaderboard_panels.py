@@ -8,6 +8,7 @@ import csv
 import html
 import io
 import json
+import math
 import re
 import shlex
 import shutil
@@ -18,6 +19,7 @@ import pytest
 from priorbench.bench import leaderboard, records, schema
 from priorbench.bench.cli_parser import build_parser
 from priorbench.bench.leaderboard import quality
+from priorbench.bench.leaderboard.stats import row_id
 from priorbench.bench.runner import RunJob, execute
 from priorbench.bench.spec import Budget
 from priorbench.core.config import canonical_json
@@ -59,7 +61,8 @@ def _expected_costs(runs: Path) -> dict[str, dict[str, float]]:
         cost["runs"] += 1
         cost["env_steps"] += manifest["final_env_steps"]
         setup = manifest["timing"]["setup"]  # before the first step (loading the model, a dataset)
-        cost["wall_s"] += manifest["timing"]["wall_s"] + setup["wall_s"]
+        cost.setdefault("walls", []).append(manifest["timing"]["wall_s"] + setup["wall_s"])
+        cost["wall_s"] = math.fsum(cost["walls"])
         for key in ("llm_calls", "llm_tokens"):
             cost[key] += sum(line["timing"].get("counters", {}).get(key, 0) for line in lines)
             cost[key] += setup["counters"].get(key, 0)
@@ -94,7 +97,7 @@ def test_cost_table_sums_the_records_exactly(prior_runs, tmp_path):
         assert wall == format(e["wall_s"], ".2f")
     total = {k: sum(e[k] for e in expected.values()) for k in ("runs", "env_steps", "llm_calls", "llm_tokens")}
     assert [int(x) for x in table[-1][3:7]] == list(total.values())
-    assert table[-1][7] == format(sum(e["wall_s"] for e in expected.values()), ".2f")
+    assert table[-1][7] == format(math.fsum(w for e in expected.values() for w in e["walls"]), ".2f")
     assert (f"The whole build: {total['runs']} runs, {total['env_steps']:,} env steps, "
             f"{total['llm_calls']:,} LLM calls, {total['llm_tokens']:,} LLM tokens") in cost
 
@@ -111,7 +114,7 @@ def test_cost_table_sums_the_records_exactly(prior_runs, tmp_path):
 
 
 def _commands(md: str) -> dict[int, str]:
-    return {int(i): c for i, c in re.findall(r"^- row (\d+): `(.+)`$", md, re.M)}
+    return {int(i): c for i, c in re.findall(r"^- row (\d+), `[^`]+`: `(.+)`$", md, re.M)}
 
 
 def test_reproduce_commands_parse_and_run_as_printed(prior_runs, tmp_path, cli):
@@ -131,13 +134,13 @@ def test_reproduce_commands_parse_and_run_as_printed(prior_runs, tmp_path, cli):
         words = shlex.split(command)
         args = build_parser().parse_args(words[1:])
         assert words[:2] == ["priorbench", "reproduce"] and args.seeds == [0, 1]
-        assert args.row == f"{LAKE}:{labels[index]}" and args.runs == Path("leaderboard/runs")
+        assert args.row == row_id(LAKE, labels[index]) and args.runs == Path("leaderboard/runs")
         assert f'<code class="command">{html.escape(command)}</code>' in site
     oracle = next(c for c in commands.values() if "SYNTHETIC" in c)
-    assert oracle.startswith("priorbench reproduce 'priorbench/FrozenLake-4x4-v0:dqn-prior [SYNTHETIC")
+    assert oracle.startswith("priorbench reproduce 'FrozenLake-4x4-v0:dqn-prior[SYNTHETIC-oracle-(q=0.9)]'")
     result = cli(*shlex.split(oracle)[1:], cwd=root)
     assert result.returncode == 0, result.stderr
-    assert "(2 of 2 seeds re-run)" in result.stdout and "inside the stored CI" in result.stdout
+    assert "; 2 of 2 seeds re-run)" in result.stdout and "inside the stored CI" in result.stdout
 
 
 def test_reproduce_commands_name_the_runs_folder_of_a_row_from_several(prior_runs, tmp_path):
@@ -170,8 +173,8 @@ def test_prior_quality_panel_from_its_input_file(prior_runs, tmp_path):
     out = tmp_path / "lb"
     leaderboard.build(prior_runs, out)
     md = (out / "LEADERBOARD.md").read_text()
-    assert ("No prior-quality file yet: make it with `priorbench leaderboard prior-quality --spec "
-            "leaderboard/spec.toml --out leaderboard") in _section(md, "Prior quality")
+    assert ("No prior-quality file yet: make it with `priorbench leaderboard prior-quality --spec SPEC "
+            "--out DIR") in _section(md, "Prior quality")
     assert 'class="missing"' in (out / "site" / "index.html").read_text()
     assert not (out / "plots" / "prior-quality.png").exists()
 
@@ -192,7 +195,8 @@ def test_prior_quality_panel_from_its_input_file(prior_runs, tmp_path):
     assert {"tiny-gpt2-v1", "SYNTHETIC oracle (q=0.9)"} <= labels  # the rows' own prior labels
     site = first["site/index.html"].decode()
     assert 'id="prior-quality-table"' in site and 'data-prior="tiny-gpt2-v1"' in site
-    assert site.count("data:image/png;base64,") == 4
+    # curves, the SYNTHETIC row's curves apart, final IQMs, improvement, prior quality
+    assert site.count("data:image/png;base64,") == 5
 
     path.write_text('{"format": 1, "entries": [{"env": "x"}]}')
     with pytest.raises(UserError, match="is not a prior-quality file.*priorbench leaderboard prior-quality"):

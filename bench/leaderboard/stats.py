@@ -5,6 +5,7 @@ probability of improvement for them)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -148,8 +149,8 @@ def row_cost(runs: Sequence[Run]) -> dict[str, float]:
     """Sums over a row's runs of what they spent: env steps (manifest final_env_steps; gradient
     steps for offline agents), LLM calls and tokens (the episodes' counters), wall seconds
     (manifest timing.wall_s, NaN when a run lacks it)."""
-    s = [r.summary for r in runs]
-    return {"runs": len(s), **{k: float(sum(float(x[k]) for x in s)) for k in COST_KEYS[1:]}}
+    s = [r.summary for r in runs]  # fsum: the same total in any order of the runs
+    return {"runs": len(s), **{k: math.fsum(float(x[k]) for x in s) for k in COST_KEYS[1:]}}
 
 
 def total_cost(rows: Sequence[Row]) -> dict[str, float]:
