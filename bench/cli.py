@@ -195,7 +195,9 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
         from priorbench.bench.leaderboard.protocol import load_protocol
 
         protocol = load_protocol(args.protocol)
-    context = args.context if args.context is not None else Path("leaderboard") if Path("leaderboard").is_dir() else None
+    committed = Path("leaderboard")  # its context only for a build that includes its runs
+    context = args.context if args.context is not None else committed if any(
+        folder.resolve() == (committed / "runs").resolve() for folder in runs) else None
     if args.context is not None and not args.context.is_dir():
         raise UserError(f"--context {args.context} does not exist; give the leaderboard folder whose NOTES.md, "
                         "prior_quality.json and verified.json the build should show")

@@ -227,7 +227,7 @@ def wilson_interval(wins: int, n: int, level: float = CI_SIZE) -> tuple[float, f
 
     z, p = float(ndtri(1 - (1 - level) / 2)), wins / n
     centre, half = p + z * z / (2 * n), z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return max(0.0, (centre - half) / (1 + z * z / n)), min(1.0, (centre + half) / (1 + z * z / n))
+    return max(0.0, float((centre - half) / (1 + z * z / n))), min(1.0, float((centre + half) / (1 + z * z / n)))
 
 
 def difference_interval(wins_x: int, n_x: int, wins_y: int, n_y: int,
@@ -241,6 +241,21 @@ def difference_interval(wins_x: int, n_x: int, wins_y: int, n_y: int,
     d = px - py
     return (max(-1.0, d - float(np.sqrt((px - lx) ** 2 + (uy - py) ** 2))),
             min(1.0, d + float(np.sqrt((ux - px) ** 2 + (py - ly) ** 2))))
+
+
+def fisher_exact_p(wins_x: int, n_x: int, wins_y: int, n_y: int) -> float:
+    """Two-sided Fisher's exact test of wins_x / n_x against wins_y / n_y: the hypergeometric
+    probabilities (given both margins) of every table no likelier than the observed one, summed
+    — in exact integers, so no tolerance is needed (scipy.stats.fisher_exact's p; a test
+    compares). 1.0 when a side played nothing or every outcome was alike."""
+    from math import comb
+
+    won, total = wins_x + wins_y, n_x + n_y
+    if n_x <= 0 or n_y <= 0 or won in (0, total):
+        return 1.0
+    weights = {k: comb(n_x, k) * comb(n_y, won - k) for k in range(max(0, won - n_y), min(n_x, won) + 1)}
+    observed = weights[wins_x]
+    return min(1.0, sum(w for w in weights.values() if w <= observed) / comb(total, won))
 
 
 def _trimmed_means(rows: np.ndarray) -> np.ndarray:

@@ -71,7 +71,7 @@ class Reproduction:
 def find_row(rows: Sequence[Row], ref: str) -> Row:
     """A row by its id (`FrozenLake-4x4-v0:tabular-q`, `stats.row_id`), by "env_id:label" as
     tables print it, or by its number in this build (numbers move when rows are added)."""
-    if ref.strip().isdigit():
+    if ref.strip().isdecimal():
         index = int(ref)
         if index >= len(rows):
             raise UserError(f"no row {index}: the leaderboard has rows 0–{len(rows) - 1}")
@@ -95,7 +95,13 @@ def reproduce(runs_root: Path, ref: str, *, out: Path | None = None,
                             or Path(runs_root).resolve() in Path(out).resolve().parents):
         raise UserError(f"--out {out} is inside the runs folder {runs_root}: the re-runs would "
                         "replace the stored runs; give another folder")
-    rows, refused = stored_rows(runs_root, envs=_envs_named(ref))
+    envs = _envs_named(ref)
+    try:
+        rows, refused = stored_rows(runs_root, envs=envs)
+    except UserError:
+        if envs is None:
+            raise
+        rows, refused = stored_rows(runs_root)  # it names no env here (a typo?): find_row suggests a row
     result = reproduce_row(find_row(rows, ref), out=out, seeds=seeds, progress=progress)
     result.refused = refused
     return result
@@ -105,7 +111,7 @@ def _envs_named(ref: str) -> set[str] | None:
     """The env ids a row id or "env_id:label" may name (the text before any of its colons, with
     and without priorbench's namespace: an agent may have colons of its own); None for a
     number, which needs every row."""
-    if ref.strip().isdigit():
+    if ref.strip().isdecimal():
         return None
     heads = {ref[:i] for i, ch in enumerate(ref) if ch == ":"}
     return heads | {OWN_ENVS + h for h in heads}

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from priorbench.bench import metrics, reproduce
-from priorbench.bench.leaderboard import collect, key_pairs, make_rows, overall
+from priorbench.bench.leaderboard import collect, key_pairs, make_rows
 from priorbench.bench.leaderboard.stats import headline, prior_effects, row_id
 from priorbench.bench.leaderboard.verified import VERIFIED, read_marks
 from priorbench.bench.runner import RunJob, execute
@@ -34,7 +34,7 @@ def test_row_ids_name_env_agent_prior_and_budget():
     assert row_id(LAKE, "tabular-q") == "FrozenLake-4x4-v0:tabular-q"
     assert row_id(LAKE, f"dqn-prior {DISTILLED}") == "FrozenLake-4x4-v0:dqn-prior[smollm2-135m+adapter:0162b203]"
     assert row_id("priorbench/TextWorld-Cooking-1-v0", "cql-prior [SYNTHETIC oracle (q=uniform)] @500 steps") == \
-        "TextWorld-Cooking-1-v0:cql-prior[SYNTHETIC-oracle-(q=uniform)]@500"
+        "TextWorld-Cooking-1-v0:cql-prior[SYNTHETIC-oracle-q=uniform]@500"
     assert row_id(LAKE, "llm [smollm2-135m, calibration=contextual]") == \
         "FrozenLake-4x4-v0:llm[smollm2-135m,calibration=contextual]"
     assert row_id("other/Env-v1", "my.mod:Agent") == "other/Env-v1:my.mod:Agent"  # only our namespace dropped
@@ -56,6 +56,8 @@ def test_a_row_id_names_the_same_row_on_a_board_with_more_rows(lake_rows, tmp_pa
     assert reproduce.find_row(bigger, "FrozenLake-4x4-v0:dqn@100").agent == "dqn @100 steps"
     with pytest.raises(UserError, match="Name a row by its id"):
         reproduce.find_row(lake_rows, "FrozenLake-4x4-v0:tabularq")
+    with pytest.raises(UserError, match="Did you mean.*FrozenLake-4x4-v0:tabular-q"):  # an env typo too
+        reproduce.reproduce(RUNS, "FrozenLke-4x4-v0:tabular-q")
 
 
 def test_reproduce_by_id_verifies_only_that_envs_runs(monkeypatch):
@@ -81,27 +83,49 @@ def test_old_verified_marks_are_read_under_row_ids(tmp_path):
 
 
 def test_the_headline_ranks_agents_and_marks_the_best(lake_rows):
-    envs, lines = headline(lake_rows, overall(lake_rows)[1])
+    """One train = test env: ranked on it (no env holds tasks out); ties share a rank; the
+    best marks go to the top and to every line Fisher's exact test does not put below it."""
+    envs, lines = headline(lake_rows)
     assert envs == [LAKE]
     labels = [line.agent for line in lines]
-    assert labels[-1] == "expert" and lines[-1].reference  # a reference, last, never best
+    assert labels[-1] == "expert" and lines[-1].reference and lines[-1].rank == "ref."  # never ranked or best
     assert not any("SYNTHETIC" in a or a.endswith(" steps") for a in labels)  # controls, budgets apart
-    iqms = [line.cells[LAKE].stats["iqm"] for line in lines if not line.reference]
+    ranks = {line.agent: line.rank for line in lines}
+    assert ranks["tabular-q"] == "1=" and ranks["random"] != "1="  # 1.000 shared by several rows
     best = {line.agent for line in lines if LAKE in line.best}
-    assert best == {line.agent for line in lines if not line.reference and line.cells[LAKE].stats["iqm"] == max(iqms)}
-    assert "tabular-q" in best and "dqn" not in best
+    stats = {line.agent: line.cells[LAKE].stats for line in lines}
+    assert "tabular-q" in best and "random" not in best  # 5/5 vs 0/5: Fisher p = 0.008
+    assert "dqn" in best  # 2/5 vs 5/5: p = 0.17, not clearly below the top
+    for agent in best:
+        assert metrics.fisher_exact_p(stats[agent]["wins"], stats[agent]["episodes"], 5, 5) >= 0.05
+
+
+def test_the_headline_ranks_on_held_out_envs(lake_rows):
+    """With an env whose test tasks are held out, the ranking is over those envs only."""
+    groups, _ = collect(RUNS, envs={LAKE, "priorbench/TextWorld-CoinCollector-1-v0"})
+    rows = make_rows(groups, curves=False)
+    envs, lines = headline(rows)
+    ranked = [line for line in lines if line.overall is not None and not line.reference]
+    assert all(line.overall["envs"] == 1 for line in ranked)
+    by = {line.agent: line for line in lines}
+    coin = "priorbench/TextWorld-CoinCollector-1-v0"
+    assert by["random"].overall["iqm"] == by["random"].cells[coin].stats["iqm"]  # the held-out env alone
+    assert by["random"].rank == "1"  # random wins Coin Collector 1: the level is too easy to rank learners
 
 
 def test_does_the_prior_help_pairs_seeds_with_the_control_first(lake_rows):
     effects = [e for e in prior_effects(lake_rows) if e["agent"] == f"dqn-prior {DISTILLED}"]
-    assert [e["vs"] for e in effects] == ["control", "plain", "llm"]
+    assert [e["vs"] for e in effects] == ["control", "plain", "llm", "llm-sample"]
     control = effects[0]
     assert control["other"] == "dqn-prior [SYNTHETIC oracle (q=uniform)]" and control["pairs"] == 5
     by = {r.agent: {int(x.summary["seed"]): x.summary["success"] for x in r.runs} for r in lake_rows}
     mine, theirs = by[control["agent"]], by[control["other"]]
     assert control["delta"] == pytest.approx(np.mean([mine[k] - theirs[k] for k in mine]))
     assert control["lo"] <= control["delta"] <= control["hi"] and control["ep_lo"] < control["ep_hi"]
-    assert control["reading"] == "better" and effects[2]["reading"] == "tie — no evidence"  # llm wins too
+    assert control["wins"] == (5, 5, 2, 5) and control["p"] == pytest.approx(1 / 6)
+    assert control["reading"] == "no clear difference"  # 5 of 5 against 2 of 5 is not clear with 5 seeds
+    assert effects[2]["reading"] == "tie — no evidence"  # llm wins 5 of 5 too
+    assert effects[3]["reading"] == "better"  # 5/5 against llm-sample's 1/5: p = 0.048
 
 
 def test_difference_intervals():
@@ -114,6 +138,17 @@ def test_difference_intervals():
     assert point == 0.5 and lo <= 0.5 <= hi and (lo, hi) == metrics.paired_difference_ci([1, 0, 1, 1], [0, 0, 1, 0])[1:]
     # Wilson's interval as textbooks give it: 0 of 10 → [0, 0.2775]
     assert metrics.wilson_interval(0, 10) == pytest.approx((0.0, 0.2775), abs=1e-4)
+    # Newcombe's (1998) own worked examples of his method 10
+    assert metrics.difference_interval(56, 70, 48, 80) == pytest.approx((0.0524, 0.3339), abs=1e-4)
+    assert metrics.difference_interval(9, 10, 3, 10) == pytest.approx((0.1705, 0.8090), abs=1e-4)
+    assert metrics.difference_interval(5, 56, 0, 29) == pytest.approx((-0.0381, 0.1926), abs=1e-4)
+    # Fisher's exact test as scipy computes it
+    from scipy.stats import fisher_exact
+
+    for table in ((5, 5, 2, 5), (7, 25, 0, 25), (7, 25, 2, 25), (3, 9, 8, 11), (0, 4, 0, 6)):
+        wx, nx, wy, ny = table
+        assert metrics.fisher_exact_p(*table) == pytest.approx(
+            fisher_exact([[wx, nx - wx], [wy, ny - wy]]).pvalue, rel=1e-12)
 
 
 def test_a_new_agent_meets_every_family_of_its_budget():
@@ -146,7 +181,25 @@ def test_a_build_into_your_own_folder_keeps_the_committed_context(tmp_path, monk
     build(mine, tmp_path / "alone")  # the library call: context only from --out (here: none)
     text = (tmp_path / "alone" / "LEADERBOARD.md").read_text()
     assert NOT_VERIFIED_TEXT in text and MISSING in text and "--out leaderboard" not in text
+    # the CLI from the repository root, without the committed runs: their notes do not apply
+    assert main(["leaderboard", "build", "--runs", str(mine), "--out", str(tmp_path / "own")]) == 0
+    own = (tmp_path / "own" / "LEADERBOARD.md").read_text()
+    assert NOT_VERIFIED_TEXT in own and MISSING in own
+    assert (ROOT / "leaderboard" / "NOTES.md").read_text().strip().splitlines()[0] not in own
     capsys.readouterr()
     assert main(["leaderboard", "build", "--runs", str(mine), "--out", str(tmp_path / "alone"),
                  "--context", str(tmp_path / "none")]) == 2
     assert "--context" in capsys.readouterr().err
+
+
+def test_the_committed_page_marks_the_headline_best_as_computed():
+    """The committed site shows a star, in bold, in exactly the headline cells `headline` marks."""
+    import re
+
+    groups, _ = collect(RUNS)
+    envs, lines = headline(make_rows(groups, curves=False))
+    marks = sum(len(line.best) for line in lines)
+    page = (ROOT / "leaderboard" / "site" / "index.html").read_text()
+    table = page.split('id="headline-table"', 1)[1].split("</table>", 1)[0]
+    assert marks > 0 and len(re.findall(r'</strong> <span class="best-mark" role="img" '
+                                        r'aria-label="best in this env">★</span>', table)) == marks

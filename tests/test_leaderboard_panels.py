@@ -137,7 +137,7 @@ def test_reproduce_commands_parse_and_run_as_printed(prior_runs, tmp_path, cli):
         assert args.row == row_id(LAKE, labels[index]) and args.runs == Path("leaderboard/runs")
         assert f'<code class="command">{html.escape(command)}</code>' in site
     oracle = next(c for c in commands.values() if "SYNTHETIC" in c)
-    assert oracle.startswith("priorbench reproduce 'FrozenLake-4x4-v0:dqn-prior[SYNTHETIC-oracle-(q=0.9)]'")
+    assert oracle.startswith("priorbench reproduce 'FrozenLake-4x4-v0:dqn-prior[SYNTHETIC-oracle-q=0.9]'")
     result = cli(*shlex.split(oracle)[1:], cwd=root)
     assert result.returncode == 0, result.stderr
     assert "; 2 of 2 seeds re-run)" in result.stdout and "inside the stored CI" in result.stdout

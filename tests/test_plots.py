@@ -181,7 +181,7 @@ def test_styles_and_bare_colours_draw_alike(rows, tmp_path):
 
 def test_prior_effects_forest_draws_every_comparison_with_whole_labels(rows):
     effects = prior_effects(rows)
-    assert len(effects) > 10 and {e["vs"] for e in effects} == {"control", "plain", "llm"}
+    assert len(effects) > 10 and {e["vs"] for e in effects} == {"control", "plain", "llm", "llm-sample", "counterpart"}
     with plots.plot_style():
         fig = plots.prior_effects_figure(effects)
     fig.draw_without_rendering()

@@ -332,7 +332,9 @@ def plot_prior_quality(data: dict[str, Any], path: Path) -> bytes:
 PRIOR_EFFECT_VS = {
     "control": ("tab:purple", "vs its control (the same agent, uniform SYNTHETIC prior)"),
     "plain": ("tab:blue", "vs the plain agent (no prior)"),
-    "llm": ("tab:orange", "vs the prior's LLM acting alone"),
+    "counterpart": ("tab:cyan", "vs its counterpart with the same prior (vi: twosome)"),
+    "llm": ("tab:orange", "vs the prior's LLM acting alone (greedy)"),
+    "llm-sample": ("tab:brown", "vs the prior's LLM acting alone (sampling)"),
 }
 
 

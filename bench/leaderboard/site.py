@@ -61,6 +61,7 @@ from priorbench.bench.leaderboard.views import (
     NO_EFFECTS_TEXT,
     ci_text,
     effect_cells,
+    effects_count_text,
     headline_cells,
     headline_header,
     headline_text,
@@ -269,9 +270,9 @@ def _score_html(text: str, best: bool, row_id: str | None = None) -> str:
     return inner + (f' <span class="ci">[{html.escape(ci)}</span>' if bracket else "")
 
 
-def _headline_html(rows: Sequence[Row], overall_rows: Sequence[dict[str, Any]]) -> list[str]:
+def _headline_html(rows: Sequence[Row]) -> list[str]:
     """The ranking a reader opens on (views.headline_cells): rank, agent, all-envs IQM, per env."""
-    envs, lines = headline(rows, overall_rows)
+    envs, lines = headline(rows)
     parts = [f'<section id="headline"><h2>{html.escape(HEADLINE_TITLE)}</h2>', markdown_html(headline_text(envs, lines))]
     if lines:
         labels = headline_header(envs, lines)
@@ -285,8 +286,8 @@ def _headline_html(rows: Sequence[Row], overall_rows: Sequence[dict[str, Any]]) 
                         + [(_score_html(text, best, line.cells[env].id if env in line.cells else None),
                             repr(float(line.cells[env].stats["iqm"])) if env in line.cells else "")
                            for env, (text, best) in zip(envs, cells[3:], strict=True)])
-        parts += ['<p class="key"><strong>Bold</strong> and <span class="best-mark">★</span>: the best in '
-                  "that env. An agent links to its first row in “" + html.escape(ALL_ROWS_TITLE) + "”, a "
+        parts += ['<p class="key"><strong>Bold</strong> and <span class="best-mark">★</span>: the env\'s top '
+                  "agent and those not clearly below it. An agent links to its first row in “" + html.escape(ALL_ROWS_TITLE) + "”, a "
                   "score to its row there; a column header sorts (rank restores the ranking).</p>",
                   _html_table(headers, body, "headline-table",
                               columns=["rank", "agent"] + ["score"] * (len(labels) - 2))]
@@ -299,13 +300,15 @@ def _effects_html(effects: Sequence[dict[str, Any]], figure: tuple[str, bytes] |
     parts = [f'<section id="effects"><h2>{html.escape(EFFECTS_TITLE)}</h2>', markdown_html(EFFECTS_TEXT)]
     if not effects:
         return parts + [markdown_html(NO_EFFECTS_TEXT), "</section>"]
-    kinds = ["text", "text", "text", "num", "num", None, None, "text"]
+    parts.append(markdown_html(effects_count_text(effects)))
+    kinds = ["text", "text", "text", "num", "num", None, None, None, "num", "text"]
     body = [[(html.escape(c[0]), None), (_link(e["row"], html.escape(c[1])), None),
              (_link(e["other_row"], html.escape(c[2])), None), _num_cell(e["pairs"], "d"),
              (html.escape(c[4]), repr(float(e["delta"]))), (html.escape(c[5]), None), (html.escape(c[6]), None),
-             (html.escape(c[7]), None)] for e, c in zip(effects, effect_cells(effects), strict=True)]
+             (html.escape(c[7]), None), (html.escape(c[8]), repr(float(e["p"]))), (html.escape(c[9]), None)]
+            for e, c in zip(effects, effect_cells(effects), strict=True)]
     parts.append(_html_table(list(zip(EFFECT_HEADERS, kinds, strict=True)), body, "effects-table",
-                             columns=["", "agent", "", "", "score", "ci-col", "ci-col", ""]))
+                             columns=["", "agent", "", "", "score", "ci-col", "ci-col", "ci-col", "", ""]))
     if figure is not None:
         parts.append(_figure(*figure))
     return parts + ["</section>"]
@@ -380,7 +383,7 @@ def index_html(rows: Sequence[Row], envs: Sequence[str], overall_rows: Sequence[
         "<title>priorbench leaderboard</title>", "<style>\n" + _asset("site.css") + "</style></head><body>",
         "<h1>priorbench leaderboard</h1>",
     ]
-    parts += _headline_html(rows, overall_rows) + _effects_html(effects, effects_figure)
+    parts += _headline_html(rows) + _effects_html(effects, effects_figure)
     parts += ['<div class="controls"><p>The sections below are folded: open one by its title. Choose an '
               "env, agent or prior to show only its rows in their tables; click a column header to sort, "
               "again to reverse; open “provenance” for what a row was built from and the command that "

@@ -35,13 +35,15 @@ def row_id(env: str, agent: str) -> str:
     """A row's stable name, from its env and table label alone (not its place in a build):
     `FrozenLake-4x4-v0:dqn-prior[smollm2-135m+adapter:0162b203]`, `...:cql@500`. The env id
     without priorbench's namespace, ":", then the label without spaces: the prior in brackets
-    ("+adapter:" before an adapter's hash, "," between settings, "-" for other spaces), "@N"
-    for a reduced budget. `reproduce`, `verify`, the site's anchors and verified.json use it."""
+    ("+adapter:" before an adapter's hash, "," between settings, "-" for other spaces, no
+    parentheses), "@N" for a reduced budget. `reproduce`, `verify`, the site's anchors and
+    verified.json use it (quote it in a shell: it has brackets)."""
     budget = schema.budget_part(agent)
     prior = schema.prior_part(agent)
     text = schema.base_agent(agent)
     if prior:
         text += "[" + prior.replace(" + adapter ", "+adapter:").replace(", ", ",").replace(" ", "-") + "]"
+        text = text.replace("(", "").replace(")", "")  # no shell metacharacters but the brackets
     if budget:
         text += "@" + budget.removeprefix(" @").removesuffix(" steps")
     return f"{env.removeprefix(OWN_ENVS)}:{text}"
@@ -294,14 +296,16 @@ REFERENCE_AGENTS = ("expert",)
 
 @dataclass
 class HeadlineLine:
-    """One agent of the headline: its row per env, its all-envs aggregate (`overall`; None when
-    it did not run every env) and the envs where it is best (ties included)."""
+    """One agent of the headline: its row per env, its ranking aggregate (`overall`: IQM with CI
+    over the ranked envs; None when it did not run them all), its rank ("3", "2=" for a tie,
+    "—" unranked, "ref."), and the envs where it is marked best."""
 
     agent: str
     cells: dict[str, Row]
     overall: dict[str, Any] | None
     best: set[str] = field(default_factory=set)
     reference: bool = False
+    rank: str = "—"
 
 
 def headline_rows(rows: Sequence[Row]) -> list[Row]:
@@ -310,78 +314,142 @@ def headline_rows(rows: Sequence[Row]) -> list[Row]:
     return [r for r in rows if not schema.is_synthetic(r.agent) and not schema.is_reduced(r.agent)]
 
 
-def headline(rows: Sequence[Row], overall_rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[HeadlineLine]]:
-    """(envs, lines): one line per agent label, ranked by the all-envs IQM (then mean success);
-    below them the agents that did not run every env (most envs first, then their mean IQM), and
-    last the references. `best`: per env, the lines (references aside) with the highest IQM, when
-    it is above 0 and at least two lines ran the env."""
+#: The split whose envs a headline ranks on when it has any: success on tasks never trained on.
+RANKED_SPLIT = "held out"
+#: A line is marked best in an env unless Fisher's exact test puts it below the top at this level.
+BEST_ALPHA = 0.05
+
+
+def ranked_envs(rows: Sequence[Row]) -> list[str]:
+    """The envs a headline ranks on: those whose test tasks are held out (from the manifests),
+    where an agent other than a reference ran; all such envs when none holds tasks out."""
+    envs = sorted({r.env for r in headline_rows(rows) if schema.base_agent(r.agent) not in REFERENCE_AGENTS})
+    held = [e for e in envs if all(r.stats["split"] == RANKED_SPLIT for r in rows if r.env == e)]
+    return held or envs
+
+
+def _aggregate(rows: Sequence[Row], agent: str, envs: Sequence[str]) -> dict[str, Any] | None:
+    matrix = _env_matrix(rows, agent, envs)
+    if matrix is None:
+        return None
+    iqm, lower, upper = metrics.iqm_ci(matrix)
+    return {"iqm": iqm, "iqm_lo": lower, "iqm_hi": upper, "success": float(matrix.mean()),
+            "envs": len(envs), "seeds": matrix.shape[0]}
+
+
+def headline(rows: Sequence[Row]) -> tuple[list[str], list[HeadlineLine]]:
+    """(envs, lines): one line per agent label, ranked by its IQM over `ranked_envs` (seeds ×
+    envs; ties share a rank, "2=", and are listed by mean success); below them the agents that
+    did not run every ranked env (most of them first), and last the references. Envs whose test
+    task is the training task are shown, not ranked on. `best`: per env, the top line (highest
+    IQM) and every line that Fisher's exact test on the final rounds' pooled test episodes does
+    not put below it (p ≥ BEST_ALPHA); none where the top scored 0 or no line is clearly below."""
     main = headline_rows(rows)
-    envs = sorted({r.env for r in main})
-    by_overall = {o["agent"]: o for o in overall_rows}
+    envs, ranked = sorted({r.env for r in main}), ranked_envs(rows)
     lines: dict[str, HeadlineLine] = {}
     for row in main:
-        line = lines.setdefault(row.agent, HeadlineLine(row.agent, {}, by_overall.get(row.agent),
+        line = lines.setdefault(row.agent, HeadlineLine(row.agent, {}, None,
                                                         reference=schema.base_agent(row.agent) in REFERENCE_AGENTS))
         line.cells[row.env] = row
+    for line in lines.values():
+        if set(ranked) <= set(line.cells):
+            line.overall = _aggregate(main, line.agent, ranked)
     for env in envs:
-        ranked = [line for line in lines.values() if env in line.cells and not line.reference]
-        top = max((line.cells[env].stats["iqm"] for line in ranked), default=0.0)
-        if len(ranked) >= 2 and top > 0:
-            for line in ranked:
-                if line.cells[env].stats["iqm"] == top:
-                    line.best.add(env)
+        candidates = [line.cells[env] for line in lines.values() if env in line.cells and not line.reference]
+        top = max(candidates, key=lambda r: (r.stats["iqm"], r.stats["wins"] / max(1, r.stats["episodes"])), default=None)
+        if top is None or top.stats["iqm"] <= 0:
+            continue
+        best = [r for r in candidates if metrics.fisher_exact_p(
+            r.stats["wins"], r.stats["episodes"], top.stats["wins"], top.stats["episodes"]) >= BEST_ALPHA
+            or r.stats["wins"] * top.stats["episodes"] >= top.stats["wins"] * r.stats["episodes"]]
+        if len(best) < len(candidates):
+            for row in best:
+                lines[row.agent].best.add(env)
 
     def order(line: HeadlineLine) -> tuple[Any, ...]:
         mean = float(np.mean([r.stats["iqm"] for r in line.cells.values()]))
         if line.overall is not None:
             return (line.reference, 0, -line.overall["iqm"], -line.overall["success"], line.agent)
-        return (line.reference, 1, -len(line.cells), -mean, line.agent)
+        return (line.reference, 1, -len(set(line.cells) & set(ranked)), -mean, line.agent)
 
-    return envs, sorted(lines.values(), key=order)
+    out = sorted(lines.values(), key=order)
+    scored = [line for line in out if line.overall is not None and not line.reference]
+    for line in scored:
+        first = next(i for i, other in enumerate(scored) if other.overall["iqm"] == line.overall["iqm"])
+        tied = sum(other.overall["iqm"] == line.overall["iqm"] for other in scored) > 1
+        line.rank = f"{first + 1}=" if tied else str(first + 1)
+    for line in out:
+        line.rank = "ref." if line.reference else line.rank
+    return envs, out
 
 
-#: "Does the prior help?": what a prior row is compared with, in reading order (the control
-#: first: only it separates knowledge from the decision rule).
-EFFECT_KINDS = ("control", "plain", "llm")
+#: "Does the prior help?": what a prior row is compared with, in reading order — the control
+#: first (only it separates what the prior knows from the decision rule), the agent without
+#: the prior (or, for vi, its counterpart with the same prior), and the prior acting alone.
+EFFECT_KINDS = ("control", "plain", "counterpart", "llm", "llm-sample")
+#: A reading says "better" or "worse" only where Fisher's exact test on the paired seeds'
+#: pooled final episodes gives p below this (and the paired-seed interval excludes 0).
+EFFECT_ALPHA = 0.05
+
+
+def _final_wins(run: Run) -> tuple[int, int]:
+    final = metrics.final_eval(run.episodes)
+    return sum(bool(e["success"]) for e in final), len(final)
+
+
+def _others(row: Row, by_key: dict[tuple[str, str], Row]) -> list[tuple[str, Row]]:
+    """What a prior row is compared with (EFFECT_KINDS), where the board has it: at the row's
+    budget; the prior acting alone (`llm`, `llm-sample`, which do not train) at full budget
+    when the board has no row of them at the row's budget."""
+    base, prior, budget = schema.base_agent(row.agent), schema.prior_part(row.agent), schema.budget_part(row.agent)
+    out = []
+    if "-prior" in base:
+        out.append(("control", schema.control_label(row.agent)))
+        out.append(("plain", base.replace("-prior", "", 1) + budget))
+    for other in COUNTERPARTS.get(base, ()):
+        out += [("counterpart", f"{other} [{prior}]{budget}"), ("plain", other + budget)]
+    out += [(kind, f"{name} [{prior}]") for kind, name in (("llm", PRIOR_FREE_LLM), ("llm-sample", SAMPLING_LLM))]
+    found = []
+    for kind, label in out:
+        other = by_key.get((row.env, label + budget)) if kind.startswith("llm") else by_key.get((row.env, label))
+        other = other or (by_key.get((row.env, label)) if kind.startswith("llm") else None)
+        if other is not None:
+            found.append((kind, other))
+    return found
 
 
 def prior_effects(rows: Sequence[Row]) -> list[dict[str, Any]]:
     """For each real-prior row of a prior agent (dqn-prior, cql-prior; vi against twosome and
-    ppo), per env: the paired difference in final test success to its uniform-prior control, to
-    its plain counterpart and to `llm` with the same prior, each at the same budget, where the
-    board has that row. Seeds are paired by number (`metrics.paired_difference_ci`: mean over
-    pairs, bootstrap CI over pairs) and the final rounds' pooled episodes give an interval that
-    never collapses (`metrics.difference_interval`). `reading`: "better" / "worse" (the prior row than the other) when both
-    intervals exclude 0 on that side, "tie — no evidence" when every run of both scored alike,
-    else "no clear difference"."""
+    ppo), per env, against what `_others` finds: the mean paired difference in final test
+    success over the seeds both rows ran (paired by number) with a percentile-bootstrap CI over
+    the pairs (`metrics.paired_difference_ci`; it collapses when every pair differs alike), and
+    on those seeds' pooled final-round episodes Newcombe's interval and Fisher's exact p.
+    `reading`: "better" / "worse" (the prior row than the other) where p < EFFECT_ALPHA and the
+    paired interval excludes 0 on that side; "tie — no evidence" where every run of both scored
+    alike; else "no clear difference". No correction for the number of comparisons."""
     by_key = {(r.env, r.agent): r for r in rows}
     out = []
     for row in sorted(rows, key=lambda r: (r.env, r.agent)):
-        base, prior, budget = schema.base_agent(row.agent), schema.prior_part(row.agent), schema.budget_part(row.agent)
+        base, prior = schema.base_agent(row.agent), schema.prior_part(row.agent)
         if not prior or schema.is_synthetic(row.agent) or not ("-prior" in base or base in COUNTERPARTS):
             continue
-        plain = [base.replace("-prior", "", 1)] if "-prior" in base else list(COUNTERPARTS[base])
-        others = [("control", schema.control_label(row.agent))] if "-prior" in base else []
-        others += [("plain", next((c for c in (p + f" [{prior}]" + budget, p + budget) if (row.env, c) in by_key),
-                                  p + budget)) for p in plain]
-        others.append(("llm", f"{PRIOR_FREE_LLM} [{prior}]{budget}"))
-        for kind, label in others:
-            other = by_key.get((row.env, label))
-            if other is None:
-                continue
-            mine = {int(r.summary["seed"]): float(r.summary["success"]) for r in row.runs}
-            theirs = {int(r.summary["seed"]): float(r.summary["success"]) for r in other.runs}
+        for kind, other in _others(row, by_key):
+            mine = {int(r.summary["seed"]): r for r in row.runs}
+            theirs = {int(r.summary["seed"]): r for r in other.runs}
             seeds = sorted(set(mine) & set(theirs))
             if not seeds:
                 continue
-            delta, lo, hi = metrics.paired_difference_ci([mine[k] for k in seeds], [theirs[k] for k in seeds])
-            s, t = row.stats or row_stats(row.runs), other.stats or row_stats(other.runs)
-            ep_lo, ep_hi = metrics.difference_interval(s["wins"], s["episodes"], t["wins"], t["episodes"])
-            values = list(mine.values()) + list(theirs.values())
-            reading = ("tie — no evidence" if all(v == values[0] for v in values) else
-                       "better" if lo > 0 and ep_lo > 0 else "worse" if hi < 0 and ep_hi < 0 else
+            x = [float(mine[k].summary["success"]) for k in seeds]
+            y = [float(theirs[k].summary["success"]) for k in seeds]
+            delta, lo, hi = metrics.paired_difference_ci(x, y)
+            (wx, nx), (wy, ny) = ([sum(v) for v in zip(*(_final_wins(side[k]) for k in seeds), strict=True)]
+                                  for side in (mine, theirs))
+            ep_lo, ep_hi = metrics.difference_interval(wx, nx, wy, ny)
+            p = metrics.fisher_exact_p(wx, nx, wy, ny)
+            reading = ("tie — no evidence" if all(v == x[0] for v in x + y) else
+                       "better" if p < EFFECT_ALPHA and lo > 0 else "worse" if p < EFFECT_ALPHA and hi < 0 else
                        "no clear difference")
-            out.append({"env": row.env, "agent": row.agent, "vs": kind, "other": label, "pairs": len(seeds),
-                        "delta": delta, "lo": lo, "hi": hi, "ep_lo": ep_lo, "ep_hi": ep_hi, "reading": reading,
-                        "row": row.id, "other_row": other.id})
+            out.append({"env": row.env, "agent": row.agent, "vs": kind, "other": other.agent, "pairs": len(seeds),
+                        "delta": delta, "lo": lo, "hi": hi, "ep_lo": ep_lo, "ep_hi": ep_hi, "p": p,
+                        "wins": (wx, nx, wy, ny), "reading": reading, "row": row.id, "other_row": other.id})
     return out

@@ -30,6 +30,7 @@ from priorbench.bench.leaderboard.views import (
     NO_EFFECTS_TEXT,
     ci_text,
     effect_cells,
+    effects_count_text,
     headline_md_cells,
     headline_text,
 )
@@ -44,7 +45,7 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
     def cell(value: Any, fmt: str) -> str:
         if isinstance(value, float):
             return "—" if np.isnan(value) else format(value, fmt)
-        return str(value)
+        return str(value).replace("|", "\\|").replace("\n", " ")  # a cell stays one cell
 
     text_rows = [[cell(v, f) for v, f in zip(row, formats, strict=True)] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in text_rows)) if text_rows else len(h)
@@ -356,11 +357,12 @@ def leaderboard_md(rows: Sequence[Row], envs: Sequence[str], overall_rows: Seque
     effects = prior_effects(rows) if effects is None else effects
     real, reduced, synthetic = split_sections(rows)
     real_pairs, reduced_pairs, synthetic_pairs = split_pairs(pairs)
-    head_envs, lines = headline(rows, overall_rows)
+    head_envs, lines = headline(rows)
     md = ["# priorbench leaderboard", "", f"## {HEADLINE_TITLE}", "", headline_text(head_envs, lines), "",
           markdown_table(*headline_md_cells(head_envs, lines)), ""]
     md += [f"## {EFFECTS_TITLE}", "", EFFECTS_TEXT, ""]
-    md += ([markdown_table(EFFECT_HEADERS, effect_cells(effects)), "", f"![{EFFECTS_PLOT_TITLE}]({EFFECTS_PLOT})", ""]
+    md += ([effects_count_text(effects), "", markdown_table(EFFECT_HEADERS, effect_cells(effects)), "",
+            f"![{EFFECTS_PLOT_TITLE}]({EFFECTS_PLOT})", ""]
            if effects else [NO_EFFECTS_TEXT, ""])
     md += ["## Methods: reading these numbers", "", legend(), ""]
     if notes.strip():  # the hand-written reading of the numbers (NOTES.md beside the outputs)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from priorbench.bench import metrics
-from priorbench.bench.leaderboard.stats import HeadlineLine
+from priorbench.bench.leaderboard.stats import BEST_ALPHA, EFFECT_ALPHA, RANKED_SPLIT, HeadlineLine
 
 #: The mark beside an agent whose runs were made before evaluation had its own random streams.
 BEFORE_FIX_MARK = " †"
@@ -26,15 +26,31 @@ def short_env(env: str) -> str:
     return env.removeprefix("priorbench/")
 
 
+def _ranked_on(envs: Sequence[str], lines: Sequence[HeadlineLine]) -> tuple[list[str], str]:
+    """The envs the ranking aggregates and their name in the header ("held-out envs" / "all envs")."""
+    held = [e for e in envs if _split_of(lines, e) == RANKED_SPLIT]
+    scored = [line for line in lines if line.overall is not None]
+    n = scored[0].overall["envs"] if scored else len(held or envs)
+    return (held, "held-out envs") if held and n == len(held) else (list(envs), "all envs")
+
+
 def headline_text(envs: Sequence[str], lines: Sequence[HeadlineLine]) -> str:
     """The sentence above the headline table."""
-    ranked = sum(line.overall is not None and not line.reference for line in lines)
-    return (f"Agents ranked by final test success over all {len(envs)} envs (IQM over seeds × envs, 95% CI); "
-            "beside it each env's IQM and CI, the env's best in **bold** (ties all bold). "
-            + (f"{ranked} agents ran every env; " if ranked else "No agent ran every env yet; ")
-            + "those below ran fewer. `expert` reads the solution: a reference, not ranked. SYNTHETIC "
-            "controls and reduced budgets are never in this table. Under each env: whether its test "
-            "tasks are held out or the task trained on (train = test).")
+    ranked, name = _ranked_on(envs, lines)
+    count = sum(line.overall is not None and not line.reference for line in lines)
+    seeds = sorted({len(r.runs) for line in lines for r in line.cells.values()})
+    seeds_text = f"{seeds[0]}" if len(seeds) == 1 else f"{seeds[0]}–{seeds[-1]}"
+    what = (f"the {len(ranked)} envs whose test tasks are held out (the train = test envs are shown, "
+            "not ranked on: an agent can memorise their one task)" if name == "held-out envs"
+            else f"all {len(ranked)} envs")
+    return (f"Agents ranked by final test success over {what}: rliable's IQM over seeds × envs with its "
+            f"95% CI, {seeds_text} seeds a row; \"2=\" is a tie, listed by mean success. "
+            + (f"{count} agents ran every ranked env; " if count else "No agent ran every ranked env yet; ")
+            + "those below ran fewer. Beside it each env's IQM and CI; **bold ★** marks the env's top "
+            "agent and every agent that Fisher's exact test on the final round's pooled test episodes "
+            f"does not put below it (p ≥ {BEST_ALPHA:g}), no mark where none is clearly below. `expert` "
+            "reads the solution: a reference, not ranked. SYNTHETIC-prior controls and reduced budgets "
+            "are never in this table.")
 
 
 def _split_of(lines: Sequence[HeadlineLine], env: str) -> str:
@@ -42,26 +58,21 @@ def _split_of(lines: Sequence[HeadlineLine], env: str) -> str:
 
 
 def headline_header(envs: Sequence[str], lines: Sequence[HeadlineLine]) -> list[str]:
-    return ["rank", "agent", "all envs: IQM [95% CI]"] + [f"{short_env(e)} ({_split_of(lines, e)})" for e in envs]
+    return (["rank", "agent", f"{_ranked_on(envs, lines)[1]}: IQM [95% CI]"]
+            + [f"{short_env(e)} ({_split_of(lines, e)})" for e in envs])
 
 
 def headline_cells(envs: Sequence[str], lines: Sequence[HeadlineLine]) -> list[list[tuple[str, bool]]]:
     """The headline's cells as (text, best) per line: rank, agent (marked † as in the full
-    table when any of its rows is), the all-envs aggregate, one IQM [CI] per env (— not run)."""
-    out, rank = [], 0
+    table when any of its rows is), the ranking aggregate, one IQM [CI] per env (— not run)."""
+    ranked, name = _ranked_on(envs, lines)
+    out = []
     for line in lines:
-        if line.reference:
-            number = "ref."
-        elif line.overall is not None:
-            rank += 1
-            number = str(rank)
-        else:
-            number = "—"
         dagger = BEFORE_FIX_MARK if any(r.stats.get("before_eval_streams") for r in line.cells.values()) else ""
         o = line.overall
         total = (f"{o['iqm']:.3f} {ci_text(o['iqm_lo'], o['iqm_hi'])}" if o is not None
-                 else f"ran {len(line.cells)} of {len(envs)} envs")
-        cells = [(number, False), (line.agent + dagger, False), (total, False)]
+                 else f"ran {len(set(line.cells) & set(ranked))} of {len(ranked)} {name}")
+        cells = [(line.rank, False), (line.agent + dagger, False), (total, False)]
         for env in envs:
             row = line.cells.get(env)
             cells.append(("—", False) if row is None else
@@ -80,21 +91,41 @@ EFFECTS_PLOT = "plots/prior-effects.png"
 EFFECTS_PLOT_TITLE = "does the prior help: paired difference in final test success, per env"
 EFFECTS_TEXT = (
     "Each prior agent's row, per env, against (1) **control**: the same agent, budget and seeds with "
-    "the SYNTHETIC uniform prior — it knows nothing, so only a gain over it is the prior's knowledge "
-    "(read it first); (2) **plain**: the agent without a prior — knowledge and decision rule together; "
-    "(3) **llm**: the same prior acting alone — whether learning adds anything to the prior. **Δ** is "
-    "the mean over seeds paired by seed number of the difference in final test success (prior row "
-    "minus the other). The first interval is a percentile bootstrap over those pairs "
-    f"({metrics.BOOTSTRAP_REPS:,} reps) and collapses to a point when every pair differs alike; the "
-    "second is Newcombe's score interval for the difference of the final rounds' pooled test-episode "
-    "success rates, which never collapses (it treats episodes as independent). **reading** says "
-    "\"better\" or \"worse\" (the prior row than the other) only where both intervals exclude 0 on that side, \"tie — no evidence\" "
-    "where every run of both rows scored alike. Rows of a reduced budget are compared at that budget.")
+    "the SYNTHETIC uniform prior — it knows nothing, so a gain over it is the prior's doing (what it "
+    "knows, or merely that it is not uniform: the control does not match a prior's peakedness); read "
+    "it first; (2) **plain**: the agent without a prior — the prior and the decision rule together "
+    "(for `vi`, **counterpart**: `twosome` with the same prior); (3) **llm** and **llm-sample**: the "
+    "same prior acting alone, greedy and sampling (they do not train: their full-budget row where the "
+    "board has none at the row's budget) — does learning add anything to the prior? **Δ** is the mean "
+    "over the seeds both rows ran, paired by seed number, of the difference in final test success "
+    "(prior row minus the other). The first interval is a percentile bootstrap over those pairs "
+    f"({metrics.BOOTSTRAP_REPS:,} reps): \"every pair alike\" where all pairs differ by the same "
+    "amount (it would collapse to a point). On those seeds' pooled final-round test episodes, the "
+    "second is Newcombe's score interval for the difference of success rates and **p** is Fisher's "
+    "exact test; both treat episodes as independent, which episodes of one seed are not, so they are "
+    "narrower than the truth where seeds differ. **reading** says \"better\" or \"worse\" (the "
+    f"prior row than the other) only where p < {EFFECT_ALPHA:g} and the paired interval excludes 0 on "
+    "that side; \"tie — no evidence\" where every run of both rows scored alike. With 5 seeds of one "
+    "test episode each (the train = test envs) no comparison can reach p < 0.05 unless it is at least "
+    "5 of 5 against 0 of 5. Readings are per line, not corrected for the number of comparisons: among "
+    "many lines some \"better\" or \"worse\" come by chance.")
 NO_EFFECTS_TEXT = "No prior agent's row has a control, plain or llm row to compare with in these runs."
 EFFECT_HEADERS = ["env", "prior row", "compared with", "seed pairs", "Δ success", "95% CI (seeds, paired)",
-                  "95% CI (episodes)", "reading"]
+                  "final wins (prior row / other)", "95% CI (episodes, Newcombe)", "p (Fisher)", "reading"]
+
+
+def effects_count_text(effects: Sequence[dict[str, Any]]) -> str:
+    """How many comparisons the table makes and how many read better or worse."""
+    told = sum(e["reading"] in ("better", "worse") for e in effects)
+    return (f"{len(effects)} comparisons; {told} read \"better\" or \"worse\" (at p < {EFFECT_ALPHA:g} "
+            f"about {EFFECT_ALPHA * len(effects):.1f} would by chance alone if no prior made any difference).")
+
+
+def _paired_ci(e: dict[str, Any]) -> str:
+    return f"every pair alike ({e['lo']:+.3f})" if e["lo"] == e["hi"] else ci_text(e["lo"], e["hi"])
 
 
 def effect_cells(effects: Sequence[dict[str, Any]]) -> list[list[Any]]:
     return [[short_env(e["env"]), e["agent"], f"{e['vs']}: {e['other']}", e["pairs"], f"{e['delta']:+.3f}",
-             ci_text(e["lo"], e["hi"]), ci_text(e["ep_lo"], e["ep_hi"]), e["reading"]] for e in effects]
+             _paired_ci(e), f"{e['wins'][0]}/{e['wins'][1]} vs {e['wins'][2]}/{e['wins'][3]}",
+             ci_text(e["ep_lo"], e["ep_hi"]), f"{e['p']:.3f}", e["reading"]] for e in effects]
