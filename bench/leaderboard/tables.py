@@ -364,7 +364,7 @@ def leaderboard_md(rows: Sequence[Row], envs: Sequence[str], overall_rows: Seque
     md += ([effects_count_text(effects), "", markdown_table(EFFECT_HEADERS, effect_cells(effects)), "",
             f"![{EFFECTS_PLOT_TITLE}]({EFFECTS_PLOT})", ""]
            if effects else [NO_EFFECTS_TEXT, ""])
-    md += ["## Methods: reading these numbers", "", legend(), ""]
+    md += ["## Methods: what the columns mean", "", legend(), ""]
     if notes.strip():  # the hand-written reading of the numbers (NOTES.md beside the outputs)
         md += [notes.strip(), ""]
     md += [f"## {ALL_ROWS_TITLE}", "", markdown_table(MAIN_HEADERS, [_main_cells(r) for r in real], MAIN_FORMATS), ""]
