@@ -77,7 +77,7 @@ def test_demo(cli, tmp_path):
     assert re.search(r"\| priorbench/FrozenLake-4x4-v0 \| expert +\| +3 \| +1\.000 \|", out)
     # The distilled prior's rows, labelled with its adapter, beside the uniform-prior control;
     # the adapter's dqn-prior beats plain dqn (the effect the demo is there to show).
-    adapter = json.loads((DEMO_ADAPTER / "manifest.json").read_text())["adapter_sha256"][:8]
+    adapter = json.loads((ROOT / DEMO_ADAPTER / "manifest.json").read_text())["adapter_sha256"][:8]
     success = {label: float(score) for label, score in
                re.findall(r"\| priorbench/FrozenLake-4x4-v0 \| (.+?) +\| +3 \| +([\d.]+) \|", out)}
     distilled = f"dqn-prior [smollm2-135m + adapter {adapter}]"
