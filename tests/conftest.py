@@ -48,3 +48,15 @@ def cwd(tmp_path, monkeypatch):
     work.mkdir()
     monkeypatch.chdir(work)
     return work
+
+
+def live_records(run: Path) -> list[dict]:
+    """The episode records of a run that is still writing them ([] while a read catches a line
+    being appended: `records.read_episodes` refuses a file that grew while it was read)."""
+    from priorbench.bench import records
+    from priorbench.core.errors import UserError
+
+    try:
+        return records.read_episodes(run / records.EPISODES).records
+    except (UserError, FileNotFoundError):
+        return []

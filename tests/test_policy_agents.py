@@ -28,6 +28,7 @@ from priorbench.bench.runner import RunJob, execute
 from priorbench.bench.spec import Budget
 from priorbench.core import seeding
 from priorbench.core.errors import UserError
+from tests.conftest import live_records
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = "priorbench/FrozenLake-4x4-v0"
@@ -341,7 +342,7 @@ def test_sigkill_then_resume_equals_uninterrupted(case, request, tmp_path):
     deadline = time.time() + 300
     while time.time() < deadline and cut.poll() is None:
         if checkpoint.exists():
-            done = [e for e in records.read_episodes(run / "episodes.jsonl").records if e["phase"] == "train"]
+            done = [e for e in live_records(run) if e["phase"] == "train"]
             if sum(e["length"] for e in done) >= steps // 4:  # a checkpoint holding a part-filled rollout
                 break
         time.sleep(0.05)

@@ -13,7 +13,7 @@ from priorbench.bench.runner import RunJob, execute
 from priorbench.bench.spec import Budget
 from priorbench.core.errors import UserError
 from priorbench.core.paths import sha256_file
-from tests.conftest import ROOT
+from tests.conftest import ROOT, live_records
 
 ENV = "priorbench/FrozenLake-4x4-Random-v0"
 
@@ -131,10 +131,7 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
     checkpoint = records.RunRecord(run).checkpoint_path
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
-        try:  # the run appends while we read: a read that caught a line half-written is retried
-            lines = len(records.read_episodes(run / "episodes.jsonl").records) if checkpoint.exists() else 0
-        except UserError:
-            lines = 0
+        lines = len(live_records(run)) if checkpoint.exists() else 0
         if lines > 200:
             break
         time.sleep(0.01)

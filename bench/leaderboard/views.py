@@ -82,7 +82,7 @@ def headline_cells(envs: Sequence[str], lines: Sequence[HeadlineLine]) -> list[l
 
 
 def headline_md_cells(envs: Sequence[str], lines: Sequence[HeadlineLine]) -> tuple[list[str], list[list[str]]]:
-    return headline_header(envs, lines), [[f"**{text}**" if best else text for text, best in cells]
+    return headline_header(envs, lines), [[f"**{text} ★**" if best else text for text, best in cells]
                                           for cells in headline_cells(envs, lines)]
 
 
