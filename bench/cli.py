@@ -201,7 +201,7 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
     if args.context is not None and not args.context.is_dir():
         raise UserError(f"--context {args.context} does not exist; give the leaderboard folder whose NOTES.md, "
                         "prior_quality.json and verified.json the build should show")
-    rows, refused = build(runs if len(runs) > 1 else runs[0], args.out, protocol, context=context)
+    rows, refused = build(runs if len(runs) > 1 else runs[0], args.out, protocol, context=context, strict=args.strict)
     print(f"wrote {args.out}/LEADERBOARD.md, leaderboard.csv, leaderboard_full.csv, "
           f"leaderboard.tex, plots/ and site/index.html ({len(rows)} rows)")
     for path, why in refused:

@@ -165,8 +165,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "default leaderboard/runs)")
     b.add_argument("--out", type=Path, default=Path("leaderboard"))
     b.add_argument("--context", type=Path, metavar="DIR",
-                   help="where NOTES.md, prior_quality.json and verified.json are read from besides "
-                        "--out (default leaderboard/, the committed board, where it exists)")
+                   help="where NOTES.md, claims.toml, prior_quality.json and verified.json are read from "
+                        "besides --out (default leaderboard/, the committed board, where it exists)")
+    b.add_argument("--strict", action="store_true",
+                   help="fail unless every claim of claims.toml holds, NOTES.md cites only its claims and "
+                        "prints no number the board does not (CI builds the committed board so)")
     b.add_argument("--protocol", type=Path, metavar="FILE",
                    help="refuse runs not made under this protocol (leaderboard/protocol.toml)")
     b.add_argument("--allow-refused", action="store_true",

@@ -27,6 +27,7 @@ from priorbench.bench import (
     reproduce,
     schema,
 )
+from priorbench.bench.leaderboard.claims import CLAIMS
 from priorbench.bench.leaderboard.quality import PRIOR_QUALITY
 from priorbench.bench.leaderboard.verified import (
     VERIFIED,
@@ -314,10 +315,10 @@ def test_committed_leaderboard_is_current(tmp_path):
     """CI: the committed leaderboard/ equals a rebuild from its committed runs."""
     runs = ROOT / "leaderboard" / "runs"
     assert runs.exists() and records.find_runs(runs), "leaderboard/runs/ holds no committed runs"
-    for name in (leaderboard.NOTES, VERIFIED, PRIOR_QUALITY):  # inputs of the build, like the runs
+    for name in (leaderboard.NOTES, CLAIMS, VERIFIED, PRIOR_QUALITY):  # inputs of the build, like the runs
         if (ROOT / "leaderboard" / name).exists():
             (tmp_path / name).write_text((ROOT / "leaderboard" / name).read_text())
-    leaderboard.build(runs, tmp_path)
+    leaderboard.build(runs, tmp_path, strict=True)  # every claim of the notes holds on the records
     differences = leaderboard.snapshot_differences(leaderboard.snapshot(ROOT / "leaderboard"),
                                                    leaderboard.snapshot(tmp_path))
     assert differences == [], (

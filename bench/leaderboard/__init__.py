@@ -10,7 +10,8 @@ Modules, one job each: `load` (verify and collect stored runs), `stats` (row sta
 and comparisons; row ids; the headline and prior effects), `views` (their text and cells),
 `plots`, `tables` (Markdown, CSV, LaTeX; each row's reproduce command), `site`
 (index.html, with site.css and site.js — sorting and filters — as package data), `quality` (the
-prior-quality input file, prior_quality.json), `verified` (verified.json), `publish` (`build`:
+prior-quality input file, prior_quality.json), `verified` (verified.json), `claims` (claims.toml:
+the notes' claims, evaluated on the rows; `--strict`), `publish` (`build`:
 all of it into a folder, and `snapshot` of a folder). The
 leaderboard never imports the runner: `bench.reproduce` (re-run a row's seeds and compare with
 the stored CI) and `bench.cite` (BibTeX) sit above it.

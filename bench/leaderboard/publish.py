@@ -15,6 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from priorbench.bench.leaderboard import plots, quality, site, tables
+from priorbench.bench.leaderboard.claims import (
+    CLAIMS,
+    Claim,
+    Verdict,
+    cite,
+    claims_md,
+    evaluate,
+    read_claims,
+    strict_problems,
+)
 from priorbench.bench.leaderboard.load import PROGRESS_FROM, aggregate, collect
 from priorbench.bench.leaderboard.protocol import Protocol
 from priorbench.bench.leaderboard.stats import improvements, make_rows, overall, prior_effects
@@ -35,23 +45,41 @@ def read_notes(path: Path) -> str:
 
 
 def build(runs_root: Path | Sequence[Path], out_dir: Path, protocol: Protocol | None = None, *,
-          context: Path | None = None) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+          context: Path | None = None, strict: bool = False) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
     """Write LEADERBOARD.md, leaderboard.csv, leaderboard_full.csv, leaderboard.tex, plots/*.png
     and site/index.html from the runs under `runs_root`. Returns the rows (as aggregate()) and
     the refused runs (path relative to runs_root, reason). The maintainers' context — NOTES.md,
     prior_quality.json, verified.json — is read from `context` (the committed leaderboard
     folder, for a build into a folder of your own) and from `out_dir`, which wins where both
-    have one (verified marks: both, out_dir's for the rows it names)."""
+    have one (verified marks: both, out_dir's for the rows it names); claims.toml likewise, its
+    verdicts in a Claims section. `strict`: after writing, fail unless every claim holds and
+    NOTES.md cites only claims and prints no number the board does not (`claims.strict_problems`)."""
     with folder_lock(Path(out_dir), "--out"):  # one build per output folder at a time
-        for name in (*TEXT_OUTPUTS, "plots", "site", NOTES):  # replaced or read, never followed
+        for name in (*TEXT_OUTPUTS, "plots", "site", NOTES, CLAIMS):  # replaced or read, never followed
             if (Path(out_dir) / name).is_symlink():
                 raise UserError(f"{Path(out_dir) / name} is a symbolic link; the build replaces its outputs "
                                 "in --out and follows no link: remove it")
-        return _build(runs_root, Path(out_dir), protocol, Path(context) if context is not None else None)
+        return _build(runs_root, Path(out_dir), protocol, Path(context) if context is not None else None, strict)
+
+
+def _claims(folders: Sequence[Path]) -> list[Claim] | None:
+    """claims.toml of the first folder that has one (None: none has)."""
+    for folder in folders:
+        path = folder / CLAIMS
+        if path.is_symlink():
+            raise UserError(f"{path} is a symbolic link; the build reads the claims file itself: replace the link by it")
+        if path.exists():
+            return read_claims(path)
+    return None
 
 
 def _build(runs_root: Path | Sequence[Path], out_dir: Path, protocol: Protocol | None, context: Path | None,
-           ) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+           strict: bool = False) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+    folders = [out_dir] + ([context] if context is not None and context.resolve() != out_dir.resolve() else [])
+    claims = _claims(folders)
+    if strict and claims is None:
+        raise UserError(f"--strict checks the board's claims, and neither {' nor '.join(str(f) for f in folders)} "
+                        f"has {CLAIMS}: write one (docs: LEADERBOARD.md, Claims) or build without --strict")
     groups, refused = collect(runs_root, protocol)
     if not groups:
         reasons = "; ".join(f"{p}: {why}" for p, why in refused) or "no run folders found"
@@ -62,7 +90,7 @@ def _build(runs_root: Path | Sequence[Path], out_dir: Path, protocol: Protocol |
     envs, overall_rows = overall(rows)
     pairs = improvements(rows)
 
-    folders = [out_dir] + ([context] if context is not None and context.resolve() != out_dir.resolve() else [])
+    verdicts = evaluate(claims or [], rows)
     notes = next((text for text in (read_notes(f / NOTES) for f in folders) if text.strip()), "")
     verified = verified_rows(rows, {k: v for f in reversed(folders) for k, v in read_marks(f).items()})
     prior_quality = next((q for q in (quality.read_quality(f) for f in folders) if q is not None), None)
@@ -71,13 +99,19 @@ def _build(runs_root: Path | Sequence[Path], out_dir: Path, protocol: Protocol |
     # folder by one rename, all after the slow part): a kill mid-build leaves the old outputs
     # whole, and its staging folder is removed by the next build.
     with staging_folder(out_dir, prefix=".build-") as stage:
-        _write(stage, rows, envs, overall_rows, pairs, refused, notes, verified, commands, prior_quality)
+        cited = cite(notes, verdicts)
+        md = _write(stage, rows, envs, overall_rows, pairs, refused, cited, verified, commands, prior_quality, verdicts)
         for name in TEXT_OUTPUTS:
             os.replace(stage / name, out_dir / name)
         for name in ("plots", "site"):
             if (out_dir / name).exists():
                 os.replace(out_dir / name, stage / f"old-{name}")
             os.replace(stage / name, out_dir / name)
+    if strict:
+        problems = strict_problems(verdicts, notes, md.replace(cited.strip(), "") if cited.strip() else md)
+        if problems:
+            raise UserError(f"--strict: the board in {out_dir} was written, but {len(problems)} "
+                            f"check{'s' * (len(problems) > 1)} failed: " + "; ".join(problems))
     summary = aggregate([run.summary for runs in groups.values() for run in runs])
     return summary, refused
 
@@ -96,8 +130,8 @@ def _runs_argument(row, runs_root: Path | Sequence[Path]) -> str | None:
 
 
 def _write(out_dir: Path, rows, envs, overall_rows, pairs, refused, notes: str, verified,
-           commands: dict[int, str], prior_quality: dict[str, Any] | None) -> None:
-    """The leaderboard's files, written into the (empty) folder `out_dir`."""
+           commands: dict[int, str], prior_quality: dict[str, Any] | None, verdicts: Sequence[Verdict] = ()) -> str:
+    """The leaderboard's files, written into the (empty) folder `out_dir`; returns LEADERBOARD.md."""
     effects = prior_effects(rows)
     plots_dir = out_dir / "plots"
     plots_dir.mkdir()
@@ -128,7 +162,7 @@ def _write(out_dir: Path, rows, envs, overall_rows, pairs, refused, notes: str, 
     (plots_dir / "RENDERER").write_text(f"matplotlib {_matplotlib_version()}\n")
     md = tables.leaderboard_md(rows, envs, overall_rows, pairs, [(n, t) for n, t, _ in images],
                                refused, notes, verified, commands=commands, prior_quality=prior_quality,
-                               effects=effects)
+                               effects=effects, claims=claims_md(verdicts))
     (out_dir / "LEADERBOARD.md").write_text(md)
     (out_dir / "leaderboard.csv").write_text(tables.csv_text(tables.TABLE_COLUMNS, [
         [r.env, r.agent, r.stats["seeds"], r.stats["success"], r.stats["success_se"],
@@ -139,7 +173,8 @@ def _write(out_dir: Path, rows, envs, overall_rows, pairs, refused, notes: str, 
     (out_dir / "site" / "index.html").write_text(
         site.index_html(rows, envs, overall_rows, pairs, images, refused, tables.legend(), verified,
                         commands=commands, prior_quality=prior_quality, quality_image=quality_image,
-                        notes=notes, effects=effects))
+                        notes=notes, effects=effects, claims=verdicts))
+    return md
 
 
 def _matplotlib_version() -> str:

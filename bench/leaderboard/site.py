@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import html
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import resources
 from typing import Any
 from urllib.parse import quote
@@ -19,6 +19,15 @@ from markdown_it import MarkdownIt
 
 from priorbench.bench import schema
 from priorbench.bench.leaderboard import quality
+from priorbench.bench.leaderboard.claims import (
+    CLAIM_HEADERS,
+    CLAIMS_TEXT,
+    CLAIMS_TITLE,
+    Verdict,
+    anchor,
+    claim_cells,
+    count_text,
+)
 from priorbench.bench.leaderboard.stats import Row, headline, prior_effects, row_cost, total_cost
 from priorbench.bench.leaderboard.tables import (
     COST_FORMATS,
@@ -122,10 +131,10 @@ def _cells_html(cells: Sequence[Cell], headers: Sequence[tuple[str, str | None]]
 def _html_table(headers: Sequence[tuple[str, str | None]], body: Sequence[Sequence[Cell]],
                 table_id: str, row_attrs: Sequence[dict[str, str]] | None = None,
                 foot: Sequence[Cell] | None = None, *, columns: Sequence[str] | None = None,
-                row_ids: Sequence[str] | None = None) -> str:
+                row_ids: Sequence[str] | None = None, anchor_of: Callable[[str], str] = row_anchor) -> str:
     """headers: (label, data-type 'num'/'text'/None); cells: (html, sort key or None). With
     `row_attrs` (data-env, data-family, data-prior per row) the filters apply to the table;
-    `foot` is a row that neither sorts nor filters; `row_ids` give each row its `row_anchor`.
+    `foot` is a row that neither sorts nor filters; `row_ids` give each row its id (`anchor_of`, default `row_anchor`).
     `columns`: classes per column — "agent" stays in view when a phone scrolls the table,
     "extra" hides on a phone until its "more columns" button is pressed, "ci-col" small. Wrapped:
     a table wider than the screen scrolls inside its box, never the page."""
@@ -141,7 +150,7 @@ def _html_table(headers: Sequence[tuple[str, str | None]], body: Sequence[Sequen
         out.append(f"<th{attrs}{_classes(kind, column)}>{html.escape(label)}</th>")
     out.append("</tr></thead><tbody>")
     for i, cells in enumerate(body):
-        attrs = f' id="{html.escape(row_anchor(row_ids[i]))}"' if row_ids is not None else ""
+        attrs = f' id="{html.escape(anchor_of(row_ids[i]))}"' if row_ids is not None else ""
         attrs += "".join(f' data-{k}="{html.escape(v)}"' for k, v in (row_attrs or [{}] * len(body))[i].items())
         out.append(f"<tr{attrs}>{_cells_html(cells, headers, columns)}</tr>")
     out.append("</tbody>")
@@ -358,9 +367,9 @@ def index_html(rows: Sequence[Row], envs: Sequence[str], overall_rows: Sequence[
                verified: Sequence[tuple[Row, dict[str, Any]]] = (), *,
                commands: dict[int, str] | None = None, prior_quality: dict[str, Any] | None = None,
                quality_image: bytes | None = None, notes: str = "",
-               effects: Sequence[dict[str, Any]] | None = None) -> str:
+               effects: Sequence[dict[str, Any]] | None = None, claims: Sequence[Verdict] = ()) -> str:
     """site/index.html, in LEADERBOARD.md's order: the headline and "Does the prior help?" open,
-    the rest folded. `legend` (tables.legend) and `notes` (NOTES.md) are Markdown, rendered;
+    the rest folded (`claims`: the verdicts of claims.toml, each row anchored `claim-<id>`). `legend` (tables.legend) and `notes` (NOTES.md) are Markdown, rendered;
     `commands`, `prior_quality`, `effects` as tables.leaderboard_md takes them; `images`: (name,
     title, png) — EFFECTS_PLOT goes under "Does the prior help?", the others under Plots;
     `quality_image` the prior-quality plot."""
@@ -389,6 +398,12 @@ def index_html(rows: Sequence[Row], envs: Sequence[str], overall_rows: Sequence[
               "again to reverse; open “provenance” for what a row was built from and the command that "
               "re-runs it. On a phone, “more columns” shows a table's other columns.</p>",
               _filters_html(rows), "</div>"]
+    if claims:
+        parts.append(_fold("claims", CLAIMS_TITLE, [markdown_html(CLAIMS_TEXT), _html_table(
+            [(h, "text") for h in CLAIM_HEADERS], [[(html.escape(c), None) for c in line] for line in claim_cells(claims)],
+            "claims-table", columns=["agent"] + [""] * (len(CLAIM_HEADERS) - 1),
+            row_ids=[v.claim.id for v in claims], anchor_of=anchor)],
+            count_text(claims)))
     parts.append(_fold("methods", "Methods: what the columns mean", [markdown_html(legend, shift=2)]))
     if notes.strip():
         parts.append(_fold("notes", "Reading these numbers", [f'<div class="notes">{markdown_html(notes, shift=1)}</div>'],

@@ -349,10 +349,10 @@ def leaderboard_md(rows: Sequence[Row], envs: Sequence[str], overall_rows: Seque
                    verified: Sequence[tuple[Row, dict[str, Any]]] = (), *,
                    commands: dict[int, str] | None = None,
                    prior_quality: dict[str, Any] | None = None,
-                   effects: Sequence[dict[str, Any]] | None = None) -> str:
+                   effects: Sequence[dict[str, Any]] | None = None, claims: Sequence[str] = ()) -> str:
     """LEADERBOARD.md; `commands`: each row's reproduce command (default `reproduce_command`),
     `prior_quality`: the prior-quality data (None: the section says how to make it), `effects`:
-    `stats.prior_effects(rows)` (computed when None)."""
+    `stats.prior_effects(rows)` (computed when None), `claims`: the Claims section's lines."""
     commands = commands if commands is not None else {r.index: reproduce_command(r) for r in rows}
     effects = prior_effects(rows) if effects is None else effects
     real, reduced, synthetic = split_sections(rows)
@@ -363,7 +363,7 @@ def leaderboard_md(rows: Sequence[Row], envs: Sequence[str], overall_rows: Seque
     md += [f"## {EFFECTS_TITLE}", "", EFFECTS_TEXT, ""]
     md += ([effects_count_text(effects), "", markdown_table(EFFECT_HEADERS, effect_cells(effects)), "",
             f"![{EFFECTS_PLOT_TITLE}]({EFFECTS_PLOT})", ""]
-           if effects else [NO_EFFECTS_TEXT, ""])
+           if effects else [NO_EFFECTS_TEXT, ""]) + list(claims)
     md += ["## Methods: what the columns mean", "", legend(), ""]
     if notes.strip():  # the hand-written reading of the numbers (NOTES.md beside the outputs)
         md += [notes.strip(), ""]

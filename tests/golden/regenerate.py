@@ -6,7 +6,8 @@
 
 records/ holds small real runs (random, expert and tabular-q on two Frozen Lake envs, three
 seeds); expected/ holds `bench.leaderboard.snapshot` of building them: the tables, the site with
-each image replaced by its sha256, the plots' sha256 sums and the matplotlib version that drew them.
+each image replaced by its sha256, the plots' sha256 sums and the matplotlib version that drew them;
+context/ the claims and notes built beside them (one claim of each statistic and verdict).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 RECORDS = HERE / "records"
 EXPECTED = HERE / "expected"
+CONTEXT = HERE / "context"
 ENVS = ("priorbench/FrozenLake-4x4-v0", "priorbench/FrozenLake-4x4-Random-v0")
 AGENTS = ("random", "expert", "tabular-q")
 SEEDS = (0, 1, 2)
@@ -43,6 +45,8 @@ def expected_snapshot(records_dir: Path = RECORDS) -> dict[str, str]:
     from priorbench.bench.leaderboard import build, snapshot
 
     with tempfile.TemporaryDirectory() as tmp:
+        for name in ("claims.toml", "NOTES.md"):  # the maintainers' context: claims and notes
+            shutil.copyfile(CONTEXT / name, Path(tmp) / name)
         build(records_dir, Path(tmp))
         return snapshot(Path(tmp))
 
