@@ -343,9 +343,11 @@ def headline(rows: Sequence[Row]) -> tuple[list[str], list[HeadlineLine]]:
     did not run every ranked env (most of them first), and last the references. Envs whose test
     task is the training task are shown, not ranked on. `best`: per env, the top line (highest
     IQM) and every line that Fisher's exact test on the final rounds' pooled test episodes does
-    not put below it (p ≥ BEST_ALPHA); none where the top scored 0 or no line is clearly below."""
+    not put below it (p ≥ BEST_ALPHA); none where the top scored 0 or no line is clearly below.
+    `envs`: the ranked envs, then the others (the single-task track)."""
     main = headline_rows(rows)
-    envs, ranked = sorted({r.env for r in main}), ranked_envs(rows)
+    ranked = ranked_envs(rows)  # the ranked (held-out) envs first, then the single-task track
+    envs = ranked + sorted({r.env for r in main} - set(ranked))
     lines: dict[str, HeadlineLine] = {}
     for row in main:
         line = lines.setdefault(row.agent, HeadlineLine(row.agent, {}, None,

@@ -40,8 +40,8 @@ def headline_text(envs: Sequence[str], lines: Sequence[HeadlineLine]) -> str:
     count = sum(line.overall is not None and not line.reference for line in lines)
     seeds = sorted({len(r.runs) for line in lines for r in line.cells.values()})
     seeds_text = f"{seeds[0]}" if len(seeds) == 1 else f"{seeds[0]}–{seeds[-1]}"
-    what = (f"the {len(ranked)} envs whose test tasks are held out (the train = test envs are shown, "
-            "not ranked on: an agent can memorise their one task)" if name == "held-out envs"
+    what = (f"the {len(ranked)} envs whose test tasks are held out (the single-task track's envs, train = "
+            "test, are shown after them, not ranked on: an agent can memorise their one task)" if name == "held-out envs"
             else f"all {len(ranked)} envs")
     return (f"Agents ranked by final test success over {what}: rliable's IQM over seeds × envs with its "
             f"95% CI, {seeds_text} seeds a row; \"2=\" is a tie, listed by mean success. "
@@ -59,7 +59,12 @@ def _split_of(lines: Sequence[HeadlineLine], env: str) -> str:
 
 def headline_header(envs: Sequence[str], lines: Sequence[HeadlineLine]) -> list[str]:
     return (["rank", "agent", f"{_ranked_on(envs, lines)[1]}: IQM [95% CI]"]
-            + [f"{short_env(e)} ({_split_of(lines, e)})" for e in envs])
+            + [f"{short_env(e)} ({SINGLE_TASK if _split_of(lines, e) == 'train = test' else _split_of(lines, e)})"
+               for e in envs])
+
+
+#: How the headline names an env whose one task is trained and tested on.
+SINGLE_TASK = "single-task: train = test"
 
 
 def headline_cells(envs: Sequence[str], lines: Sequence[HeadlineLine]) -> list[list[tuple[str, bool]]]:
