@@ -30,9 +30,6 @@ from priorbench.bench.leaderboard.claims import (
 )
 from priorbench.bench.leaderboard.stats import Row, headline, prior_effects, row_cost, total_cost
 from priorbench.bench.leaderboard.tables import (
-    COST_FORMATS,
-    COST_HEADERS,
-    COST_TEXT,
     KNOWLEDGE_HEADERS,
     KNOWLEDGE_TITLE,
     QUALITY_FORMATS,
@@ -44,7 +41,6 @@ from priorbench.bench.leaderboard.tables import (
     TIE_TEXT,
     VERIFIED_HEADERS,
     agent_cell,
-    cost_cells,
     episodes_cell,
     knowledge_cells,
     knowledge_text,
@@ -56,12 +52,14 @@ from priorbench.bench.leaderboard.tables import (
     steps_cell,
     synthetic_text,
     tie_or,
-    total_text,
     verified_cells,
 )
 from priorbench.bench.leaderboard.verified import NOT_VERIFIED_TEXT, VERIFIED_TEXT
 from priorbench.bench.leaderboard.views import (
     ALL_ROWS_TITLE,
+    COST_FORMATS,
+    COST_HEADERS,
+    COST_TEXT,
     EFFECT_HEADERS,
     EFFECTS_PLOT,
     EFFECTS_TEXT,
@@ -69,11 +67,13 @@ from priorbench.bench.leaderboard.views import (
     HEADLINE_TITLE,
     NO_EFFECTS_TEXT,
     ci_text,
+    cost_cells,
     effect_cells,
     effects_count_text,
     headline_cells,
     headline_header,
     headline_text,
+    total_text,
 )
 
 

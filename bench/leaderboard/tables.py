@@ -21,6 +21,9 @@ from priorbench.bench.leaderboard.verified import NOT_VERIFIED_TEXT, VERIFIED_TE
 from priorbench.bench.leaderboard.views import (
     ALL_ROWS_TITLE,
     BEFORE_FIX_MARK,
+    COST_FORMATS,
+    COST_HEADERS,
+    COST_TEXT,
     EFFECT_HEADERS,
     EFFECTS_PLOT,
     EFFECTS_PLOT_TITLE,
@@ -29,10 +32,12 @@ from priorbench.bench.leaderboard.views import (
     HEADLINE_TITLE,
     NO_EFFECTS_TEXT,
     ci_text,
+    cost_cells,
     effect_cells,
     effects_count_text,
     headline_md_cells,
     headline_text,
+    total_text,
 )
 
 
@@ -116,51 +121,6 @@ REPRODUCE_TEXT = ("Reproduce a row (from the repository root; for runs kept else
                   "`--runs DIR`, the runs folder the leaderboard was built from). It re-runs the "
                   "row's seeds from their manifests and compares with the stored CI and records; "
                   "the Cost section says what that takes.")
-
-
-COST_HEADERS = ("row", "env", "agent", "runs", "env steps", "LLM calls", "LLM tokens", "wall s")
-COST_FORMATS = ("", "", "", "d", "d", "d", "d", ".2f")
-COST_TEXT = ("What reproducing a row costs: sums over the row's runs (all its seeds). **env "
-             "steps**: the training steps the runs took (manifest final_env_steps; gradient steps "
-             "for offline agents such as cql; evaluation episodes not included). **LLM calls** "
-             "and **LLM tokens**: the episodes' counters, training and evaluation — the model "
-             "calls the backend really computed, so a warm prior cache lowers them (a run whose "
-             "prior scores all came from the cache shows 0) and a re-run on a cold cache can "
-             "cost more. **wall s**: the runs' wall time on the machine that made them (each "
-             "row's provenance names it), not a prediction for yours. Both include each run's "
-             "setup before its first step (manifest timing.setup): building the envs, loading the "
-             "model and an offline agent's dataset, which cql-prior scores state by state with its "
-             "prior. Runs made before setup was recorded (no timing.setup) count their episodes "
-             "only; what they leave out is the seconds of loading a model.")
-
-
-def _count(value: float) -> int | float:
-    return int(round(value)) if np.isfinite(value) else float("nan")
-
-
-def cost_cells(index: int | str, env: str, agent: str, cost: dict[str, float]) -> list[Any]:
-    return [index, env, agent, int(cost["runs"]), _count(cost["env_steps"]),
-            _count(cost["llm_calls"]), _count(cost["llm_tokens"]), float(cost["wall_s"])]
-
-
-def duration_text(seconds: float) -> str:
-    """Wall seconds for people: 42.15 s, 7 min 05 s, 2 h 03 min."""
-    if not np.isfinite(seconds):
-        return "unknown"
-    if seconds < 60:
-        return f"{seconds:.2f} s"
-    minutes = int(seconds // 60)
-    if minutes < 60:
-        return f"{minutes} min {int(seconds % 60):02d} s"
-    return f"{minutes // 60} h {minutes % 60:02d} min"
-
-
-def total_text(rows: Sequence[Row]) -> str:
-    """The whole build's cost in one sentence."""
-    c = total_cost(rows)
-    return (f"The whole build: {int(c['runs'])} runs, {_count(c['env_steps']):,} env steps, "
-            f"{_count(c['llm_calls']):,} LLM calls, {_count(c['llm_tokens']):,} LLM tokens, "
-            f"{duration_text(c['wall_s'])} of wall time.")
 
 
 def _cost_md(rows: Sequence[Row]) -> list[str]:

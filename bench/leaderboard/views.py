@@ -1,14 +1,24 @@
 """The views a reader opens first, as text and cells that LEADERBOARD.md and the site share:
 the headline ranking ("who is best where") and "Does the prior help?" (the numbers are
-`stats.headline` and `stats.prior_effects`); also the interval and mark cells every table uses."""
+`stats.headline` and `stats.prior_effects`); the Cost section's text and cells; also the
+interval and mark cells every table uses."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from priorbench.bench import metrics
-from priorbench.bench.leaderboard.stats import BEST_ALPHA, EFFECT_ALPHA, RANKED_SPLIT, HeadlineLine
+from priorbench.bench.leaderboard.stats import (
+    BEST_ALPHA,
+    EFFECT_ALPHA,
+    RANKED_SPLIT,
+    HeadlineLine,
+    Row,
+    total_cost,
+)
 
 #: The mark beside an agent whose runs were made before evaluation had its own random streams.
 BEFORE_FIX_MARK = " †"
@@ -134,3 +144,57 @@ def effect_cells(effects: Sequence[dict[str, Any]]) -> list[list[Any]]:
     return [[short_env(e["env"]), e["agent"], f"{e['vs']}: {e['other']}", e["pairs"], f"{e['delta']:+.3f}",
              _paired_ci(e), f"{e['wins'][0]}/{e['wins'][1]} vs {e['wins'][2]}/{e['wins'][3]}",
              ci_text(e["ep_lo"], e["ep_hi"]), f"{e['p']:.3f}", e["reading"]] for e in effects]
+
+
+COST_HEADERS = ("row", "env", "agent", "runs", "env steps", "LLM calls", "LLM tokens", "wall s")
+COST_FORMATS = ("", "", "", "d", "d", "d", "d", ".2f")
+COST_TEXT = ("What reproducing a row costs: sums over the row's runs (all its seeds). **env "
+             "steps**: the training steps the runs took (manifest final_env_steps; gradient steps "
+             "for offline agents such as cql; evaluation episodes not included). **LLM calls** "
+             "and **LLM tokens**: the episodes' counters, training and evaluation — the model "
+             "calls the backend really computed, so a warm prior cache lowers them (a run whose "
+             "prior scores all came from the cache shows 0) and a re-run on a cold cache can "
+             "cost more. **wall s**: the runs' wall time on the machine that made them (each "
+             "row's provenance names it), not a prediction for yours. Both include each run's "
+             "setup before its first step (manifest timing.setup): building the envs, loading the "
+             "model and an offline agent's dataset, which cql-prior scores state by state with its "
+             "prior. Runs made before setup was recorded (no timing.setup) count their episodes "
+             "only; what they leave out is the seconds of loading a model.")
+
+
+def _count(value: float) -> int | float:
+    return int(round(value)) if np.isfinite(value) else float("nan")
+
+
+def cost_cells(index: int | str, env: str, agent: str, cost: dict[str, float]) -> list[Any]:
+    return [index, env, agent, int(cost["runs"]), _count(cost["env_steps"]),
+            _count(cost["llm_calls"]), _count(cost["llm_tokens"]), float(cost["wall_s"])]
+
+
+def duration_text(seconds: float) -> str:
+    """Wall seconds for people: 42.15 s, 7 min 05 s, 2 h 03 min."""
+    if not np.isfinite(seconds):
+        return "unknown"
+    if seconds < 60:
+        return f"{seconds:.2f} s"
+    minutes = int(seconds // 60)
+    if minutes < 60:
+        return f"{minutes} min {int(seconds % 60):02d} s"
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def total_text(rows: Sequence[Row]) -> str:
+    """The whole build's cost in one sentence, then each env's wall time in CPU-hours (every run
+    is one process on one thread, so its wall time is its CPU time)."""
+    c = total_cost(rows)
+    envs = sorted({r.env for r in rows})
+    per_env = "; ".join(f"{short_env(e)} {cpu_hours(total_cost([r for r in rows if r.env == e])['wall_s'])}"
+                        for e in envs)
+    return (f"The whole build: {int(c['runs'])} runs, {_count(c['env_steps']):,} env steps, "
+            f"{_count(c['llm_calls']):,} LLM calls, {_count(c['llm_tokens']):,} LLM tokens, "
+            f"{duration_text(c['wall_s'])} of wall time ({cpu_hours(c['wall_s'])}). Per env: {per_env}.")
+
+
+def cpu_hours(seconds: float) -> str:
+    """'12.3 CPU-h': one run is one process on one thread."""
+    return f"{seconds / 3600:.1f} CPU-h" if np.isfinite(seconds) else "unknown CPU-h"
