@@ -13,6 +13,7 @@ from priorbench.bench import metrics, reproduce
 from priorbench.bench.leaderboard import collect, key_pairs, make_rows
 from priorbench.bench.leaderboard.stats import headline, prior_effects, row_id
 from priorbench.bench.leaderboard.verified import VERIFIED, read_marks
+from priorbench.bench.leaderboard.views import headline_header, total_text
 from priorbench.bench.runner import RunJob, execute
 from priorbench.bench.spec import Budget
 from priorbench.core.errors import UserError
@@ -111,6 +112,20 @@ def test_the_headline_ranks_on_held_out_envs(lake_rows):
     coin = "priorbench/TextWorld-CoinCollector-1-v0"
     assert by["random"].overall["iqm"] == by["random"].cells[coin].stats["iqm"]  # the held-out env alone
     assert by["random"].rank == "1"  # random wins Coin Collector 1: the level is too easy to rank learners
+    assert envs == [coin, LAKE]  # the ranked env first, then the single-task track
+    assert headline_header(envs, lines)[3:] == ["TextWorld-CoinCollector-1-v0 (held out)",
+                                                "FrozenLake-4x4-v0 (single-task: train = test)"]
+
+
+def test_the_cost_sentence_gives_cpu_hours_per_env():
+    groups, _ = collect(RUNS, envs={LAKE, "priorbench/TextWorld-CoinCollector-1-v0"})
+    rows = make_rows(groups, curves=False)
+    text = total_text(rows)
+    per_env = {env: sum(r.summary["wall_s"] for rs in groups.values() for r in rs if r.summary["env"] == env)
+               for env in (LAKE, "priorbench/TextWorld-CoinCollector-1-v0")}
+    assert per_env[LAKE] > 0 and f"FrozenLake-4x4-v0 {per_env[LAKE] / 3600:.1f} CPU-h" in text
+    assert text.endswith(f"TextWorld-CoinCollector-1-v0 {per_env['priorbench/TextWorld-CoinCollector-1-v0'] / 3600:.1f} CPU-h.")
+    assert f"({sum(per_env.values()) / 3600:.1f} CPU-h)" in text
 
 
 def test_does_the_prior_help_pairs_seeds_with_the_control_first(lake_rows):
