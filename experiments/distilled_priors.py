@@ -24,6 +24,8 @@ ENVS = {
     "priorbench/FrozenLake-4x4-Random-v0": ("frozenlake-4x4-random", {"states": 200, "steps": 150, "batch_size": 8}),
     "priorbench/TextWorld-Cooking-1-v0": ("textworld-cooking-1", {"states": 100, "steps": 60, "batch_size": 4}),
     "priorbench/ALFWorldGen-Pick-v0": ("alfworldgen-pick", {"states": 100, "steps": 40, "batch_size": 4}),
+    # core-v1's TextWorld level that a random walk does not solve (leaderboard/core-v1/spec.toml)
+    "priorbench/TextWorld-CoinCollector-2-v0": ("textworld-coincollector-2", {"states": 100, "steps": 60, "batch_size": 4}),
 }
 BASE = "smollm2-135m"
 STATES = 50

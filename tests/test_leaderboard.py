@@ -508,3 +508,33 @@ def test_the_protocol_refuses_runs_made_otherwise(fresh_runs):
     moved = {**run.manifest, "spec_name": "protocol:core-v0@2"}
     assert refusal(moved, protocol) == "made under core-v0@2, not protocol core-v0@1"
     assert "an unofficial run" in refusal({**run.manifest, "spec_name": "unofficial:core-v0@1"}, protocol)
+
+
+def test_a_protocols_tracks_are_checked_on_the_manifests(fresh_runs, tmp_path):
+    """core-v1's tracks: a headline env must hold its test tasks out and play ≥ 20 of them a
+    round; a single-task env trains and tests on its one task (Frozen Lake 4×4 does)."""
+    from priorbench.bench.leaderboard.protocol import (
+        HEADLINE,
+        SINGLE_TASK,
+        EnvTerms,
+        Protocol,
+        load_protocol,
+        refusal,
+        track_problem,
+    )
+
+    run = next(iter(leaderboard.collect(fresh_runs)[0].values()))[0]
+    lake = EnvTerms(LAKE, steps=300, eval_every=100, track=SINGLE_TASK)
+    assert refusal(run.manifest, Protocol("core-v1", 1, (0, 1), (lake,))) is None
+    headline = EnvTerms(LAKE, steps=300, eval_every=100, track=HEADLINE)
+    assert refusal(run.manifest, Protocol("core-v1", 1, (0, 1), (headline,))) == (
+        f"{LAKE} is a headline env, but this run's test tasks are train = test")
+    held_out = {**run.manifest, "env": {**run.manifest["env"], "train_tasks": ["a", "b"],
+                                        "test_tasks": [f"t{i}" for i in range(5)]}}
+    assert track_problem(held_out, headline) == f"{LAKE} is a headline env, but a round plays 5 test episodes (< 20)"
+    assert track_problem(held_out, EnvTerms(LAKE, 300, 100, eval_episodes=4, track=HEADLINE)) is None
+    assert track_problem(held_out, lake) == f"{LAKE} is in the single-task track, but this run's test tasks are held out"
+    (tmp_path / "p.toml").write_text('name = "x"\nversion = 1\nseeds = [0]\n[[env]]\nid = "E"\nsteps = 1\n'
+                                     'eval_every = 1\ntrack = "main"\n')
+    with pytest.raises(UserError, match="track 'main' is not 'headline' or 'single-task'"):
+        load_protocol(tmp_path / "p.toml")

@@ -8,12 +8,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from priorbench.bench.schema import test_split
 from priorbench.core.config import build_config, read_toml
 from priorbench.core.errors import UserError
 
 #: A run's spec_name under `priorbench evaluate`: "protocol:<name>@<version>" (official) or
 #: "unofficial:<name>@<version>" (budget changed with --unofficial).
 OFFICIAL, UNOFFICIAL = "protocol", "unofficial"
+
+
+#: The tracks of a protocol's envs, and the test episodes a headline env plays each round.
+HEADLINE, SINGLE_TASK = "headline", "single-task"
+MIN_TEST_EPISODES = 20
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,10 @@ class EnvTerms:
     """Env settings (none: the registered defaults)."""
     reduced: tuple[ReducedBudget, ...] = ()
     """Smaller budgets allowed to the named agents; the build tabulates those rows apart."""
+    track: str = ""
+    """HEADLINE (test tasks held out from training, ≥ MIN_TEST_EPISODES a round: ranked) or
+    SINGLE_TASK (the one task trained and tested on: the labelled train = test track); "" for
+    the protocols before core-v1, which named no tracks (nothing checked)."""
 
 
 @dataclass(frozen=True)
@@ -68,7 +78,25 @@ def load_protocol(path: Path) -> Protocol:
     protocol: Protocol = build_config(Protocol, data, where=str(path))
     if not protocol.env or not protocol.seeds:
         raise UserError(f"{path}: a protocol needs [[env]] tables and seeds")
+    for terms in protocol.env:
+        if terms.track not in (HEADLINE, SINGLE_TASK, ""):
+            raise UserError(f"{path}: env {terms.id}: track {terms.track!r} is not {HEADLINE!r} or {SINGLE_TASK!r}")
     return protocol
+
+
+def track_problem(manifest: dict[str, Any], terms: EnvTerms) -> str | None:
+    """Why a finished run breaks its env's track (None when it does not): a headline env's test
+    tasks must be disjoint from its train tasks and a round must play ≥ MIN_TEST_EPISODES of them;
+    a single-task env's one task is both."""
+    env = manifest.get("env") or {}
+    split, episodes = test_split(manifest), len(env.get("test_tasks") or []) * terms.eval_episodes
+    if terms.track == HEADLINE and split != "held out":
+        return f"{terms.id} is a headline env, but this run's test tasks are {split}"
+    if terms.track == HEADLINE and episodes < MIN_TEST_EPISODES:
+        return f"{terms.id} is a headline env, but a round plays {episodes} test episodes (< {MIN_TEST_EPISODES})"
+    if terms.track == SINGLE_TASK and split != "train = test":
+        return f"{terms.id} is in the single-task track, but this run's test tasks are {split}"
+    return None
 
 
 def refusal(manifest: dict[str, Any], protocol: Protocol) -> str | None:
@@ -94,6 +122,9 @@ def refusal(manifest: dict[str, Any], protocol: Protocol) -> str | None:
                 f"says {terms.eval_episodes}")
     if dict(spec.get("env_kwargs") or {}) != dict(terms.kwargs):
         return f"env settings {spec.get('env_kwargs')} differ from protocol {protocol.label}'s {terms.kwargs}"
+    problem = track_problem(manifest, terms)
+    if problem is not None:
+        return problem
     if int(spec["seed"]) not in protocol.seeds:
         return f"seed {spec['seed']} is not one of protocol {protocol.label}'s seeds {list(protocol.seeds)}"
     return None
