@@ -12,8 +12,9 @@ directory), so run manifests do not depend on where the checkout lives.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from priorbench.bench.datasets import EPISODES_LIMIT
 from priorbench.bench.spec import NAME_LIMIT, TEXT_LIMIT, Spec, spec_from_dict
@@ -32,6 +33,8 @@ class DatasetDecl:
     policy: str
     episodes: int
     seed: int = 0
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    """Env settings the episodes are played with (those of the protocol's env, e.g. max_steps)."""
 
 
 @dataclass(frozen=True)
@@ -117,9 +120,10 @@ def run(path: Path, *, progress: bool = True, workers: int = 1, executor: str = 
         if folder.exists():
             datasets.read_provenance(folder)  # verifies the checksum
             continue
-        episodes = collect_episodes(decl.env, decl.policy, decl.episodes, decl.seed, progress=progress)
+        episodes = collect_episodes(decl.env, decl.policy, decl.episodes, decl.seed, decl.env_kwargs or None,
+                                    progress=progress)
         datasets.write_dataset(episodes, env_id=decl.env, policy=decl.policy, seed=decl.seed,
-                               out=spec.datasets, name=decl.name)
+                               out=spec.datasets, name=decl.name, env_kwargs=decl.env_kwargs or None)
     jobs = [job for i, experiment in enumerate(spec.experiments)
             for job in jobs_from_spec(experiment, spec.runs_of(i))]
     return execute_all(jobs, progress=progress, workers=workers, executor=executor, address=address,

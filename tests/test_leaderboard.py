@@ -233,6 +233,30 @@ def test_leaderboard_spec_keeps_two_priors_of_one_agent_apart(tmp_path):
         leaderboard_spec.load(_board(tmp_path, _EXPERIMENT.format(name="a", folder='folder = "../x"', q=0.5)))
 
 
+def test_a_leaderboard_dataset_is_played_with_its_envs_settings(cwd):
+    """A [[dataset]] with env_kwargs is collected under them, and an offline agent run with the
+    same env settings loads it (the loader refuses a dataset of other settings)."""
+    from priorbench.bench import datasets
+
+    spec = cwd / "spec.toml"
+    spec.write_text(
+        'runs = "lb/runs"\ndatasets = "lb/datasets"\n'
+        '[[dataset]]\nname = "lake-short-v0"\nenv = "priorbench/FrozenLake-4x4-v0"\npolicy = "mixture:0.5"\n'
+        'episodes = 4\nenv_kwargs = { max_steps = 8 }\n'
+        '[[experiment]]\nname = "short"\nenvs = ["priorbench/FrozenLake-4x4-v0"]\nagents = ["cql"]\n'
+        'seeds = [0, 1, 2, 3, 4]\nenv = { max_steps = 8 }\n'
+        '[experiment.budget]\nsteps = 20\neval_every = 20\n'
+        '[experiment.agent.cql]\ndataset = "lb/datasets/priorbench/lake-short-v0"\n')
+    folders = leaderboard_spec.run(spec, progress=False)
+    assert len(folders) == 5
+    assert datasets.read_provenance(cwd / "lb/datasets/priorbench/lake-short-v0")["env_kwargs"] == {"max_steps": 8}
+    manifest = json.loads((folders[0] / "manifest.json").read_text())
+    assert manifest["spec"]["env_kwargs"] == {"max_steps": 8}
+    evaluations = [e for f in folders for e in map(json.loads, (f / "episodes.jsonl").read_text().splitlines())
+                   if e["phase"] == "eval"]
+    assert evaluations and all(e["length"] <= 8 for e in evaluations)
+
+
 # --- building --------------------------------------------------------------------------------
 
 def _files(root: Path) -> dict[str, bytes]:
