@@ -335,19 +335,29 @@ def test_golden_files():
     assert csv[0] == ",".join(leaderboard.TABLE_COLUMNS) and len(csv) == 7
 
 
-def test_committed_leaderboard_is_current(tmp_path):
-    """CI: the committed leaderboard/ equals a rebuild from its committed runs."""
-    runs = ROOT / "leaderboard" / "runs"
-    assert runs.exists() and records.find_runs(runs), "leaderboard/runs/ holds no committed runs"
+#: The committed boards: the folder, and the protocol its build refuses other runs by.
+COMMITTED_BOARDS = {"leaderboard": None, "leaderboard/core-v1": "leaderboard/core-v1/protocol.toml"}
+
+
+@pytest.mark.parametrize("board", list(COMMITTED_BOARDS))
+def test_committed_leaderboard_is_current(tmp_path, board):
+    """CI: each committed board equals a rebuild from its committed runs, built with --strict."""
+    from priorbench.bench.leaderboard.protocol import load_protocol
+
+    folder, protocol = ROOT / board, COMMITTED_BOARDS[board]
+    runs = folder / "runs"
+    if board != "leaderboard" and not (folder / "LEADERBOARD.md").exists():
+        pytest.skip(f"{board} has no committed board yet")
+    assert runs.exists() and records.find_runs(runs), f"{board}/runs/ holds no committed runs"
     for name in (leaderboard.NOTES, CLAIMS, VERIFIED, PRIOR_QUALITY):  # inputs of the build, like the runs
-        if (ROOT / "leaderboard" / name).exists():
-            (tmp_path / name).write_text((ROOT / "leaderboard" / name).read_text())
-    leaderboard.build(runs, tmp_path, strict=True)  # every claim of the notes holds on the records
-    differences = leaderboard.snapshot_differences(leaderboard.snapshot(ROOT / "leaderboard"),
-                                                   leaderboard.snapshot(tmp_path))
+        if (folder / name).exists():
+            (tmp_path / name).write_text((folder / name).read_text())
+    leaderboard.build(runs, tmp_path, load_protocol(ROOT / protocol) if protocol else None,
+                      strict=True)  # every claim of the notes holds on the records
+    differences = leaderboard.snapshot_differences(leaderboard.snapshot(folder), leaderboard.snapshot(tmp_path))
     assert differences == [], (
-        f"leaderboard/ is out of date in {differences}: run `priorbench leaderboard build "
-        "--runs leaderboard/runs --out leaderboard` and commit the result")
+        f"{board}/ is out of date in {differences}: run `priorbench leaderboard build --runs {board}/runs "
+        f"--out {board}" + (f" --protocol {protocol}" if protocol else "") + " --strict` and commit the result")
 
 
 def test_verify_marks_rows_and_a_changed_row_loses_its_mark(fresh_runs, tmp_path, cli):
