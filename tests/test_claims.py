@@ -5,10 +5,12 @@ are checked against the board."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from priorbench.bench import leaderboard
@@ -16,6 +18,7 @@ from priorbench.bench.leaderboard import claims
 from priorbench.bench.leaderboard.load import collect
 from priorbench.bench.leaderboard.stats import make_rows
 from priorbench.core.errors import UserError
+from tests.conftest import ROOT
 from tests.golden.regenerate import CONTEXT, RECORDS
 
 GOLDEN_CLAIMS = CONTEXT / claims.CLAIMS
@@ -48,18 +51,43 @@ def test_every_statistic_and_verdict_on_the_golden_records(golden_rows):
     assert claims.test_text(fast.claim) == "steps_to (level 0.9): interval <= 200"
 
 
-def test_success_difference_against_zero_needs_fishers_p_too(golden_rows):
-    """A Newcombe interval that clears 0 is not a clear difference while Fisher's p ≥ 0.05 (the
-    prior-effect readings' rule): 1 win of 3 against 0 of 3 reads as no clear difference."""
-    lake = [r for r in golden_rows if r.env == "priorbench/FrozenLake-4x4-v0"]
-    q, rnd = (next(r for r in lake if r.agent == a) for a in ("tabular-q", "random"))
+def test_success_difference_needs_every_test_to_call_a_difference_clear():
+    """The distilled Frozen Lake dqn-prior against its uniform control (committed core-v0 runs): 5
+    of 5 against 2 of 5. Newcombe's interval [0.030, 0.882] and the paired-seed interval exclude 0,
+    Fisher's exact p is 0.17: not a clear difference (the prior-effect readings' rule), so ">"
+    fails and "includes" (no clear difference) holds."""
+    lake = "priorbench/FrozenLake-4x4-v0"
+    groups, _ = collect(ROOT / "leaderboard" / "runs", envs={lake})
+    rows = make_rows(groups, curves=False)
+    ids = ("FrozenLake-4x4-v0:dqn-prior[smollm2-135m+adapter:0162b203]",
+           "FrozenLake-4x4-v0:dqn-prior[SYNTHETIC-oracle-q=uniform]")
 
     def verdict(direction: str) -> claims.Verdict:
-        claim = claims.Claim("x", "s", "success_difference", (q.id, rnd.id), direction, 0.0)
-        return claims.evaluate([claim], lake)[0]
+        return claims.evaluate([claims.Claim("x", "s", "success_difference", ids, direction, 0.0)], rows)[0]
 
-    assert verdict(">").status == claims.FAILS and verdict("includes").status == claims.HOLDS
-    assert verdict(">").p == pytest.approx(1.0)
+    better, none = verdict(">"), verdict("includes")
+    assert (round(better.lo, 3), round(better.hi, 3)) == (0.03, 0.882) and better.lo > 0
+    assert better.p == pytest.approx(0.1667, abs=1e-4) and "paired seeds [0.200, 1.000]" in better.detail
+    assert better.status == claims.FAILS and none.status == claims.HOLDS
+    assert claims.test_text(none.claim).startswith("success_difference: no clear difference from 0")
+
+
+def test_thin_rows_are_not_run_and_steps_to_must_be_below_the_budget(golden_rows):
+    rows = [dataclasses.replace(r, runs=r.runs[:2]) if r.agent == "expert" else r for r in golden_rows]
+    claim = claims.Claim("x", "s", "success", (f"{RANDOM_MAPS.removeprefix('priorbench/')}:expert",), ">", 0.5)
+    verdict = claims.evaluate([claim], rows)[0]
+    assert verdict.status == claims.NOT_RUN and verdict.detail == (
+        "fewer than 3 seeds: FrozenLake-4x4-Random-v0:expert (2)")
+    late = claims.Claim("late", "s", "steps_to", ("FrozenLake-4x4-v0:tabular-q",), "<=", 600, level=0.9)
+    with pytest.raises(UserError, match="threshold 600 is not below the row's budget"):
+        claims.evaluate([late], golden_rows)
+    # figures computed apart from the module: the gain is the mean of final minus first evaluation
+    q = next(r for r in golden_rows if r.id == "FrozenLake-4x4-Random-v0:tabular-q")
+    gain = claims.evaluate([claims.Claim("g", "s", "gain", (q.id,), "includes", 0.0)], golden_rows)[0]
+    first = [sum(r.summary["curve"][0][1].values()) / len(r.summary["curve"][0][1]) for r in q.runs]
+    assert gain.value == pytest.approx(np.mean([r.summary["success"] for r in q.runs]) - np.mean(first))
+    at_once = claims.Claim("e", "s", "steps_to", ("FrozenLake-4x4-v0:expert",), "<=", 0, level=1.0)
+    assert claims.figure_text(claims.evaluate([at_once], golden_rows)[0]) == "0 [0, 0] (3 of 3 seeds reach it)"
 
 
 def test_a_claim_that_stops_holding_fails_strict(tmp_path, cli):
@@ -76,15 +104,15 @@ def test_a_claim_that_stops_holding_fails_strict(tmp_path, cli):
     board = (out / "LEADERBOARD.md").read_text()
     assert "[expert-solves ✓](#claim-expert-solves) (60/60)" in board
     assert 'id="claim-expert-solves"' in (out / "site" / "index.html").read_text()
-    for seed in ("seed1", "seed2"):  # two of its three seeds are gone: 20/20 has a lower bound 0.83
-        shutil.rmtree(runs / RANDOM_MAPS / "expert" / seed)
+    shutil.rmtree(runs / RANDOM_MAPS / "expert" / "seed2")  # one of its three seeds is gone: too thin
     result = cli("leaderboard", "build", "--runs", str(runs), "--out", str(out), "--strict")
     assert result.returncode != 0
     err = result.stderr.strip().splitlines()[-1]
-    assert "--strict" in err and "claim expert-solves does not hold: 1.000 [0.832, 1.000] (20/20)" in err
+    assert "--strict" in err and ("claim expert-solves not run: not run: fewer than 3 seeds: "
+                                  "FrozenLake-4x4-Random-v0:expert (2)") in err
     assert "NOTES.md says 60/60, which no table or claim prints" in err
     board = (out / "LEADERBOARD.md").read_text()  # written, with the verdict beside the citation
-    assert "[expert-solves ✗ does not hold](#claim-expert-solves)" in board
+    assert "[expert-solves not run](#claim-expert-solves)" in board
     assert cli("leaderboard", "build", "--runs", str(runs), "--out", str(out)).returncode == 0
 
 
@@ -108,6 +136,12 @@ def test_citations_and_numbers_of_the_notes():
         "NOTES.md cites [claim:zz], which claims.toml does not have",
         "NOTES.md says 0.61, which no table or claim prints"]
     assert "does not hold" in claims.strict_problems([claims.Verdict(c, claims.FAILS, 0.4, 0.3, 0.5, "4/10")], "", "")[0]
+    # a figure that only a claim's own sentence prints is not on the board; a signed one keeps its sign
+    said = claims.Claim("a-b", "It wins 0.61 of its games.", "success", ("E:x",), ">", 0.5)
+    problems = claims.strict_problems([claims.Verdict(said, claims.HOLDS, 0.6, 0.55, 0.7, "6/10")],
+                                      "It wins 0.61 [claim:a-b]; Δ −0.40.", "| It wins 0.61 of its games. | 0.400 |")
+    assert problems == ["NOTES.md says 0.61, which no table or claim prints",
+                        "NOTES.md says −0.40, which no table or claim prints"]
 
 
 GOOD = {"id": '"a"', "sentence": '"s"', "statistic": '"success"', "rows": '["E:x"]', "direction": '">"',
@@ -119,8 +153,15 @@ GOOD = {"id": '"a"', "sentence": '"s"', "statistic": '"success"', "rows": '["E:x
     ({"statistic": '"succes"'}, "unknown statistic 'succes'"),
     ({"rows": '["E:x", "E:y"]'}, "statistic success compares 1 row, rows lists 2"),
     ({"direction": '"=>"'}, "unknown direction '=>'"),
-    ({"threshold": "inf"}, "threshold must be a finite number"),
-    ({"level": "1.5"}, "level in (0, 1]"),
+    ({"threshold": "inf"}, "claim.threshold must be a finite number, got inf"),
+    ({"threshold": "1.5"}, "threshold 1.5 must lie strictly inside the values success takes (0 to 1)"),
+    ({"threshold": "0"}, "at an end the claim holds on any records"),
+    ({"level": "0.9"}, "only steps_to takes one"),
+    ({"statistic": '"steps_to"', "threshold": "500"}, "steps_to needs a level"),
+    ({"statistic": '"steps_to"', "threshold": "500", "level": "1.5"}, "level 1.5 must be in (0, 1]"),
+    ({"statistic": '"success_difference"', "rows": '["E:x", "E:y"]', "threshold": "0.1"},
+     "success_difference tests a difference from 0"),
+    ({"statistic": '"paired_difference"', "rows": '["E:x", "E:x"]'}, "rows names one row twice"),
     ({"sentence": '"  "'}, "sentence is empty"),
     ({"rows": '"E:x"'}, "rows"),
     ({"threshold": '"high"'}, "threshold"),

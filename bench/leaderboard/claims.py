@@ -28,9 +28,11 @@ CLAIMS = "claims.toml"
 STATISTICS = {
     "success": (1, "the final round's test episodes pooled over seeds: wins / episodes, exact binomial interval"),
     "iqm": (1, "IQM of the seeds' final test success, stratified-bootstrap interval"),
-    "success_difference": (2, "first row − second on the seeds both ran: pooled final wins, Newcombe's interval; "
-                              "against 0, a clear difference also needs Fisher's exact p < 0.05 (as the "
-                              "prior-effect readings)"),
+    "success_difference": (2, "first row − second on the seeds both ran: pooled final wins with Newcombe's "
+                              "interval (episodes pooled, not clustered by seed); a clear difference (> or <, "
+                              "threshold 0 only) also needs Fisher's exact p < 0.05 and the paired-seed bootstrap "
+                              "interval on the same side, as the prior-effect readings; `includes` holds where "
+                              "the difference is not clear"),
     "paired_difference": (2, "first row − second: mean paired-seed difference in final test success, "
                              "bootstrap interval over the pairs"),
     "gain": (1, "final test success − the first evaluation's (step 0 for a learner), mean over seeds, "
@@ -39,6 +41,14 @@ STATISTICS = {
     "steps_to": (1, "env steps at which the row's IQM learning curve first reaches `level`; interval from the "
                     "curve's 95% band (first step its upper, then its lower bound reaches it; never: ∞)"),
 }
+#: statistic → the range its values take: a threshold must lie strictly inside it (at an end a
+#: claim would hold on any records). steps_to's upper end is the row's budget (checked on the rows).
+RANGES = {"success": (0.0, 1.0), "iqm": (0.0, 1.0), "success_difference": (-1.0, 1.0),
+          "paired_difference": (-1.0, 1.0), "gain": (-1.0, 1.0), "p_improvement": (0.0, 1.0),
+          "steps_to": (-1.0, math.inf)}
+#: A row with fewer seeds is too thin for a claim: its verdict is "not run" (a bootstrap over one
+#: seed collapses to a point that would pass any threshold below it).
+MIN_SEEDS = 3
 #: direction → when the interval [lo, hi] supports the claim against `threshold`.
 DIRECTIONS = {
     ">": lambda lo, hi, t: lo > t, ">=": lambda lo, hi, t: lo >= t,
@@ -67,8 +77,8 @@ class Claim:
     """One of DIRECTIONS: the interval against `threshold`."""
     threshold: float
     """The value the interval is compared with."""
-    level: float = metrics.SUCCESS_THRESHOLD
-    """steps_to only: the success level the curve must reach."""
+    level: float | None = None
+    """steps_to only: the success level the curve must reach (default SUCCESS_THRESHOLD)."""
 
 
 @dataclass(frozen=True)
@@ -114,8 +124,20 @@ def read_claims(path: Path) -> list[Claim]:
                             f"rows lists {len(c.rows)}")
         if c.direction not in DIRECTIONS:
             raise UserError(f"{where}: unknown direction {c.direction!r}; one of {', '.join(DIRECTIONS)}")
-        if not (math.isfinite(c.threshold) and 0 < c.level <= 1):
-            raise UserError(f"{where}: threshold must be a finite number and level in (0, 1]")
+        if len(set(c.rows)) != len(c.rows):
+            raise UserError(f"{where}: rows names one row twice; compare two different rows")
+        lo, hi = RANGES[c.statistic]
+        if not (math.isfinite(c.threshold) and lo < c.threshold < hi):
+            raise UserError(f"{where}: threshold {c.threshold!r} must lie strictly inside the values {c.statistic} "
+                            f"takes ({lo:g} to {hi:g}): at an end the claim holds on any records")
+        if c.statistic == "success_difference" and c.threshold != 0:
+            raise UserError(f"{where}: success_difference tests a difference from 0 (Fisher's exact test): "
+                            "give threshold = 0, or use paired_difference for a margin")
+        if (c.level is not None) != (c.statistic == "steps_to"):
+            raise UserError(f"{where}: level is the success level of steps_to, and only steps_to takes one"
+                            if c.level is not None else f"{where}: steps_to needs a level (the success to reach)")
+        if c.level is not None and not 0 < c.level <= 1:
+            raise UserError(f"{where}: level {c.level!r} must be in (0, 1]")
     return claims
 
 
@@ -139,8 +161,9 @@ def _first_eval(run: Any) -> float:
     return float(sum(by_task.values()) / max(len(by_task), 1))
 
 
-def _measure(claim: Claim, rows: Sequence[Row]) -> tuple[float, float, float, str, float | None] | str:
-    """(value, lo, hi, detail, Fisher's p or None), or why the claim cannot be evaluated."""
+def _measure(claim: Claim, rows: Sequence[Row]) -> tuple[float, float, float, str, Any] | str:
+    """(value, lo, hi, detail, clear), or why the claim cannot be evaluated. `clear` (success_difference
+    only, else None): (whether the difference is clear, its side ">" or "<", Fisher's p)."""
     st = claim.statistic
     if st == "success":
         s = rows[0].stats
@@ -159,11 +182,12 @@ def _measure(claim: Claim, rows: Sequence[Row]) -> tuple[float, float, float, st
         curve = rows[0].curve
         if curve is None:
             return "no learning curve"
-        lo = _first_step(curve.steps, curve.upper, claim.level)
-        hi = _first_step(curve.steps, curve.lower, claim.level)
-        reached = sum(any(sum(t.values()) / max(len(t), 1) >= claim.level for _, t in r.summary["curve"])
+        level = claim.level if claim.level is not None else metrics.SUCCESS_THRESHOLD
+        lo = _first_step(curve.steps, curve.upper, level)
+        hi = _first_step(curve.steps, curve.lower, level)
+        reached = sum(any(sum(t.values()) / max(len(t), 1) >= level for _, t in r.summary["curve"])
                       for r in rows[0].runs)
-        return (_first_step(curve.steps, curve.iqm, claim.level), lo, hi,
+        return (_first_step(curve.steps, curve.iqm, level), lo, hi,
                 f"{reached} of {len(rows[0].runs)} seeds reach it", None)
     a, b = rows
     if st == "p_improvement":
@@ -180,28 +204,39 @@ def _measure(claim: Claim, rows: Sequence[Row]) -> tuple[float, float, float, st
     (wx, nx), (wy, ny) = _wins([mine[k] for k in seeds]), _wins([theirs[k] for k in seeds])
     lo, hi = metrics.difference_interval(wx, nx, wy, ny)
     p = metrics.fisher_exact_p(wx, nx, wy, ny)
-    return wx / max(nx, 1) - wy / max(ny, 1), lo, hi, f"{wx}/{nx} vs {wy}/{ny}, Fisher p = {p:.2g}", p
+    _, plo, phi = metrics.paired_difference_ci([float(mine[k].summary["success"]) for k in seeds],
+                                               [float(theirs[k].summary["success"]) for k in seeds])
+    side = ">" if lo > 0 and plo > 0 else "<" if hi < 0 and phi < 0 else ""
+    detail = f"{wx}/{nx} vs {wy}/{ny}, Fisher p = {p:.2g}, paired seeds [{plo:.3f}, {phi:.3f}]"
+    return wx / max(nx, 1) - wy / max(ny, 1), lo, hi, detail, (bool(side) and p < CLEAR_P, side, p)
 
 
 def evaluate(claims: Sequence[Claim], rows: Sequence[Row]) -> list[Verdict]:
-    """Each claim's verdict on these rows: NOT_RUN where a row is not on the board (or the rows
-    share no seed); else HOLDS when the statistic's interval meets the direction, FAILS when not."""
+    """Each claim's verdict on these rows: NOT_RUN where a row is not on the board, has fewer
+    than MIN_SEEDS seeds, or the rows share no seed; else HOLDS when the statistic's interval
+    meets the direction, FAILS when not (success_difference: see STATISTICS)."""
     by_id = {r.id: r for r in rows}
     out = []
     for c in claims:
         missing = [r for r in c.rows if r not in by_id]
-        if missing:
-            out.append(Verdict(c, NOT_RUN, detail="no row " + ", ".join(missing)))
+        thin = [f"{r} ({len(by_id[r].runs)})" for r in c.rows if r in by_id and len(by_id[r].runs) < MIN_SEEDS]
+        if missing or thin:
+            out.append(Verdict(c, NOT_RUN, detail="no row " + ", ".join(missing) if missing else
+                               f"fewer than {MIN_SEEDS} seeds: " + ", ".join(thin)))
             continue
+        budget = max(int(r.summary["budget_steps"]) for r in by_id[c.rows[0]].runs)
+        if c.statistic == "steps_to" and c.threshold >= budget:
+            raise UserError(f"claim {c.id}: steps_to threshold {c.threshold:g} is not below the row's budget "
+                            f"({budget:,} steps), so any run meets it; give a smaller threshold")
         got = _measure(c, [by_id[r] for r in c.rows])
         if isinstance(got, str):
             out.append(Verdict(c, NOT_RUN, detail=got))
             continue
-        value, lo, hi, detail, p = got
+        value, lo, hi, detail, clear = got
         ok = bool(DIRECTIONS[c.direction](lo, hi, c.threshold))
-        if p is not None and c.threshold == 0:  # a clear difference from 0 needs Fisher's p too
-            ok = (ok or p >= CLEAR_P) if c.direction == "includes" else (ok and p < CLEAR_P)
-        out.append(Verdict(c, HOLDS if ok else FAILS, value, lo, hi, detail, p))
+        if clear is not None:  # success_difference: a clear difference needs every test to agree
+            ok = (ok or not clear[0]) if c.direction == "includes" else (ok and clear[0] and clear[1] == c.direction[0])
+        out.append(Verdict(c, HOLDS if ok else FAILS, value, lo, hi, detail, clear[2] if clear else None))
     return out
 
 
@@ -222,9 +257,13 @@ def figure_text(v: Verdict) -> str:
 
 
 def test_text(c: Claim) -> str:
-    """'success_difference > 0': what the interval must do."""
+    """'success: interval > 0.75': what the interval must do."""
     t = f"{c.threshold:,.0f}" if c.statistic == "steps_to" else f"{c.threshold:g}"
-    level = f" (level {c.level:g})" if c.statistic == "steps_to" else ""
+    level = f" (level {c.level:g})" if c.level is not None else ""
+    if c.statistic == "success_difference":
+        return ("success_difference: no clear difference from 0 (an interval includes 0, or Fisher p ≥ 0.05)"
+                if c.direction == "includes" else
+                f"success_difference: clearly {c.direction} 0 (both intervals, and Fisher p < 0.05)")
     where = "interval includes" if c.direction == "includes" else f"interval {c.direction}"
     return f"{c.statistic}{level}: {where} {t}"
 
@@ -239,7 +278,9 @@ CLAIMS_TEXT = (
     "the records at each build: the rows it compares (by row id), a statistic with its 95% interval, "
     "and the side of a threshold the whole interval must fall on. **holds**: it does; **does not "
     "hold**: it does not (the claim is wrong for these runs, or the runs cannot tell); **not run**: a "
-    "row is not on the board. `leaderboard build --strict` fails unless every claim holds. The notes "
+    f"row is not on the board or has fewer than {MIN_SEEDS} seeds. A claim of **no clear difference** "
+    "(`includes`) holds where the runs cannot tell two rows apart: absence of evidence, not evidence "
+    "of no effect. `leaderboard build --strict` fails unless every claim holds. The notes "
     "cite a claim as [claim:ID], with its verdict. Statistics: "
     + "; ".join(f"`{k}`: {what}" for k, (_, what) in STATISTICS.items()) + ".")
 CLAIM_HEADERS = ["claim", "verdict", "statistic and test", "figure [95% CI]", "sentence", "rows"]
@@ -295,7 +336,7 @@ def cite(notes: str, verdicts: Sequence[Verdict]) -> str:
 
 #: The numbers of NOTES.md that must appear elsewhere on the board under --strict: decimals,
 #: fractions and percentages (counts, budgets and names are integers and are not checked).
-_NUMBER = re.compile(r"(?<![\w.])(\d+\.\d+|\d+/\d+|\d+(?:\.\d+)?\s?%)(?![\w.]*\d)")
+_NUMBER = re.compile(r"(?<![\w.])([-−]?\d+(?:\.\d+)?\s?%|[-−]?\d+\.\d+(?:e[-+]?\d+)?|\d+/\d+)(?![\w.]*\d)")
 _CODE = re.compile(r"`[^`]*`|\]\([^)]*\)")
 
 
@@ -304,24 +345,32 @@ def notes_numbers(notes: str) -> list[str]:
     return [m.group(1) for m in _NUMBER.finditer(_prose(notes))]
 
 
+def _normal(token: str) -> str:
+    return token.replace(" ", "").replace("−", "-")
+
+
 def _board_numbers(text: str) -> set[str]:
     out = set()
     for m in _NUMBER.finditer(text):
-        token = m.group(1)
-        out.add(token.replace(" ", ""))
-        if re.fullmatch(r"\d+\.\d+", token):  # the board's 0.280 is the notes' 0.28
+        token = _normal(m.group(1))
+        out.add(token)
+        if re.fullmatch(r"-?\d+\.\d+", token):  # the board's 0.280 is the notes' 0.28
             out.add(token.rstrip("0").rstrip("."))
     return out
 
 
 def strict_problems(verdicts: Sequence[Verdict], notes: str, board_text: str) -> list[str]:
     """What `--strict` refuses: a claim that does not hold or was not run, a citation of no
-    claim, a number in the notes that the board (its text without the notes) does not print."""
+    claim, a number in the notes that the board (its text without the notes and without the
+    claims' own sentences) does not print. A figure is looked up as text anywhere on the board,
+    not in the row the notes mean: cite a claim for a figure that matters."""
     problems = [f"claim {v.claim.id} {v.status}: {figure_text(v)}" for v in verdicts if v.status != HOLDS]
     known = {v.claim.id for v in verdicts}
     problems += [f"NOTES.md cites [claim:{i}], which claims.toml does not have" for i in citations(notes)
                  if i not in known]
+    for v in verdicts:  # a figure written into a claim's sentence is not thereby on the board
+        board_text = board_text.replace(v.claim.sentence, "")
     printed = _board_numbers(board_text)
-    missing = sorted({n for n in notes_numbers(notes) if n.replace(" ", "") not in printed}, key=notes.find)
+    missing = sorted({n for n in notes_numbers(notes) if _normal(n) not in printed}, key=notes.find)
     problems += [f"NOTES.md says {n}, which no table or claim prints" for n in missing]
     return problems
