@@ -33,7 +33,7 @@ import pytest
 from PIL import Image
 
 from priorbench.bench import leaderboard
-from priorbench.bench.leaderboard import site, tables, views
+from priorbench.bench.leaderboard import claims, site, tables, views
 from priorbench.bench.leaderboard.load import collect
 from priorbench.bench.leaderboard.stats import (
     headline,
@@ -45,7 +45,7 @@ from priorbench.bench.leaderboard.stats import (
 from priorbench.bench.runner import RunJob, execute
 from priorbench.bench.spec import Budget
 from tests.conftest import ROOT
-from tests.golden.regenerate import EVAL_EVERY, RECORDS, STEPS
+from tests.golden.regenerate import CONTEXT, EVAL_EVERY, RECORDS, STEPS
 from tests.test_leaderboard_panels import LAKE, ORACLE, make_prior_runs, write_prior_quality
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -115,6 +115,14 @@ def test_page_order_folds_anchors_and_notes(board):
     assert 'href="javascript' not in notes and "[click](javascript:alert(1))" in notes  # shown as text, not a link
     assert "<strong>IQM success</strong>" in page[page.index('id="methods"'):]
     assert 'id="notes"' not in _page(board)  # no NOTES.md, no fold (publish's call without notes)
+    # the claims fold comes first among the folds, a row per claim anchored by its id, and a
+    # citation in the notes links to it (site.js opens the folds around a link's target)
+    verdicts = claims.evaluate(claims.read_claims(CONTEXT / claims.CLAIMS), rows)
+    cited = _page(board, notes=claims.cite("The expert wins [claim:expert-solves-random-maps].", verdicts),
+                  claims=verdicts)
+    assert re.findall(r'<details class="fold" id="([^"]+)"', cited) == ["claims", *FOLDS]
+    assert cited.count('id="claim-expert-solves-random-maps"') == 1
+    assert '<a href="#claim-expert-solves-random-maps">expert-solves-random-maps ✓</a>' in cited
 
 
 def _need_browser() -> None:
