@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from priorbench.bench import metrics
-from priorbench.bench.leaderboard.stats import EFFECT_ALPHA, Row, row_success_matrix
+from priorbench.bench.leaderboard.stats import EFFECT_ALPHA, Row, pooled_wins, row_success_matrix
 from priorbench.bench.leaderboard.tables import markdown_table
 from priorbench.core.config import build_config, read_toml
 from priorbench.core.errors import UserError
@@ -147,11 +147,6 @@ def _shared(a: Row, b: Row) -> tuple[dict[int, Any], dict[int, Any], list[int]]:
     return mine, theirs, sorted(set(mine) & set(theirs))
 
 
-def _wins(runs: Sequence[Any]) -> tuple[int, int]:
-    finals = [metrics.final_eval(r.episodes) for r in runs]
-    return sum(bool(e["success"]) for f in finals for e in f), sum(len(f) for f in finals)
-
-
 def _first_step(steps: Sequence[int], values: Sequence[float], level: float) -> float:
     return float(next((s for s, v in zip(steps, values, strict=True) if v >= level), math.inf))
 
@@ -201,7 +196,7 @@ def _measure(claim: Claim, rows: Sequence[Row]) -> tuple[float, float, float, st
         d, lo, hi = metrics.paired_difference_ci([float(mine[k].summary["success"]) for k in seeds],
                                                  [float(theirs[k].summary["success"]) for k in seeds])
         return d, lo, hi, f"{len(seeds)} seed pairs", None
-    (wx, nx), (wy, ny) = _wins([mine[k] for k in seeds]), _wins([theirs[k] for k in seeds])
+    (wx, nx), (wy, ny) = pooled_wins([mine[k] for k in seeds]), pooled_wins([theirs[k] for k in seeds])
     lo, hi = metrics.difference_interval(wx, nx, wy, ny)
     p = metrics.fisher_exact_p(wx, nx, wy, ny)
     _, plo, phi = metrics.paired_difference_ci([float(mine[k].summary["success"]) for k in seeds],

@@ -394,9 +394,10 @@ EFFECT_KINDS = ("control", "plain", "counterpart", "llm", "llm-sample")
 EFFECT_ALPHA = 0.05
 
 
-def _final_wins(run: Run) -> tuple[int, int]:
-    final = metrics.final_eval(run.episodes)
-    return sum(bool(e["success"]) for e in final), len(final)
+def pooled_wins(runs: Sequence[Run]) -> tuple[int, int]:
+    """(wins, episodes) of the runs' final evaluation rounds, pooled."""
+    finals = [metrics.final_eval(r.episodes) for r in runs]
+    return sum(bool(e["success"]) for f in finals for e in f), sum(len(f) for f in finals)
 
 
 def _others(row: Row, by_key: dict[tuple[str, str], Row]) -> list[tuple[str, Row]]:
@@ -444,8 +445,7 @@ def prior_effects(rows: Sequence[Row]) -> list[dict[str, Any]]:
             x = [float(mine[k].summary["success"]) for k in seeds]
             y = [float(theirs[k].summary["success"]) for k in seeds]
             delta, lo, hi = metrics.paired_difference_ci(x, y)
-            (wx, nx), (wy, ny) = ([sum(v) for v in zip(*(_final_wins(side[k]) for k in seeds), strict=True)]
-                                  for side in (mine, theirs))
+            (wx, nx), (wy, ny) = (pooled_wins([side[k] for k in seeds]) for side in (mine, theirs))
             ep_lo, ep_hi = metrics.difference_interval(wx, nx, wy, ny)
             p = metrics.fisher_exact_p(wx, nx, wy, ny)
             reading = ("tie — no evidence" if all(v == x[0] for v in x + y) else
