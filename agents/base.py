@@ -9,6 +9,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from priorbench.core.errors import UserError
+
 
 @dataclass(frozen=True)
 class Transition:
@@ -120,6 +122,18 @@ class Agent(ABC):
     def provenance(self) -> dict[str, Any]:
         """Facts for the run manifest (prior model id and weights hash, prompt template, …)."""
         return {}
+
+    def learned_state(self) -> dict[str, Any]:
+        """What the agent learned, for a later run to start from (`Spec.keep_learned`, then
+        `init_from`): its networks, not its memory of the run (replay, counters, RNG)."""
+        raise UserError(f"{type(self).__name__} keeps no learned state to start another run from; "
+                        "keep_learned and init_from are for the value agents (dqn, cql, dqn-prior, cql-prior)")
+
+    def load_learned(self, state: dict[str, Any], *, optimizer: bool) -> None:
+        """Start from another run's `learned_state` (the runner reads it: `Spec.init_from`), its
+        optimiser's state too when `optimizer`; a state that does not fit is a UserError."""
+        raise UserError(f"{type(self).__name__} cannot start from another run's learned state; "
+                        "init_from is for the value agents (dqn, cql, dqn-prior, cql-prior)")
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to resume; the base class saves the agent's RNG."""

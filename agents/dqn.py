@@ -233,6 +233,26 @@ class ValueAgent(Agent):
                 "optimizer": self.optimizer.state_dict(), "replay": list(self.replay),
                 "encoder": self.encoder.state_dict(), "env_steps": self.env_steps, "updates": self.updates}
 
+    def learned_state(self) -> dict[str, Any]:
+        return {"encoder": self.config.encoder, "hidden": self.config.hidden, "q": self.q.state_dict(),
+                "q_target": self.q_target.state_dict(), "optimizer": self.optimizer.state_dict()}
+
+    def load_learned(self, state: dict[str, Any], *, optimizer: bool) -> None:
+        mine = {"encoder": self.config.encoder, "hidden": self.config.hidden}
+        theirs = {k: state.get(k) for k in mine}
+        if theirs != mine:
+            raise UserError(f"init_from: the source run's Q network has {theirs}, this run's {mine}: set the "
+                            "same encoder and hidden width (agent.<name>.encoder / .hidden) as the source run")
+        try:
+            self.q.load_state_dict(state["q"])
+            self.q_target.load_state_dict(state["q_target"])
+            if optimizer:  # Adam's moments; the learning rate stays this run's
+                self.optimizer.load_state_dict(state["optimizer"])
+                for group in self.optimizer.param_groups:
+                    group["lr"] = self.config.lr
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise UserError(f"init_from: the source run's learned state does not fit this agent ({exc!r})") from None
+
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
         self.q.load_state_dict(state["q"])

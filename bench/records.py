@@ -30,6 +30,11 @@ MANIFEST = "manifest.json"
 EPISODES = "episodes.jsonl"
 CHECKPOINT = "checkpoint"
 LEGACY_CHECKPOINT = "state.pt"  # pickle: refused, never loaded
+#: A finished run's learned state (kept on request: `Spec.keep_learned`), for `init_from`.
+LEARNED = "learned.safetensors"
+#: The largest learned-state file read from another run (a Q head is ~0.2 MB, with its target
+#: and optimiser ~1 MB): a bigger one is not a file priorbench wrote.
+LEARNED_LIMIT = 1 << 28
 #: The largest episodes.jsonl read (the leaderboard's biggest is under 1 MB): a bigger one is
 #: not a file priorbench wrote.
 EPISODES_LIMIT = 1 << 30
@@ -154,6 +159,7 @@ class RunRecord:
         self.manifest_path = self.path / MANIFEST
         self.episodes_path = self.path / EPISODES
         self.checkpoint_path = self.path / CHECKPOINT / "state.safetensors"
+        self.learned_path = self.path / LEARNED
 
     # --- manifest ------------------------------------------------------------------------
     def read_manifest(self) -> dict[str, Any] | None:
@@ -246,6 +252,17 @@ class RunRecord:
         except UserError as exc:
             raise UserError(f"{exc}; the run folder is left as it is: rerun with --force to start over") from None
 
+    def save_learned(self, state: dict[str, Any]) -> str:
+        """Store the agent's final learned state (`Agent.learned_state`); returns its sha256,
+        which the manifest keeps (`Manifest.learned_sha256`)."""
+        import hashlib
+
+        from priorbench.core import statefile
+
+        data = statefile.dumps(state)
+        atomic_write_bytes(self.learned_path, data)
+        return hashlib.sha256(data).hexdigest()
+
     def remove_checkpoint(self) -> None:
         """Drop the checkpoint of a finished run (its records are complete)."""
         if self.checkpoint_path.parent.exists():
@@ -326,7 +343,12 @@ def row_problems(row: Sequence[Mapping[str, Any]]) -> list[str | None]:
 
     def without_seed(m: Mapping[str, Any]) -> str:
         spec = m.get("spec")
-        return config_hash({k: v for k, v in spec.items() if k != "seed"} if isinstance(spec, dict) else None)
+        if not isinstance(spec, dict):
+            return config_hash(None)
+        spec = {k: v for k, v in spec.items() if k != "seed"}
+        if isinstance(spec.get("init_from"), dict):  # each seed starts from its own source run
+            spec["init_from"] = {k: v for k, v in spec["init_from"].items() if k not in PER_SOURCE_RUN}
+        return config_hash(spec)
 
     for name in ROW_CONSISTENT_PACKAGES:
         seen = sorted({str(packages(m).get(name, "unknown")) for m in row})
@@ -379,9 +401,61 @@ def verify_run(
         raise UserError(f"{path}: {EPISODES} checksum does not match the manifest (edited or mixed)")
     episodes = parse_episodes(record.episodes_path, data).records
     _check_episodes(path, episodes)
+    if manifest.get("learned_sha256") is not None:
+        try:
+            kept = read_regular(record.learned_path, limit=LEARNED_LIMIT, fix="rerun with --force")
+        except FileNotFoundError:
+            raise UserError(f"{path}: its manifest names a kept learned state but {LEARNED} is missing") from None
+        if hashlib.sha256(kept).hexdigest() != manifest["learned_sha256"]:
+            raise UserError(f"{path}: {LEARNED} does not match the manifest's learned_sha256 (edited or mixed)")
     if row is not None:
         _check_row(path, manifest, row)
     return manifest, episodes
+
+
+#: The facts of `source_facts` that name one source run (one seed's), not the source's row.
+PER_SOURCE_RUN = ("run", "episodes_sha256", "learned_sha256")
+
+
+def source_facts(source: Path) -> dict[str, Any]:
+    """What a run started from `source` (`Spec.init_from`) records of it, from its manifest: its
+    folder (<env-id>/<agent>/seed<k>), env, row id (`schema.source_label`), agent, steps and
+    the checksums of its episodes and of its kept learned state."""
+    source = Path(source)
+    manifest = RunRecord(source).read_manifest() if source.is_dir() else None
+    if manifest is None:
+        raise UserError(f"init_from: {source} is not a run folder; give the folder of a finished run "
+                        "(<out>/<env-id>/<agent>/seed<k>) made with keep_learned = true")
+    schema.Manifest.from_json(manifest, str(source))
+    if manifest.get("status") != "complete":
+        raise UserError(f"init_from: {source} is not a finished run (status {manifest.get('status')!r})")
+    if manifest.get("learned_sha256") is None:
+        raise UserError(f"init_from: {source} kept no learned state; run it again with keep_learned = true "
+                        "(--set keep_learned=true) and --force")
+    env_id = str(manifest["env"]["id"])
+    return {"run": "/".join(source.resolve().parts[-(len(Path(env_id).parts) + 2):]), "env": env_id,
+            "label": schema.source_label(manifest), "agent": manifest["agent"]["name"],
+            "env_steps": manifest["final_env_steps"], "episodes_sha256": manifest["episodes_sha256"],
+            "learned_sha256": manifest["learned_sha256"]}
+
+
+def read_learned(source: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A finished run's kept learned state (`init_from`) and its `source_facts`; the source is
+    verified like any run, its state file against its manifest's checksum."""
+    import hashlib
+
+    from priorbench.core import statefile
+
+    facts = source_facts(source)
+    verify_run(Path(source))
+    path = RunRecord(Path(source)).learned_path
+    data = read_regular(path, limit=LEARNED_LIMIT, fix="give the folder of a run priorbench made")
+    if hashlib.sha256(data).hexdigest() != facts["learned_sha256"]:
+        raise UserError(f"init_from: {path} does not match its manifest's learned_sha256 (edited or mixed)")
+    state = statefile.loads(data, str(path))
+    if not isinstance(state, dict):
+        raise UserError(f"init_from: {path} does not hold an agent's learned state")
+    return state, facts
 
 
 def find_runs(root: Path) -> list[Path]:

@@ -102,7 +102,7 @@ def reproduce(runs_root: Path, ref: str, *, out: Path | None = None,
         if envs is None:
             raise
         rows, refused = stored_rows(runs_root)  # it names no env here (a typo?): find_row suggests a row
-    result = reproduce_row(find_row(rows, ref), out=out, seeds=seeds, progress=progress)
+    result = reproduce_row(find_row(rows, ref), out=out, seeds=seeds, progress=progress, runs_root=runs_root)
     result.refused = refused
     return result
 
@@ -127,8 +127,10 @@ def stored_rows(runs_root: Path, envs: set[str] | None = None) -> tuple[list[Row
 
 
 def reproduce_row(row: Row, *, out: Path | None = None, seeds: Sequence[int] | None = None,
-                  progress: Callable[[str], None] | None = None) -> Reproduction:
-    """Re-run one row's seeds (all, or `seeds`) and compare with what is stored."""
+                  progress: Callable[[str], None] | None = None, runs_root: Path | None = None) -> Reproduction:
+    """Re-run one row's seeds (all, or `seeds`) and compare with what is stored. A run started
+    from another's learned state (`init_from`) starts from that run again, found under
+    `runs_root` by its checksum (`_source_run`)."""
     from priorbench.bench.runner import RunJob, execute
     from priorbench.bench.spec import Budget
 
@@ -144,9 +146,12 @@ def reproduce_row(row: Row, *, out: Path | None = None, seeds: Sequence[int] | N
         environment: set[str] = set()
         for run in chosen:
             spec = run.manifest["spec"]
+            source = spec.get("init_from") or {}
             job = RunJob(spec["env_id"], spec["agent"], int(spec["seed"]), Budget(**spec["budget"]),
                          target, dict(spec["env_kwargs"]), dict(spec["agent_params"]),
-                         str(run.manifest.get("spec_name", "run")))
+                         str(run.manifest.get("spec_name", "run")),
+                         init_from=str(_source_run(run.path, spec["env_id"], source, runs_root)) if source else "",
+                         init_optimizer=bool(source.get("optimizer")))
             if progress is not None:
                 progress(f"re-running {run.path} …")
             path = execute(job, force=True, progress=progress is not None)  # its bar, or notices
@@ -165,6 +170,23 @@ def reproduce_row(row: Row, *, out: Path | None = None, seeds: Sequence[int] | N
     tolerance = 1e-9
     inside = stored[1] - tolerance <= new_iqm <= stored[2] + tolerance
     return Reproduction(row, stored, new_iqm, inside, compared, [], diffs, sorted(environment))
+
+
+def _source_run(path: Path, env_id: str, source: dict[str, Any], runs_root: Path | None) -> Path:
+    """The run a transfer run started from: the run under `runs_root` (default: the folder
+    above the run's own <env-id>/<agent>/seed<k>) whose kept learned state has the checksum its
+    manifest records."""
+    if runs_root is None:
+        runs_root = Path(path).parents[len(Path(env_id).parts) + 1]
+    for candidate in records.find_runs(Path(runs_root)):
+        try:
+            manifest = records.RunRecord(candidate).read_manifest() or {}
+        except UserError:
+            continue
+        if manifest.get("learned_sha256") == source.get("learned_sha256"):
+            return candidate
+    raise UserError(f"{path} started from {source.get('run')} (learned_sha256 {str(source.get('learned_sha256'))[:12]}), "
+                    f"which is not under {runs_root}: give the runs folder that holds it")
 
 
 def _environment_differences(stored: dict[str, Any], new: dict[str, Any]) -> set[str]:
@@ -199,7 +221,7 @@ def verify(runs_root: Path, *, refs: Sequence[str] = (), max_seconds: float = 10
                         "stored wall time); name rows to verify, or raise --max-seconds")
     results, marks = [], []
     for row in chosen:
-        result = reproduce_row(row, progress=progress)
+        result = reproduce_row(row, progress=progress, runs_root=runs_root)
         results.append(result)
         if all(same for _, same, _, _ in result.seeds):
             marks.append({"row": row_ref(row.env, row.agent), "runs_sha256": runs_digest(row.runs),

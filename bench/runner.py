@@ -17,10 +17,11 @@ from typing import Any
 from priorbench import agents as agent_registry
 from priorbench import envs
 from priorbench.agents.base import Agent, Transition
-from priorbench.bench import datasets, records, schema
+from priorbench.bench import datasets, records, schema, transfer
+from priorbench.bench.checkpoints import Checkpoints, Progress
 from priorbench.bench.episodes import EpisodeRecords
 from priorbench.bench.lockstep import LockstepEvaluation, LockstepTraining, OpenEpisode
-from priorbench.bench.spec import Budget, Spec
+from priorbench.bench.spec import SEED_FIELD, Budget, Spec
 from priorbench.core import seeding
 from priorbench.core.config import config_changes, config_hash
 from priorbench.core.errors import UserError
@@ -50,6 +51,11 @@ class RunJob:
     eval_batch: int = 1
     """How to run, not what: test episodes played at once by agents with `batched_eval` (one
     batched prior call per step); same records, so not part of `config()`."""
+    keep_learned: bool = False
+    """Keep the finished run's learned state (`Spec.keep_learned`); not part of `config()`."""
+    init_from: str = ""
+    """The finished run this one starts from (`Spec.init_from`, its seed filled in)."""
+    init_optimizer: bool = False
 
     @property
     def path(self) -> Path:
@@ -59,8 +65,10 @@ class RunJob:
         return f"{self.env_id} {self.agent} seed {self.seed}"
 
     def config(self) -> dict[str, Any]:
-        """The run's identity: what must match for a folder to be resumed or reused."""
-        return {
+        """The run's identity: what must match for a folder to be resumed or reused. A run
+        started from another's learned state adds `init_from`: the source's facts
+        (`records.source_facts`: folder, row, checksums), not where it lies."""
+        config = {
             "env_id": self.env_id,
             "env_kwargs": dict(sorted(self.env_kwargs.items())),
             "agent": self.agent,
@@ -68,6 +76,9 @@ class RunJob:
             "seed": self.seed,
             "budget": dataclasses.asdict(self.budget),
         }
+        if self.init_from:
+            config["init_from"] = transfer.identity(self.init_from, self.init_optimizer)
+        return config
 
 
 def jobs_from_spec(spec: Spec, out: Path) -> list[RunJob]:
@@ -87,9 +98,12 @@ def jobs_from_spec(spec: Spec, out: Path) -> list[RunJob]:
         raise UserError(
             f"agent settings given for {unused}, which this spec does not run (agents: {list(spec.agents)})"
         )
+    if spec.keep_learned or spec.init_from:
+        transfer.check_agents(spec.agents)
     jobs = [
         RunJob(env_id, name, seed, spec.budget, Path(out), {**suite_kwargs, **spec.env},
-               dict(spec.agent.get(name, {})), spec.name, spec.suite)
+               dict(spec.agent.get(name, {})), spec.name, spec.suite, keep_learned=spec.keep_learned,
+               init_from=spec.init_from.replace(SEED_FIELD, str(seed)), init_optimizer=spec.init_optimizer)
         for env_id, suite_kwargs in env_list
         for name in spec.agents
         for seed in spec.seeds
@@ -116,34 +130,7 @@ class Callbacks:
     on_evaluation: Callable[[int, list[schema.EpisodeRow]], None] | None = None
 
 
-@dataclass
-class _Progress:
-    """Counters that a checkpoint must restore."""
-
-    env_steps: int = 0
-    train_episodes: int = 0
-    eval_rounds: int = 0
-    next_eval: int = 0
-    last_checkpoint: int = 0
-    wall_s: float = 0.0
-    setup_s: float = 0.0
-    """Summed over the run's process starts: building the envs and the agent and loading an
-    offline agent's dataset (cql-prior scores every dataset state with its prior then)."""
-    setup_counters: dict[str, float] = field(default_factory=dict)
-    """The volatile counters (LLM calls, tokens, …) that setup spent, summed likewise."""
-
-
-def _check_progress(state: _Progress, episodes_bytes: Any) -> None:
-    """A checkpoint's counters, by type: a damaged or hostile one is refused, not run on."""
-    def count(v: Any, real: bool) -> bool:
-        return isinstance(v, (int, float) if real else int) and not isinstance(v, bool) and v >= 0
-    for k, v in {"episodes_bytes": episodes_bytes, **dataclasses.asdict(state)}.items():
-        if not (isinstance(v, dict) and all(count(x, True) for x in v.values()) if k == "setup_counters"
-                else count(v, k.endswith("_s"))):
-            raise ValueError(f"{k} = {v!r} is not a count")
-
-
-class _Loop(EpisodeRecords, LockstepTraining, LockstepEvaluation):
+class _Loop(EpisodeRecords, Checkpoints, LockstepTraining, LockstepEvaluation):
     def __init__(self, job: RunJob, record: records.RunRecord, show_progress: bool,
                  callbacks: Callbacks | None = None) -> None:
         self.job = job
@@ -164,13 +151,15 @@ class _Loop(EpisodeRecords, LockstepTraining, LockstepEvaluation):
             path = self.agent.dataset_path()
             transitions = datasets.load_transitions(path, expected_env=job.env_id, expected_env_kwargs=job.env_kwargs)
             self.agent.load_dataset(transitions, datasets.read_provenance(path))
+        if job.init_from:  # likewise another run's learned state (a resume then loads its own)
+            transfer.start_from(self.agent, job.init_from, job.init_optimizer)
         # what this process spent before the first step: added to the run's progress in run()
         spent = {k: v - counted_from.get(k, 0) for k, v in self.agent.counters().items()
                  if k in records.VOLATILE_COUNTERS}
         self._setup = (time.perf_counter() - setup_started, {k: v for k, v in spent.items() if v})
         if self.callbacks.on_start is not None:
             self.callbacks.on_start(self.agent, self.train_env, self.test_env)
-        self.state = _Progress()
+        self.state = Progress()
         self.open: list[OpenEpisode | None] = [None] * self.agent.num_envs
         self._eval_counts: dict[str, float] = {}
         self.bar = Meter(None, "", report=False)  # run() puts the run's own in
@@ -286,45 +275,6 @@ class _Loop(EpisodeRecords, LockstepTraining, LockstepEvaluation):
         if self.state.next_eval - budget.eval_every < self.state.env_steps:
             self._evaluate()
 
-    # --- checkpoints -----------------------------------------------------------------------
-    def _checkpoint(self) -> None:
-        self.record.save_checkpoint({
-            "progress": dataclasses.asdict(self.state),
-            "agent": self.agent.state_dict(),
-            "rng": seeding.rng_state(),
-            "episodes_bytes": self.record.episodes_size(),
-            **({"open_episodes": [e and e.saved() for e in self.open]} if len(self.open) > 1 else {}),
-        })
-        self.state.last_checkpoint = self.state.env_steps
-
-    def _restore(self) -> bool:
-        log = records.read_episodes(self.record.episodes_path)  # refuses corrupt files
-        checkpoint = self.record.load_checkpoint()
-        if checkpoint is None:  # killed before the first checkpoint: replaying from the start is exact
-            self.record.truncate_episodes(0)
-            return False
-        try:
-            episodes_bytes = checkpoint["episodes_bytes"]
-            state = _Progress(**checkpoint["progress"])
-            _check_progress(state, episodes_bytes)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise UserError(f"{self.record.checkpoint_path} does not hold a run's progress ({exc!r}); "
-                            "rerun with --force to start the run over") from None
-        if episodes_bytes > log.valid_bytes:
-            raise UserError(f"{self.record.episodes_path} holds fewer complete records than its checkpoint "
-                            "expects; rerun with --force to start the run over.")
-        try:  # the agent's state is checked by loading it, before the records are cut back
-            self.agent.load_state_dict(checkpoint["agent"])
-            seeding.set_rng_state(checkpoint["rng"])
-        except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as exc:
-            raise UserError(f"{self.record.checkpoint_path} does not fit this run's agent ({exc!r}); "
-                            "rerun with --force to start the run over") from None
-        self.record.truncate_episodes(episodes_bytes)
-        self.state = state
-        if len(self.open) > 1:
-            self.open = [e and OpenEpisode(**e) for e in checkpoint["open_episodes"]]
-        return True
-
     # --- the run -------------------------------------------------------------------------
     def run(self, manifest: schema.Manifest) -> None:
         budget = self.job.budget
@@ -372,8 +322,10 @@ class _Loop(EpisodeRecords, LockstepTraining, LockstepEvaluation):
             self.train_env.close()
             self.test_env.close()
         self.state.wall_s = wall_before + time.perf_counter() - started
+        learned = self.record.save_learned(self.agent.learned_state()) if self.job.keep_learned else None
         manifest = dataclasses.replace(
             manifest,
+            learned_sha256=learned,
             status="complete",
             episodes_sha256=sha256_file(self.record.episodes_path),
             agent_provenance=self.agent.provenance(),
@@ -455,6 +407,9 @@ def _execute_locked(job: RunJob, *, force: bool, progress: bool, callbacks: Call
         existing = None
     if existing is not None and existing.get("status") == "complete":
         records.verify_run(job.path)
+        if job.keep_learned and existing.get("learned_sha256") is None:
+            raise UserError(f"{job.path} is a complete run that kept no learned state (keep_learned); rerun it with "
+                            "--force to make it again and keep it, or leave keep_learned out")
         return job.path
     loop = _Loop(job, record, progress, callbacks)
     manifest = (schema.Manifest.from_json(existing, str(job.path)) if existing is not None

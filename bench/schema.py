@@ -115,6 +115,9 @@ class RunSpec:
     agent_params: dict[str, Any]
     seed: int
     budget: dict[str, Any]
+    init_from: dict[str, Any] | None = None
+    """A run started from another's learned state: that run's facts (`records.source_facts`)
+    and whether its optimiser came too. Absent for a run started from scratch."""
 
     @classmethod
     def check(cls, data: Any, where: str) -> None:
@@ -153,10 +156,14 @@ class Manifest:
     """Complete runs: wall_s and the finish time (differ between identical runs)."""
     final_env_steps: int | None = None
     """Complete runs: env steps (or gradient steps) trained."""
+    learned_sha256: str | None = None
+    """Complete runs that kept their learned state (`Spec.keep_learned`): the sha256 of
+    learned.safetensors, the file a run started from it reads (`init_from`)."""
     absent: tuple[str, ...] = field(default=(), compare=False)
     """Optional keys the parsed file did not have (not written back): older manifests."""
 
-    _ONLY_WHEN_COMPLETE: ClassVar[tuple[str, ...]] = ("agent_provenance", "timing", "final_env_steps")
+    _ONLY_WHEN_COMPLETE: ClassVar[tuple[str, ...]] = ("agent_provenance", "timing", "final_env_steps",
+                                                       "learned_sha256")
     _OPTIONAL_IN_FILES: ClassVar[tuple[str, ...]] = ("suite",)
 
     def to_json(self) -> dict[str, Any]:
@@ -188,6 +195,10 @@ class Manifest:
                 raise UserError(f"{where}: manifest.json of a complete run has no valid final_env_steps, "
                                 "agent_provenance or timing (schema mismatch)")
             _check_timing(data["timing"], f"{where}: manifest.json")
+        learned = data.get("learned_sha256")
+        if learned is not None and not (isinstance(learned, str) and len(learned) == 64
+                                        and all(c in "0123456789abcdef" for c in learned)):
+            raise UserError(f"{where}: manifest.json has no valid 'learned_sha256' (schema mismatch)")
         RunSpec.check(data["spec"], where)
         spec = data["spec"]
         if data["spec_hash"] != config_hash(spec):
@@ -354,12 +365,50 @@ def prior_label(prior: dict[str, Any]) -> str:
 
 def agent_label(manifest: dict[str, Any]) -> str:
     """The agent's name as tables show it, with its prior's identity (`prior_label`) in brackets:
-    two priors never share a row, and a controlled prior's runs never pass for a real prior's."""
+    two priors never share a row, and a controlled prior's runs never pass for a real prior's.
+    A run started from another run's learned state (`init_from`) adds " from <that run's row
+    id>" (`INIT_MARK`): it is never the row of runs that started from scratch."""
     name = str(manifest["agent"]["name"])
     prior = (manifest.get("agent_provenance") or {}).get("prior") or {}
-    if isinstance(prior, dict) and prior:
-        return f"{name} [{prior_label(prior)}]"
-    return name
+    label = f"{name} [{prior_label(prior)}]" if isinstance(prior, dict) and prior else name
+    source = (manifest.get("spec") or {}).get("init_from")
+    if isinstance(source, dict) and source.get("label"):
+        label += INIT_MARK + str(source["label"])
+    return label
+
+
+#: What joins a label to the row id of the run its runs started from (`init_from`).
+INIT_MARK = " from "
+
+
+def source_label(manifest: dict[str, Any]) -> str:
+    """The row id (`row_id`) of a finished run's row: how a run started from it names it."""
+    return row_id(str(manifest["env"]["id"]), agent_label(manifest))
+
+
+#: The namespace of priorbench's own envs, left out of row ids (`row_id`).
+OWN_ENVS = "priorbench/"
+
+
+def row_id(env: str, agent: str) -> str:
+    """A row's stable name, from its env and table label alone (not its place in a build):
+    `FrozenLake-4x4-v0:dqn-prior[smollm2-135m+adapter:0162b203]`, `...:cql@500`. The env id
+    without priorbench's namespace, ":", then the label without spaces: the prior in brackets
+    ("+adapter:" before an adapter's hash, "," between settings, "-" for other spaces, no
+    parentheses), "+from:<row id>" for a run started from another's learned state (`init_from`),
+    "@N" for a reduced budget. `reproduce`, `verify`, the site's anchors and
+    verified.json use it (quote it in a shell: it has brackets)."""
+    budget, init = budget_part(agent), init_part(agent)
+    prior = prior_part(agent)
+    text = base_agent(agent)
+    if prior:
+        text += "[" + prior.replace(" + adapter ", "+adapter:").replace(", ", ",").replace(" ", "-") + "]"
+        text = text.replace("(", "").replace(")", "")  # no shell metacharacters but the brackets
+    if init:
+        text += "+from:" + init.removeprefix(INIT_MARK)
+    if budget:
+        text += "@" + budget.removeprefix(" @").removesuffix(" steps")
+    return f"{env.removeprefix(OWN_ENVS)}:{text}"
 
 
 def budget_label(label: str, steps: int) -> str:
@@ -379,14 +428,28 @@ def is_reduced(label: str) -> bool:
     return bool(budget_part(label))
 
 
+def init_part(label: str) -> str:
+    """The " from <row id>" of a run started from another's learned state (`agent_label`); ""
+    for a run started from scratch. Row ids hold no spaces, so the mark is the last one."""
+    head = label.removesuffix(budget_part(label))
+    _, sep, source = head.rpartition(INIT_MARK)
+    return sep + source if sep and source and " " not in source else ""
+
+
+def _core(label: str) -> str:
+    """A label without its budget and init parts: "<agent> [<prior>]"."""
+    return label.removesuffix(budget_part(label)).removesuffix(init_part(label))
+
+
 def base_agent(label: str) -> str:
-    """The registered agent name of a table label (`agent_label` without the prior or budget)."""
-    return label.removesuffix(budget_part(label)).split(" [", 1)[0]
+    """The registered agent name of a table label (`agent_label` without the prior, the run it
+    started from and the budget)."""
+    return _core(label).split(" [", 1)[0]
 
 
 def prior_part(label: str) -> str:
     """The prior of a table label (`agent_label`'s brackets); "" for an agent without one."""
-    _, sep, rest = label.removesuffix(budget_part(label)).partition(" [")
+    _, sep, rest = _core(label).partition(" [")
     return rest[:-1] if sep and rest.endswith("]") else ""
 
 
@@ -401,8 +464,9 @@ def is_control(label: str) -> bool:
 
 
 def control_label(label: str) -> str:
-    """The label of a prior row's control: the same agent and budget with the uniform prior."""
-    return f"{base_agent(label)} [{UNIFORM_CONTROL}]{budget_part(label)}"
+    """The label of a prior row's control: the same agent and budget with the uniform prior
+    (started from the same run's learned state, for a run that was: `init_part`)."""
+    return f"{base_agent(label)} [{UNIFORM_CONTROL}]{init_part(label)}{budget_part(label)}"
 
 
 def is_synthetic(label: str) -> bool:

@@ -49,6 +49,17 @@ class Spec:
     """Keyword arguments for every env (e.g. max_steps)."""
     agent: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Per-agent parameters: agent.<name>.<param>."""
+    keep_learned: bool = False
+    """Keep each finished run's learned state (the value agents' Q network, its target and
+    optimiser) as learned.safetensors beside its records, for `init_from`; not part of a run's
+    identity."""
+    init_from: str = ""
+    """Start every run from a finished run's learned state: that run's folder
+    (<out>/<env-id>/<agent>/seed<k>, made with keep_learned); "{seed}" in it becomes each run's
+    seed. The run then trains and is evaluated under its own env, prior and budget; its step-0
+    evaluation is the source's Q without further training. Part of the run's identity."""
+    init_optimizer: bool = False
+    """With init_from: the source's Adam state too (default: a fresh optimiser)."""
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -145,7 +156,16 @@ def spec_from_dict(data: dict[str, Any], *, where: str) -> Spec:
     for agent_name, params in spec.agent.items():
         if not isinstance(params, dict):
             raise UserError(f"{where}: agent.{agent_name} must be a table of parameters")
+    if spec.init_optimizer and not spec.init_from:
+        raise UserError(f"{where}: init_optimizer needs init_from (the finished run to start from)")
+    if spec.init_from.replace(SEED_FIELD, "").count("{") or spec.init_from.replace(SEED_FIELD, "").count("}"):
+        raise UserError(f"{where}: init_from = {spec.init_from!r}: the only field it may hold is {SEED_FIELD} "
+                        "(each run's seed)")
     return spec
+
+
+#: What `Spec.init_from` may hold for each run's own seed.
+SEED_FIELD = "{seed}"
 
 
 def _check_text(value: Any, where: str, key: str) -> None:

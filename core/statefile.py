@@ -89,9 +89,28 @@ def load(path: Path) -> Any:
         with safe_open(str(path), framework="pt") as fh:
             meta = fh.metadata() or {}
             tensors = {name: fh.get_tensor(name) for name in fh.keys()}  # noqa: SIM118
-        data = json.loads(meta[_KEY])
-        if data.get("format") != FORMAT:
-            raise ValueError(f"format {data.get('format')!r}, expected {FORMAT!r}")
-        return _decode(data["payload"], tensors)
+        return _payload(meta, tensors)
     except Exception as exc:  # any unreadable file is reported alike
         raise UserError(f"{path} is not a readable priorbench state file ({type(exc).__name__}: {exc})") from None
+
+
+def loads(data: bytes, where: str) -> Any:
+    """`load` of bytes already read (`paths.read_regular`: a file from another folder, which may
+    be hostile); `where` names it in the error."""
+    from safetensors.torch import load as load_tensors
+
+    try:
+        size = int.from_bytes(data[:8], "little")
+        if len(data) < 8 or size > len(data) - 8:
+            raise ValueError("its header is cut short")
+        meta = json.loads(data[8:8 + size]).get("__metadata__") or {}
+        return _payload(meta, load_tensors(data))
+    except Exception as exc:  # any unreadable file is reported alike
+        raise UserError(f"{where} is not a readable priorbench state file ({type(exc).__name__}: {exc})") from None
+
+
+def _payload(meta: dict[str, Any], tensors: dict[str, Any]) -> Any:
+    data = json.loads(meta[_KEY])
+    if data.get("format") != FORMAT:
+        raise ValueError(f"format {data.get('format')!r}, expected {FORMAT!r}")
+    return _decode(data["payload"], tensors)

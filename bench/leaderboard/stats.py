@@ -27,26 +27,7 @@ class Curve:
     upper: list[float]
 
 
-#: The namespace of priorbench's own envs, left out of row ids (`row_id`).
-OWN_ENVS = "priorbench/"
-
-
-def row_id(env: str, agent: str) -> str:
-    """A row's stable name, from its env and table label alone (not its place in a build):
-    `FrozenLake-4x4-v0:dqn-prior[smollm2-135m+adapter:0162b203]`, `...:cql@500`. The env id
-    without priorbench's namespace, ":", then the label without spaces: the prior in brackets
-    ("+adapter:" before an adapter's hash, "," between settings, "-" for other spaces, no
-    parentheses), "@N" for a reduced budget. `reproduce`, `verify`, the site's anchors and
-    verified.json use it (quote it in a shell: it has brackets)."""
-    budget = schema.budget_part(agent)
-    prior = schema.prior_part(agent)
-    text = schema.base_agent(agent)
-    if prior:
-        text += "[" + prior.replace(" + adapter ", "+adapter:").replace(", ", ",").replace(" ", "-") + "]"
-        text = text.replace("(", "").replace(")", "")  # no shell metacharacters but the brackets
-    if budget:
-        text += "@" + budget.removeprefix(" @").removesuffix(" steps")
-    return f"{env.removeprefix(OWN_ENVS)}:{text}"
+OWN_ENVS, row_id = schema.OWN_ENVS, schema.row_id  # where the runner needs them too (init_from)
 
 
 @dataclass
