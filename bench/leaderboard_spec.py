@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from priorbench.bench.datasets import EPISODES_LIMIT
+from priorbench.bench.datasets import EPISODES_LIMIT, check_name
 from priorbench.bench.spec import NAME_LIMIT, TEXT_LIMIT, Spec, spec_from_dict
 from priorbench.core.config import build_config, read_toml
 from priorbench.core.errors import UserError
@@ -73,6 +73,10 @@ def load(path: Path) -> LeaderboardSpec:
         if not NAME.fullmatch(decl.name):
             raise UserError(f"{where}: name {decl.name[:40]!r} must be a folder name of letters, digits, "
                             "'.', '_' and '-' (at most 100 characters, no '/')")
+        try:  # what `dataset collect --name` takes, checked before any episode is collected
+            check_name(decl.name)
+        except UserError as exc:
+            raise UserError(f"{where}: {exc}".replace("--name ", "name ")) from None
         if not 0 < decl.episodes <= EPISODES_LIMIT or not 0 <= decl.seed < 2**32:
             raise UserError(f"{where}: episodes must be in [1, {EPISODES_LIMIT}] and seed in [0, {2**32 - 1}], "
                             f"got episodes = {decl.episodes}, seed = {decl.seed}")
@@ -124,7 +128,12 @@ def run(path: Path, *, progress: bool = True, workers: int = 1, executor: str = 
                                     progress=progress)
         datasets.write_dataset(episodes, env_id=decl.env, policy=decl.policy, seed=decl.seed,
                                out=spec.datasets, name=decl.name, env_kwargs=decl.env_kwargs or None)
-    jobs = [job for i, experiment in enumerate(spec.experiments)
-            for job in jobs_from_spec(experiment, spec.runs_of(i))]
-    return execute_all(jobs, progress=progress, workers=workers, executor=executor, address=address,
-                       prior_server=prior_server, eval_batch=eval_batch)
+    done: list[Path] = []
+    # runs started from others' learned state (init_from) after the rest: their identity reads
+    # their sources, which must be finished first (a source is an ordinary experiment's run)
+    for transfer in (False, True):
+        jobs = [job for i, experiment in enumerate(spec.experiments) if bool(experiment.init_from) == transfer
+                for job in jobs_from_spec(experiment, spec.runs_of(i))]
+        done += execute_all(jobs, progress=progress, workers=workers, executor=executor, address=address,
+                            prior_server=prior_server, eval_batch=eval_batch) if jobs else []
+    return done

@@ -86,6 +86,14 @@ def test_thin_rows_are_not_run_and_steps_to_must_be_below_the_budget(golden_rows
     gain = claims.evaluate([claims.Claim("g", "s", "gain", (q.id,), "includes", 0.0)], golden_rows)[0]
     first = [sum(r.summary["curve"][0][1].values()) / len(r.summary["curve"][0][1]) for r in q.runs]
     assert gain.value == pytest.approx(np.mean([r.summary["success"] for r in q.runs]) - np.mean(first))
+    # at = "start": the first round, counted apart from the module (tabular-q at step 0 on unseen maps)
+    start = claims.evaluate([claims.Claim("s", "s", "success", (q.id,), ">", 0.01, at="start"),
+                             claims.Claim("d", "s", "paired_difference", (q.id, f"{q.env.removeprefix('priorbench/')}:random"),
+                                          "includes", 0.0, at="start")], golden_rows)
+    wins = sum(bool(e["success"]) for r in q.runs for e in r.episodes if e["phase"] == "eval" and e["env_steps"] == 0)
+    episodes = sum(1 for r in q.runs for e in r.episodes if e["phase"] == "eval" and e["env_steps"] == 0)
+    assert start[0].detail == f"{wins}/{episodes} at the first round" and start[0].value == wins / episodes
+    assert "at the first round" in claims.test_text(start[1].claim) and start[1].status != claims.NOT_RUN
     at_once = claims.Claim("e", "s", "steps_to", ("FrozenLake-4x4-v0:expert",), "<=", 0, level=1.0)
     assert claims.figure_text(claims.evaluate([at_once], golden_rows)[0]) == "0 [0, 0] (3 of 3 seeds reach it)"
 
@@ -163,6 +171,8 @@ GOOD = {"id": '"a"', "sentence": '"s"', "statistic": '"success"', "rows": '["E:x
      "success_difference tests a difference from 0"),
     ({"statistic": '"paired_difference"', "rows": '["E:x", "E:x"]'}, "rows names one row twice"),
     ({"sentence": '"  "'}, "sentence is empty"),
+    ({"at": '"end"'}, "at = 'end': give \"final\" or \"start\""),
+    ({"statistic": '"iqm"', "at": '"start"'}, "iqm reads the final round only"),
     ({"rows": '"E:x"'}, "rows"),
     ({"threshold": '"high"'}, "threshold"),
     ({"thresold": "0.5"}, "unknown setting claim.'thresold'. Did you mean: threshold?"),

@@ -92,6 +92,7 @@ def test_the_committed_core_v1_runs_follow_the_protocol_and_its_tracks(protocol)
     assert runs.exists() and records.find_runs(runs), "leaderboard/core-v1/runs holds no committed runs"
     groups, refused = leaderboard.collect(runs, protocol)
     assert refused == [] and groups
+    distilled = 0
     for (env, _), row in groups.items():
         for run in row:
             manifest = run.manifest
@@ -101,7 +102,9 @@ def test_the_committed_core_v1_runs_follow_the_protocol_and_its_tracks(protocol)
                 final = [e for e in run.episodes if e["phase"] == "eval"
                          and e["eval_round"] == max(x["eval_round"] for x in run.episodes if x["phase"] == "eval")]
                 assert len(final) >= MIN_TEST_EPISODES, run.rel
-            adapter = (manifest.get("agent", {}).get("config", {}).get("prior_params") or {}).get("adapter")
+            adapter = (manifest["agent"]["params"].get("prior_params") or {}).get("adapter")
             if adapter:  # the distilled prior saw none of the tasks this run is tested on
                 seen = json.loads((ROOT / adapter / "manifest.json").read_text())["task_ids"]
                 assert not test_tasks & {t for ids in seen.values() for t in ids}, run.rel
+                distilled += 1
+    assert distilled, "no committed run used a distilled adapter: the check above saw nothing"

@@ -148,6 +148,8 @@ def test_a_fifo_spec_file_is_refused_without_blocking(capsys, cwd):
 LEADERBOARD = {
     "a dataset name that climbs out": ('[[dataset]]\nname = "../../x"\nenv = "e"\npolicy = "random"\nepisodes = 5\n',
                                        "name '../../x' must be a folder name"),
+    "a dataset name without a version": ('[[dataset]]\nname = "lake-10k"\nenv = "e"\npolicy = "random"\nepisodes = 5\n',
+                                         "name 'lake-10k': a dataset name ends in a version, e.g. lake-10k-v0"),
     "a dataset with a wrong type": ('[[dataset]]\nname = "d"\nenv = "e"\npolicy = "random"\nepisodes = "many"\n',
                                     "episodes must be int"),
     "a dataset missing a key": ('[[dataset]]\nname = "d"\n', "env is missing"),

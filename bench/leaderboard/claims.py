@@ -46,6 +46,8 @@ STATISTICS = {
 RANGES = {"success": (0.0, 1.0), "iqm": (0.0, 1.0), "success_difference": (-1.0, 1.0),
           "paired_difference": (-1.0, 1.0), "gain": (-1.0, 1.0), "p_improvement": (0.0, 1.0),
           "steps_to": (-1.0, math.inf)}
+#: Claim.at → the statistics that read that round (the others read the whole curve or the final round).
+ROUNDS = {"final": tuple(STATISTICS), "start": ("success", "success_difference", "paired_difference")}
 #: A row with fewer seeds is too thin for a claim: its verdict is "not run" (a bootstrap over one
 #: seed collapses to a point that would pass any threshold below it).
 MIN_SEEDS = 3
@@ -79,6 +81,10 @@ class Claim:
     """The value the interval is compared with."""
     level: float | None = None
     """steps_to only: the success level the curve must reach (default SUCCESS_THRESHOLD)."""
+    at: str = "final"
+    """The evaluation round read (success, success_difference, paired_difference): "final", or
+    "start", the first (step 0 for a learner: a run started from another's Q by `init_from`
+    plays that Q there, before any training of its own)."""
 
 
 @dataclass(frozen=True)
@@ -138,6 +144,9 @@ def read_claims(path: Path) -> list[Claim]:
                             if c.level is not None else f"{where}: steps_to needs a level (the success to reach)")
         if c.level is not None and not 0 < c.level <= 1:
             raise UserError(f"{where}: level {c.level!r} must be in (0, 1]")
+        if c.statistic not in ROUNDS.get(c.at, ()):
+            raise UserError(f"{where}: at = {c.at!r}: " + (f"{c.statistic} reads the final round only; at = \"start\" "
+                            f"is for {', '.join(ROUNDS['start'])}" if c.at in ROUNDS else "give \"final\" or \"start\""))
     return claims
 
 
@@ -159,10 +168,13 @@ def _first_eval(run: Any) -> float:
 def _measure(claim: Claim, rows: Sequence[Row]) -> tuple[float, float, float, str, Any] | str:
     """(value, lo, hi, detail, clear), or why the claim cannot be evaluated. `clear` (success_difference
     only, else None): (whether the difference is clear, its side ">" or "<", Fisher's p)."""
-    st = claim.statistic
+    st, at = claim.statistic, claim.at
+    def seed_success(run: Any) -> float:
+        return _first_eval(run) if at == "start" else float(run.summary["success"])
     if st == "success":
-        s = rows[0].stats
-        return s["wins"] / max(s["episodes"], 1), s["exact_lo"], s["exact_hi"], f"{s['wins']}/{s['episodes']}", None
+        wins, n = pooled_wins(rows[0].runs, at)
+        lo, hi = metrics.binomial_interval(wins, n)
+        return wins / max(n, 1), lo, hi, f"{wins}/{n}" + (" at the first round" if at == "start" else ""), None
     if st == "iqm":
         s = rows[0].stats
         return s["iqm"], s["iqm_lo"], s["iqm_hi"], f"{s['seeds']} seeds", None
@@ -193,14 +205,14 @@ def _measure(claim: Claim, rows: Sequence[Row]) -> tuple[float, float, float, st
     if not seeds:
         return "the two rows share no seed"
     if st == "paired_difference":
-        d, lo, hi = metrics.paired_difference_ci([float(mine[k].summary["success"]) for k in seeds],
-                                                 [float(theirs[k].summary["success"]) for k in seeds])
+        d, lo, hi = metrics.paired_difference_ci([seed_success(mine[k]) for k in seeds],
+                                                 [seed_success(theirs[k]) for k in seeds])
         return d, lo, hi, f"{len(seeds)} seed pairs", None
-    (wx, nx), (wy, ny) = pooled_wins([mine[k] for k in seeds]), pooled_wins([theirs[k] for k in seeds])
+    (wx, nx), (wy, ny) = pooled_wins([mine[k] for k in seeds], at), pooled_wins([theirs[k] for k in seeds], at)
     lo, hi = metrics.difference_interval(wx, nx, wy, ny)
     p = metrics.fisher_exact_p(wx, nx, wy, ny)
-    _, plo, phi = metrics.paired_difference_ci([float(mine[k].summary["success"]) for k in seeds],
-                                               [float(theirs[k].summary["success"]) for k in seeds])
+    _, plo, phi = metrics.paired_difference_ci([seed_success(mine[k]) for k in seeds],
+                                               [seed_success(theirs[k]) for k in seeds])
     side = ">" if lo > 0 and plo > 0 else "<" if hi < 0 and phi < 0 else ""
     detail = f"{wx}/{nx} vs {wy}/{ny}, Fisher p = {p:.2g}, paired seeds [{plo:.3f}, {phi:.3f}]"
     return wx / max(nx, 1) - wy / max(ny, 1), lo, hi, detail, (bool(side) and p < CLEAR_P, side, p)
@@ -256,11 +268,12 @@ def test_text(c: Claim) -> str:
     t = f"{c.threshold:,.0f}" if c.statistic == "steps_to" else f"{c.threshold:g}"
     level = f" (level {c.level:g})" if c.level is not None else ""
     if c.statistic == "success_difference":
-        return ("success_difference: no clear difference from 0 (an interval includes 0, or Fisher p ≥ 0.05)"
+        first = " at the first round" if c.at == "start" else ""
+        return (f"success_difference{first}: no clear difference from 0 (an interval includes 0, or Fisher p ≥ 0.05)"
                 if c.direction == "includes" else
-                f"success_difference: clearly {c.direction} 0 (both intervals, and Fisher p < 0.05)")
+                f"success_difference{first}: clearly {c.direction} 0 (both intervals, and Fisher p < 0.05)")
     where = "interval includes" if c.direction == "includes" else f"interval {c.direction}"
-    return f"{c.statistic}{level}: {where} {t}"
+    return f"{c.statistic}{level}{' at the first round' if c.at == 'start' else ''}: {where} {t}"
 
 
 def anchor(claim_id: str) -> str:

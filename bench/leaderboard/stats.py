@@ -375,10 +375,13 @@ EFFECT_KINDS = ("control", "plain", "counterpart", "llm", "llm-sample")
 EFFECT_ALPHA = 0.05
 
 
-def pooled_wins(runs: Sequence[Run]) -> tuple[int, int]:
-    """(wins, episodes) of the runs' final evaluation rounds, pooled."""
-    finals = [metrics.final_eval(r.episodes) for r in runs]
-    return sum(bool(e["success"]) for f in finals for e in f), sum(len(f) for f in finals)
+def pooled_wins(runs: Sequence[Run], at: str = "final") -> tuple[int, int]:
+    """(wins, episodes) of the runs' final evaluation rounds (at="start": their first), pooled."""
+    def first(episodes: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        rounds = metrics.eval_rounds(episodes)
+        return rounds[min(rounds)] if rounds else []
+    picked = [(first if at == "start" else metrics.final_eval)(r.episodes) for r in runs]
+    return sum(bool(e["success"]) for f in picked for e in f), sum(len(f) for f in picked)
 
 
 def _others(row: Row, by_key: dict[tuple[str, str], Row]) -> list[tuple[str, Row]]:
