@@ -28,7 +28,8 @@ SPEC = "experiments/paper-claims-frozenlake.toml"
 RUNS = Path("experiments/runs/paper-claims-frozenlake")
 CORE_V1 = Path("leaderboard/core-v1/runs")
 PAGE = Path("experiments/results/paper-claims.md")
-FIGURES = Path("experiments/results/paper-claims")
+#: The figures' folder, beside the page (a page written elsewhere takes its figures along).
+FIGURES = "paper-claims"
 ENV = "priorbench/FrozenLake-4x4-Random-v0"
 SHORT = ENV.removeprefix("priorbench/")
 SIZES = (100, 300, 1000, 3000, 10000)
@@ -314,13 +315,13 @@ def transfer(lines: list[str], figures: dict[str, Any]) -> tuple[list[dict[str, 
 
 # --- figures ---------------------------------------------------------------------------------
 
-def draw(figures: dict[str, Any]) -> list[str]:
-    """The page's PNGs under FIGURES; returns their markdown image lines."""
+def draw(figures: dict[str, Any], folder: Path) -> list[str]:
+    """The page's PNGs under `folder`; returns their markdown image lines."""
     from matplotlib.figure import Figure
 
     from priorbench.bench.leaderboard.plots import _save, plot_style
 
-    FIGURES.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     out = []
     with plot_style():
         if figures.get("offline"):
@@ -331,8 +332,8 @@ def draw(figures: dict[str, Any]) -> list[str]:
             ax.set(xscale="log", xlabel="transitions in the dataset", ylabel="final test success (mean of 5 seeds)",
                    ylim=(-0.02, 1.02), title=f"(a) offline, {SHORT}")
             ax.legend(fontsize=7)
-            _save(fig, FIGURES / "offline.png")
-            out.append(f"![(a) final test success against dataset size]({FIGURES.name}/offline.png)")
+            _save(fig, folder / "offline.png")
+            out.append(f"![(a) final test success against dataset size]({FIGURES}/offline.png)")
         if figures.get("online"):
             fig = Figure(figsize=(7, 4))
             ax = fig.add_subplot()
@@ -343,8 +344,8 @@ def draw(figures: dict[str, Any]) -> list[str]:
             ax.set(xlabel="env steps", ylabel="test success (IQM over seeds)", ylim=(-0.02, 1.02),
                    title=f"(b) online, {SHORT}")
             ax.legend(fontsize=6, ncol=2)
-            _save(fig, FIGURES / "online.png")
-            out.append(f"![(b) learning curves on the unseen test maps]({FIGURES.name}/online.png)")
+            _save(fig, folder / "online.png")
+            out.append(f"![(b) learning curves on the unseen test maps]({FIGURES}/online.png)")
         if figures.get("transfer"):
             fig = Figure(figsize=(7, 3.6))
             ax = fig.add_subplot()
@@ -356,8 +357,8 @@ def draw(figures: dict[str, Any]) -> list[str]:
                           fontsize=6)
             ax.set(ylabel="test success (pooled)", ylim=(0, 1.02), title=f"(c) transfer, {SHORT}")
             ax.legend(fontsize=7)
-            _save(fig, FIGURES / "transfer.png")
-            out.append(f"![(c) a learned Q under another prior]({FIGURES.name}/transfer.png)")
+            _save(fig, folder / "transfer.png")
+            out.append(f"![(c) a learned Q under another prior]({FIGURES}/transfer.png)")
     return out
 
 
@@ -397,7 +398,7 @@ def report(page: Path = PAGE) -> None:
     transfer_tables, _ = transfer(lines, figures)
     lines += ["", *[f"- {v}" for v in figures.get("transfer_verdicts", [])], "",
               f"CPU: {cpu_hours(transfer_tables):.2f} CPU-hours.", ""]
-    lines += ["## Figures", "", *draw(figures), ""]
+    lines += ["## Figures", "", *draw(figures, page.parent / FIGURES), ""]
     page.parent.mkdir(parents=True, exist_ok=True)
     page.write_text("\n".join(lines) + "\n")
     print(f"wrote {page}", file=sys.stderr)

@@ -92,3 +92,21 @@ def test_loading_a_prior_draws_none_of_the_runs_random_numbers(adapter):
     before = torch.random.get_rng_state()
     make_prior("tiny-gpt2", {"adapter": str(out)}, cache=False)
     assert torch.equal(torch.random.get_rng_state(), before)
+
+
+def test_every_committed_adapter_saw_train_tasks_only():
+    """experiments/adapters: each adapter (SmolLM2's and Gemma 3's) was trained on its env's train
+    split alone, so scoring or playing its env's test split is on tasks it never saw."""
+    from tests.conftest import ROOT
+
+    folders = sorted(p.parent for p in (ROOT / "experiments" / "adapters").glob("*/" + ADAPTER_MANIFEST))
+    bases = set()
+    for folder in folders:
+        manifest = json.loads((folder / ADAPTER_MANIFEST).read_text())
+        assert manifest["split"] == "train", folder.name
+        bases.add(manifest["base"]["prior"])
+        for env_id, seen in manifest["task_ids"].items():
+            kwargs = manifest["env_kwargs"] or {}
+            train, test = (set(envs.make(env_id, split=s, **kwargs).tasks) for s in ("train", "test"))
+            assert seen and set(seen) <= train and not set(seen) & test, (folder.name, env_id)
+    assert {"smollm2-135m", "gemma3-270m"} <= bases, bases  # issue 32's prior B is another model family
