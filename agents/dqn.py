@@ -246,11 +246,10 @@ class ValueAgent(Agent):
         try:
             self.q.load_state_dict(state["q"])
             self.q_target.load_state_dict(state["q_target"])
-            if optimizer:  # Adam's moments; the learning rate stays this run's
-                self.optimizer.load_state_dict(state["optimizer"])
-                for group in self.optimizer.param_groups:
-                    group["lr"] = self.config.lr
-        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            if optimizer:  # Adam's moments and step counts; its settings (lr, betas, …) stay this run's
+                self.optimizer.load_state_dict({"state": state["optimizer"]["state"],
+                                                "param_groups": self.optimizer.state_dict()["param_groups"]})
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as exc:
             raise UserError(f"init_from: the source run's learned state does not fit this agent ({exc!r})") from None
 
     def load_state_dict(self, state: dict[str, Any]) -> None:

@@ -107,6 +107,12 @@ def load(path: Path) -> LeaderboardSpec:
         experiments.append(spec)
     if not experiments:
         raise UserError(f"{path}: no [[experiment]] tables")
+    keeping = [folder for folder, e in zip(folders, experiments, strict=True) if e.keep_learned]
+    for e in experiments:  # a transfer from this spec's own runs: its source must keep its Q
+        source = Path(e.init_from)
+        if e.init_from and runs in source.parents and not any(k == source or k in source.parents for k in keeping):
+            raise UserError(f"{path}: experiment {e.name!r} starts from {e.init_from}, which no experiment with "
+                            "keep_learned = true writes; set keep_learned = true on the experiment that makes it")
     return LeaderboardSpec(path, runs, Path(data.get("datasets", "leaderboard/datasets")),
                            tuple(decls), tuple(experiments), tuple(folders))
 

@@ -32,8 +32,8 @@ CHECKPOINT = "checkpoint"
 LEGACY_CHECKPOINT = "state.pt"  # pickle: refused, never loaded
 #: A finished run's learned state (kept on request: `Spec.keep_learned`), for `init_from`.
 LEARNED = "learned.safetensors"
-#: The largest learned-state file read from another run (a Q head is ~0.2 MB, with its target
-#: and optimiser ~1 MB): a bigger one is not a file priorbench wrote.
+#: The largest learned-state file read from another run: the default Q head with its target and
+#: Adam state is under 1 MB; the widest head the settings allow (hidden 16,384) about 200 MB.
 LEARNED_LIMIT = 1 << 28
 #: The largest episodes.jsonl read (the leaderboard's biggest is under 1 MB): a bigger one is
 #: not a file priorbench wrote.
@@ -335,27 +335,17 @@ def row_problems(row: Sequence[Mapping[str, Any]]) -> list[str | None]:
     """Why each manifest of a leaderboard row is refused (None: it is not), in one pass over
     the row: mixed versions of ROW_CONSISTENT_PACKAGES or mixed configurations refuse every
     run of the row; a seed that appears twice refuses its runs."""
-    from priorbench.core.config import config_hash
-
     def packages(m: Mapping[str, Any]) -> Mapping[str, Any]:
         p = m.get("packages")
         return p if isinstance(p, Mapping) else {}
 
-    def without_seed(m: Mapping[str, Any]) -> str:
-        spec = m.get("spec")
-        if not isinstance(spec, dict):
-            return config_hash(None)
-        spec = {k: v for k, v in spec.items() if k != "seed"}
-        if isinstance(spec.get("init_from"), dict):  # each seed starts from its own source run
-            spec["init_from"] = {k: v for k, v in spec["init_from"].items() if k not in PER_SOURCE_RUN}
-        return config_hash(spec)
 
     for name in ROW_CONSISTENT_PACKAGES:
         seen = sorted({str(packages(m).get(name, "unknown")) for m in row})
         if len(seen) > 1:
             return [f"mixed {name} versions in its leaderboard row ({', '.join(seen)}; this run: "
                     f"{packages(m).get(name, 'unknown')}); re-run the row with one version" for m in row]
-    configs = {without_seed(m) for m in row}
+    configs = {row_config(m.get("spec")) for m in row}
     if len(configs) > 1:
         return [f"its leaderboard row mixes {len(configs)} configurations (env kwargs, agent params or "
                 "budget differ, not only the seed); keep one per runs folder"] * len(row)
@@ -414,7 +404,20 @@ def verify_run(
 
 
 #: The facts of `source_facts` that name one source run (one seed's), not the source's row.
-PER_SOURCE_RUN = ("run", "episodes_sha256", "learned_sha256")
+PER_SOURCE_RUN = ("run", "seed", "episodes_sha256", "learned_sha256")
+
+
+def row_config(spec: Any) -> str:
+    """The hash of a run's spec as its row shares it: without the seed, and without the parts of
+    `init_from` that name one source run (each seed starts from its own)."""
+    from priorbench.core.config import config_hash
+
+    if not isinstance(spec, dict):
+        return config_hash(None)
+    spec = {k: v for k, v in spec.items() if k != "seed"}
+    if isinstance(spec.get("init_from"), dict):
+        spec["init_from"] = {k: v for k, v in spec["init_from"].items() if k not in PER_SOURCE_RUN}
+    return config_hash(spec)
 
 
 def source_facts(source: Path) -> dict[str, Any]:
@@ -432,9 +435,9 @@ def source_facts(source: Path) -> dict[str, Any]:
     if manifest.get("learned_sha256") is None:
         raise UserError(f"init_from: {source} kept no learned state; run it again with keep_learned = true "
                         "(--set keep_learned=true) and --force")
-    env_id = str(manifest["env"]["id"])
-    return {"run": "/".join(source.resolve().parts[-(len(Path(env_id).parts) + 2):]), "env": env_id,
-            "label": schema.source_label(manifest), "agent": manifest["agent"]["name"],
+    env_id, agent = str(manifest["env"]["id"]), str(manifest["agent"]["name"])
+    return {"run": f"{env_id}/{agent}/seed{manifest['seed']}", "env": env_id, "label": schema.source_label(manifest),
+            "agent": agent, "config": row_config(manifest["spec"]), "seed": manifest["seed"],
             "env_steps": manifest["final_env_steps"], "episodes_sha256": manifest["episodes_sha256"],
             "learned_sha256": manifest["learned_sha256"]}
 

@@ -151,7 +151,8 @@ def reproduce_row(row: Row, *, out: Path | None = None, seeds: Sequence[int] | N
                          target, dict(spec["env_kwargs"]), dict(spec["agent_params"]),
                          str(run.manifest.get("spec_name", "run")),
                          init_from=str(_source_run(run.path, spec["env_id"], source, runs_root)) if source else "",
-                         init_optimizer=bool(source.get("optimizer")))
+                         init_optimizer=bool(source.get("optimizer")),
+                         keep_learned=run.manifest.get("learned_sha256") is not None)
             if progress is not None:
                 progress(f"re-running {run.path} …")
             path = execute(job, force=True, progress=progress is not None)  # its bar, or notices
@@ -162,6 +163,9 @@ def reproduce_row(row: Row, *, out: Path | None = None, seeds: Sequence[int] | N
             new = Run(run.path, manifest, episodes, metrics.run_summary(manifest, episodes))
             new_runs.append(new)
             diff = records.diff_episodes(run.episodes, episodes)
+            if manifest.get("learned_sha256") != run.manifest.get("learned_sha256"):  # a kept Q must come back too
+                diff = {**diff, "exact": False, "close": False,
+                        "fields": {**diff["fields"], "learned_sha256": {"episodes": 0, "max_abs_diff": 0.0}}}
             diffs[int(spec["seed"])] = diff
             compared.append((int(spec["seed"]), diff["exact"], float(run.summary["success"]),
                              float(new.summary["success"])))

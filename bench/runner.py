@@ -132,7 +132,7 @@ class Callbacks:
 
 class _Loop(EpisodeRecords, Checkpoints, LockstepTraining, LockstepEvaluation):
     def __init__(self, job: RunJob, record: records.RunRecord, show_progress: bool,
-                 callbacks: Callbacks | None = None) -> None:
+                 callbacks: Callbacks | None = None, source: dict[str, Any] | None = None) -> None:
         self.job = job
         self.callbacks = callbacks or Callbacks()
         self.record = record
@@ -152,7 +152,7 @@ class _Loop(EpisodeRecords, Checkpoints, LockstepTraining, LockstepEvaluation):
             transitions = datasets.load_transitions(path, expected_env=job.env_id, expected_env_kwargs=job.env_kwargs)
             self.agent.load_dataset(transitions, datasets.read_provenance(path))
         if job.init_from:  # likewise another run's learned state (a resume then loads its own)
-            transfer.start_from(self.agent, job.init_from, job.init_optimizer)
+            transfer.start_from(self.agent, job.init_from, source or job.config()["init_from"])
         # what this process spent before the first step: added to the run's progress in run()
         spent = {k: v - counted_from.get(k, 0) for k, v in self.agent.counters().items()
                  if k in records.VOLATILE_COUNTERS}
@@ -411,7 +411,7 @@ def _execute_locked(job: RunJob, *, force: bool, progress: bool, callbacks: Call
             raise UserError(f"{job.path} is a complete run that kept no learned state (keep_learned); rerun it with "
                             "--force to make it again and keep it, or leave keep_learned out")
         return job.path
-    loop = _Loop(job, record, progress, callbacks)
+    loop = _Loop(job, record, progress, callbacks, config.get("init_from"))
     manifest = (schema.Manifest.from_json(existing, str(job.path)) if existing is not None
                 else _new_manifest(job, config, loop))
     loop.run(manifest)

@@ -123,6 +123,25 @@ class RunSpec:
     def check(cls, data: Any, where: str) -> None:
         _check(cls, data, f"{where}: spec")
         _check(RunBudget, data["budget"], f"{where}: spec.budget")
+        if data.get("init_from") is not None:
+            _check_source(data["init_from"], f"{where}: spec.init_from")
+
+
+#: `RunSpec.init_from`'s keys and their types (`records.source_facts` and the optimizer flag).
+SOURCE_FIELDS = {"run": str, "env": str, "label": str, "agent": str, "config": str, "seed": int, "env_steps": int,
+                 "episodes_sha256": str, "learned_sha256": str, "optimizer": bool}
+
+
+def _check_source(data: Any, where: str) -> None:
+    """A transfer run's source facts, by key and type: checksums of 64 hex digits, a label that
+    is a row id (no whitespace: it becomes part of the run's label)."""
+    if not isinstance(data, dict) or set(data) != set(SOURCE_FIELDS) or not all(
+            isinstance(data[k], t) and (t is bool or not isinstance(data[k], bool)) for k, t in SOURCE_FIELDS.items()):
+        raise UserError(f"{where} is not a source run's facts (keys {', '.join(SOURCE_FIELDS)}; schema mismatch)")
+    digests = [data[k] for k in ("config", "episodes_sha256", "learned_sha256")]
+    if not all(len(d) == 64 and all(c in "0123456789abcdef" for c in d) for d in digests) or (
+            not data["label"] or any(c.isspace() for c in data["label"])):
+        raise UserError(f"{where} has no valid checksums or label (schema mismatch)")
 
 
 @dataclass(frozen=True)
@@ -382,8 +401,10 @@ INIT_MARK = " from "
 
 
 def source_label(manifest: dict[str, Any]) -> str:
-    """The row id (`row_id`) of a finished run's row: how a run started from it names it."""
-    return row_id(str(manifest["env"]["id"]), agent_label(manifest))
+    """How a run started from a finished run names it: the row id (`row_id`) of that run's label
+    with its budget ("…@3000"), whatever budget its own board calls full."""
+    steps = int(manifest["spec"]["budget"]["steps"])
+    return row_id(str(manifest["env"]["id"]), budget_label(agent_label(manifest), steps))
 
 
 #: The namespace of priorbench's own envs, left out of row ids (`row_id`).

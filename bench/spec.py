@@ -158,6 +158,9 @@ def spec_from_dict(data: dict[str, Any], *, where: str) -> Spec:
             raise UserError(f"{where}: agent.{agent_name} must be a table of parameters")
     if spec.init_optimizer and not spec.init_from:
         raise UserError(f"{where}: init_optimizer needs init_from (the finished run to start from)")
+    if spec.init_from and SEED_FIELD not in spec.init_from and len(spec.seeds) > 1:
+        raise UserError(f"{where}: init_from = {spec.init_from!r} names one run for {len(spec.seeds)} seeds, so they "
+                        f"would not be independent; put {SEED_FIELD} in it (seed k starts from the source's seed k)")
     if spec.init_from.replace(SEED_FIELD, "").count("{") or spec.init_from.replace(SEED_FIELD, "").count("}"):
         raise UserError(f"{where}: init_from = {spec.init_from!r}: the only field it may hold is {SEED_FIELD} "
                         "(each run's seed)")

@@ -32,10 +32,11 @@ def identity(init_from: str, optimizer: bool) -> dict[str, Any]:
     return {**records.source_facts(Path(init_from)), "optimizer": optimizer}
 
 
-def start_from(agent: Agent, init_from: str, optimizer: bool) -> None:
-    """Load the source's learned state into `agent` (the source verified first, and still the
-    run the identity names)."""
+def start_from(agent: Agent, init_from: str, expected: dict[str, Any]) -> None:
+    """Load the source's learned state into `agent`: the source verified first, and still the run
+    that `expected` (the identity in the run's manifest) names."""
     learned, facts = records.read_learned(Path(init_from))
-    if {**facts, "optimizer": optimizer} != identity(init_from, optimizer):
-        raise UserError(f"init_from: {init_from} changed while this run was being set up; run again")
-    agent.load_learned(learned, optimizer=optimizer)
+    if {**facts, "optimizer": expected["optimizer"]} != expected:
+        raise UserError(f"init_from: {init_from} is no longer the run this run's manifest names (it was re-run or "
+                        "replaced); rerun with --force to start over from it")
+    agent.load_learned(learned, optimizer=bool(expected["optimizer"]))

@@ -2,6 +2,7 @@
 source keeps its Q (`keep_learned`), the new run loads it under its own prior, records which run
 it came from, and gets a row of its own."""
 
+import copy
 import hashlib
 import json
 from pathlib import Path
@@ -73,13 +74,17 @@ def test_started_run_loads_the_source_q_under_another_prior(source, tmp_path, mo
     facts = manifest["spec"]["init_from"]
     src = _manifest(source)
     assert facts["run"] == f"{ENV}/dqn-prior/seed0" and facts["episodes_sha256"] == src["episodes_sha256"]
-    assert facts["learned_sha256"] == src["learned_sha256"] and facts["optimizer"] is False
-    assert facts["label"] == "FrozenLake-4x4-Random-v0:dqn-prior[SYNTHETIC-oracle-q=0.9]"
+    assert facts["learned_sha256"] == src["learned_sha256"] and facts["optimizer"] is False and facts["seed"] == 0
+    assert facts["label"] == "FrozenLake-4x4-Random-v0:dqn-prior[SYNTHETIC-oracle-q=0.9]@300"  # with its budget
+    assert facts["config"] == records.row_config(src["spec"])
     label = schema.agent_label(manifest)
     assert label == "dqn-prior [SYNTHETIC oracle (q=uniform)] from " + facts["label"]
     assert schema.base_agent(label) == "dqn-prior" and schema.prior_part(label) == "SYNTHETIC oracle (q=uniform)"
     assert schema.row_id(ENV, label) == ("FrozenLake-4x4-Random-v0:dqn-prior[SYNTHETIC-oracle-q=uniform]"
-                                         "+from:FrozenLake-4x4-Random-v0:dqn-prior[SYNTHETIC-oracle-q=0.9]")
+                                         "+from:FrozenLake-4x4-Random-v0:dqn-prior[SYNTHETIC-oracle-q=0.9]@300")
+    reduced = schema.budget_label(label, 200)
+    assert schema.init_part(reduced) == schema.init_part(label) and schema.budget_part(reduced) == " @200 steps"
+    assert schema.control_label(reduced.replace("q=uniform", "q=0.9")) == reduced
     assert schema.control_label(label.replace("q=uniform", "q=0.9")) == label  # the same source, uniform prior
     # the step-0 evaluation plays the source's Q: it differs from a run from scratch
     scratch = _run(tmp_path / "scratch", UNIFORM)
@@ -92,12 +97,10 @@ def test_started_run_loads_the_source_q_under_another_prior(source, tmp_path, mo
 
 def test_identity_follows_the_source_not_its_place(source, tmp_path):
     job = RunJob(ENV, "dqn-prior", 0, BUDGET, tmp_path, agent_params=UNIFORM, init_from=str(source))
-    moved = tmp_path / "elsewhere" / ENV / "dqn-prior"
-    moved.parent.mkdir(parents=True)
     import shutil
-    shutil.copytree(source, moved / "seed0")
-    again = RunJob(ENV, "dqn-prior", 0, BUDGET, tmp_path, agent_params=UNIFORM, init_from=str(moved / "seed0"))
-    assert job.config() == again.config()
+    shutil.copytree(source, tmp_path / "any-name")  # not even the <env-id>/<agent>/seed<k> layout
+    again = RunJob(ENV, "dqn-prior", 0, BUDGET, tmp_path, agent_params=UNIFORM, init_from=str(tmp_path / "any-name"))
+    assert job.config() == again.config() and job.config()["init_from"]["run"] == f"{ENV}/dqn-prior/seed0"
     optimizer = RunJob(ENV, "dqn-prior", 0, BUDGET, tmp_path, agent_params=UNIFORM, init_from=str(source),
                        init_optimizer=True)
     assert optimizer.config() != job.config()
@@ -168,10 +171,88 @@ def test_reproduce_starts_a_transfer_row_from_its_source_again(tmp_path):
     source = _run(runs / "source", GOOD, keep_learned=True)
     _run(runs / "transfer", UNIFORM, init_from=str(source))
     label = "FrozenLake-4x4-Random-v0:dqn-prior[SYNTHETIC-oracle-q=uniform]+from:" \
-            "FrozenLake-4x4-Random-v0:dqn-prior[SYNTHETIC-oracle-q=0.9]"
+            "FrozenLake-4x4-Random-v0:dqn-prior[SYNTHETIC-oracle-q=0.9]@300"
     result = reproduce.reproduce(runs, label)
     assert [same for _, same, _, _ in result.seeds] == [True]
     (source / records.LEARNED).unlink()
     (source / records.MANIFEST).unlink()
     with pytest.raises(UserError, match="not under"):
         reproduce.reproduce(runs, label)
+
+
+def test_the_optimizer_brings_adams_moments_not_its_settings(source, tmp_path, monkeypatch):
+    from priorbench.agents.dqn import ValueAgent
+    seen = {}
+    real = ValueAgent.load_learned
+
+    def spy(self, state, *, optimizer):
+        real(self, state, optimizer=optimizer)
+        seen["optimizer"] = copy.deepcopy(self.optimizer.state_dict())  # its tensors move in place later
+    monkeypatch.setattr(ValueAgent, "load_learned", spy)
+    _run(tmp_path, {**UNIFORM, "lr": 0.01}, init_from=str(source), init_optimizer=True)
+    kept = statefile.load(source / records.LEARNED)["optimizer"]
+    assert seen["optimizer"]["param_groups"][0]["lr"] == 0.01  # this run's setting
+    assert kept["state"] and all(torch.equal(seen["optimizer"]["state"][k]["exp_avg"], v["exp_avg"])
+                                 for k, v in kept["state"].items())
+
+
+def test_an_interrupted_transfer_run_resumes_to_the_same_records(source, tmp_path):
+    from priorbench.bench.runner import Callbacks
+
+    whole = _run(tmp_path / "whole", UNIFORM, init_from=str(source))
+    count = {"n": 0}
+
+    def stop(row):
+        count["n"] += 1
+        if count["n"] == 40:  # past the first checkpoint (100 steps)
+            raise KeyboardInterrupt
+    job = RunJob(ENV, "dqn-prior", 0, BUDGET, tmp_path / "cut", agent_params=UNIFORM, init_from=str(source))
+    with pytest.raises(KeyboardInterrupt):
+        execute(job, progress=False, callbacks=Callbacks(on_episode=stop))
+    assert (job.path / "checkpoint").exists()
+    resumed = execute(job, progress=False)
+    assert _manifest(resumed)["resumed"] == 1 and _episodes(resumed) == _episodes(whole)
+
+
+def test_one_source_for_many_seeds_and_a_source_that_keeps_nothing_are_refused(tmp_path):
+    with pytest.raises(UserError, match=r"names one run for 2 seeds.*\{seed\}"):
+        spec_from_dict({"envs": [ENV], "agents": ["dqn"], "seeds": [0, 1], "init_from": "runs/x/seed0"}, where="spec")
+    from priorbench.bench import leaderboard_spec
+    spec = tmp_path / "lb.toml"
+    spec.write_text(f'''runs = "{tmp_path}/runs"
+[[experiment]]
+name = "src"
+folder = "src"
+envs = ["{ENV}"]
+agents = ["dqn"]
+seeds = [0, 1, 2, 3, 4]
+[[experiment]]
+name = "dst"
+folder = "dst"
+envs = ["{ENV}"]
+agents = ["dqn"]
+seeds = [0, 1, 2, 3, 4]
+init_from = "{tmp_path}/runs/src/{ENV}/dqn/seed{{seed}}"
+''')
+    with pytest.raises(UserError, match="no experiment with keep_learned = true writes"):
+        leaderboard_spec.load(spec)
+    spec.write_text(spec.read_text().replace('name = "src"', 'name = "src"\nkeep_learned = true'))
+    assert len(leaderboard_spec.load(spec).experiments) == 2
+
+
+def test_a_transfer_row_is_compared_with_its_control_only_and_never_ranked(tmp_path):
+    from priorbench.bench.leaderboard import stats
+
+    src = "E-v0:dqn-prior[A]@3000"
+    moved, control = f"dqn-prior [A] from {src}", f"dqn-prior [{schema.UNIFORM_CONTROL}] from {src}"
+    pairs = stats.key_pairs([moved, control, "dqn", "llm [A]", "dqn-prior [A]"])
+    assert (moved, control) in pairs and not [p for p in pairs if p[0] == moved and p[1] != control]
+    assert schema.control_label(moved) == control
+
+
+def test_a_hostile_source_record_is_refused(source, tmp_path):
+    manifest = _manifest(_run(tmp_path, UNIFORM, init_from=str(source)))
+    for change in ({"label": "E:x y"}, {"learned_sha256": "0" * 63}, {"extra": 1}, {"seed": True}):
+        spec = {**manifest["spec"], "init_from": {**manifest["spec"]["init_from"], **change}}
+        with pytest.raises(UserError, match="spec.init_from"):
+            schema.RunSpec.check(spec, "m")

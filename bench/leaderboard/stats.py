@@ -223,6 +223,8 @@ def key_pairs(agents: Sequence[str]) -> list[tuple[str, str]]:
             pairs.append((a, schema.control_label(a)))
     for a in sorted(present):
         base = schema.base_agent(a)
+        if schema.init_part(a):  # a run from another's Q: only its control (the same source, uniform prior)
+            continue
         if _is_new(base):  # a plug-in agent: against every built-in row of its budget
             pairs += [(a, b) for b in sorted(present) if b != a and not schema.is_synthetic(b)
                       and schema.budget_part(b) == schema.budget_part(a) and not _is_new(schema.base_agent(b))]
@@ -291,8 +293,9 @@ class HeadlineLine:
 
 def headline_rows(rows: Sequence[Row]) -> list[Row]:
     """The rows a headline ranks: full-budget rows of real priors and prior-free agents (never a
-    SYNTHETIC control or a reduced budget)."""
-    return [r for r in rows if not schema.is_synthetic(r.agent) and not schema.is_reduced(r.agent)]
+    SYNTHETIC control, a reduced budget or a run started from another's Q)."""
+    return [r for r in rows if not schema.is_synthetic(r.agent) and not schema.is_reduced(r.agent)
+            and not schema.init_part(r.agent)]
 
 
 #: The split whose envs a headline ranks on when it has any: success on tasks never trained on.
@@ -390,6 +393,9 @@ def _others(row: Row, by_key: dict[tuple[str, str], Row]) -> list[tuple[str, Row
     when the board has no row of them at the row's budget."""
     base, prior, budget = schema.base_agent(row.agent), schema.prior_part(row.agent), schema.budget_part(row.agent)
     out = []
+    if schema.init_part(row.agent):  # started from another run's Q: its control alone is its like
+        found = by_key.get((row.env, schema.control_label(row.agent)))
+        return [("control", found)] if found is not None and "-prior" in base else []
     if "-prior" in base:
         out.append(("control", schema.control_label(row.agent)))
         out.append(("plain", base.replace("-prior", "", 1) + budget))
