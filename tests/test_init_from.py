@@ -256,3 +256,20 @@ def test_a_hostile_source_record_is_refused(source, tmp_path):
         spec = {**manifest["spec"], "init_from": {**manifest["spec"]["init_from"], **change}}
         with pytest.raises(UserError, match="spec.init_from"):
             schema.RunSpec.check(spec, "m")
+
+
+@pytest.mark.slow
+def test_a_leaderboard_spec_runs_its_transfer_experiments_after_their_sources(tmp_path):
+    from priorbench.bench import leaderboard_spec
+
+    spec = tmp_path / "lb.toml"
+    common = f'envs = ["{ENV}"]\nagents = ["dqn"]\nseeds = [0, 1, 2, 3, 4]\n' \
+             "budget = { steps = 100, eval_every = 100, checkpoint_every = 100 }\n"
+    # the transfer experiment comes first in the file: the runner still makes its sources first
+    spec.write_text(f'runs = "{tmp_path}/runs"\n[[experiment]]\nname = "dst"\nfolder = "dst"\n{common}'
+                    f'init_from = "{tmp_path}/runs/src/{ENV}/dqn/seed{{seed}}"\n'
+                    f'[[experiment]]\nname = "src"\nfolder = "src"\nkeep_learned = true\n{common}')
+    paths = leaderboard_spec.run(spec, progress=False)
+    moved = [p for p in paths if "/dst/" in str(p)]
+    assert len(paths) == 10 and len(moved) == 5
+    assert all(_manifest(p)["spec"]["init_from"]["seed"] == _manifest(p)["seed"] for p in moved)
