@@ -111,7 +111,7 @@ def claim(cid: str, sentence: str, statistic: str, ids: Sequence[str], direction
 def verdict_line(v: Any) -> str:
     from priorbench.bench.leaderboard import claims
 
-    return f"**{v.status}** — {v.claim.sentence} ({claims.test_text(v.claim)}; {claims.figure_text(v)})"
+    return f"**{v.status}** — {v.claim.sentence} ({claims.test_text(v.claim)}; {claims.figure_text(v)}) `{v.claim.id}`"
 
 
 def cpu_hours(tables: Sequence[dict[str, Any]]) -> float:
@@ -127,7 +127,7 @@ def _first_size(means: dict[int, float], level: float) -> float:
     return float(next((n for n in SIZES if n in means and means[n] >= level), math.inf))
 
 
-def offline(lines: list[str], figures: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
+def offline(lines: list[str], figures: dict[str, Any]) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
     from priorbench.bench import metrics
 
     series = {"cql": ("cql", None), **{f"cql-prior {PRIORS[p][0]}": ("cql-prior", p)
@@ -147,7 +147,7 @@ def offline(lines: list[str], figures: dict[str, Any]) -> tuple[list[dict[str, A
     verdicts = []
     if not complete:
         lines += ["", f"**{NOT_RUN}**: a cell above has fewer than 3 seeds."]
-        return tables, [NOT_RUN]
+        return tables, [(NOT_RUN, "offline")]
     rng = np.random.RandomState(metrics.BOOTSTRAP_SEED)
     def means(draw: bool) -> dict[tuple[str, int], float]:
         out = {}
@@ -177,10 +177,10 @@ def offline(lines: list[str], figures: dict[str, Any]) -> tuple[list[dict[str, A
         lines.append(f"| {s} | {fmt(point[s])} | [{fmt(lo_n)}, {fmt(hi_n)}] | "
                      + ("–" if s == "cql" else pct(p_save)) + " | " + ("–" if s == "cql" else f"[{pct(lo_s)}, {pct(hi_s)}]") + " |")
         if s != "cql":
-            status = HOLDS if lo_s > SAVING else FAILS
-            verdicts.append(status)
+            status, cid = HOLDS if lo_s > SAVING else FAILS, f"offline-{series[s][1]}"
+            verdicts.append((status, cid))
             lines_v = (f"**{status}** — {s} reaches {OF_BEST:.0%} of cql's best with over {SAVING:.0%} fewer "
-                       f"transitions (the whole interval of the saving above {SAVING}: [{pct(lo_s)}, {pct(hi_s)}])")
+                       f"transitions (the whole interval of the saving above {SAVING}: [{pct(lo_s)}, {pct(hi_s)}]) `{cid}`")
             figures.setdefault("offline_verdicts", []).append(lines_v)
     if math.isfinite(point["cql"]):
         lines += ["", f"cql first reaches the bar at {point['cql']:,.0f} transitions, so the smallest size here "
@@ -191,21 +191,21 @@ def offline(lines: list[str], figures: dict[str, Any]) -> tuple[list[dict[str, A
 
 # --- (b) online ------------------------------------------------------------------------------
 
-def auc_difference(cid: str, sentence: str, a: Any, b: Any) -> tuple[str, str]:
-    """(status, line): a − b in mean per-seed AUC on their shared seeds, paired bootstrap; holds
+def auc_difference(cid: str, sentence: str, a: Any, b: Any) -> tuple[str, str, str]:
+    """(status, id, line): a − b in mean per-seed AUC on their shared seeds, paired bootstrap; holds
     when the whole interval is above 0 (the claim checker's rule, on the statistic it lacks)."""
     from priorbench.bench import metrics
 
     if a is None or b is None:
-        return NOT_RUN, f"**{NOT_RUN}** — {sentence} (a row is missing)"
+        return NOT_RUN, cid, f"**{NOT_RUN}** — {sentence} (a row is missing) `{cid}`"
     x = {int(r.summary["seed"]): float(r.summary["auc"]) for r in a.runs}
     y = {int(r.summary["seed"]): float(r.summary["auc"]) for r in b.runs}
     seeds = sorted(set(x) & set(y))
     if len(seeds) < 3:
-        return NOT_RUN, f"**{NOT_RUN}** — {sentence} ({len(seeds)} shared seeds, fewer than 3)"
+        return NOT_RUN, cid, f"**{NOT_RUN}** — {sentence} ({len(seeds)} shared seeds, fewer than 3) `{cid}`"
     d, lo, hi = metrics.paired_difference_ci([x[k] for k in seeds], [y[k] for k in seeds])
     status = HOLDS if lo > 0 else FAILS
-    return status, (f"**{status}** — {sentence} (AUC difference on {len(seeds)} shared seeds: interval > 0; "
+    return status, cid, (f"**{status}** — {sentence} (AUC difference on {len(seeds)} shared seeds: interval > 0; "
                     f"{d:.3f} [{lo:.3f}, {hi:.3f}]) `{cid}`")
 
 
@@ -216,7 +216,7 @@ def mean_interval(values: Sequence[float]) -> str:
     return f"{d:.3f} [{lo:.3f}, {hi:.3f}]"
 
 
-def online(lines: list[str], figures: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
+def online(lines: list[str], figures: dict[str, Any]) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
     from priorbench.bench.leaderboard import claims
 
     mine = rows([RUNS / "online" / p for p in ("plain", "distilled", "contextual", "uniform")])
@@ -266,14 +266,15 @@ def online(lines: list[str], figures: dict[str, Any]) -> tuple[list[dict[str, An
             a = find(table, agent, p)
             for llm in ("llm", "llm-sample"):
                 b = find(mine, llm, p)
+                cid = f"{agent}-beats-{llm}-{p}"
                 if a is None or b is None:
-                    out.append((NOT_RUN, f"**{NOT_RUN}** — {agent} beats {llm} with {PRIORS[p][0]} (a row is missing)"))
+                    out.append((NOT_RUN, cid, f"**{NOT_RUN}** — {agent} beats {llm} with {PRIORS[p][0]} (a row is missing) `{cid}`"))
                     continue
-                v = claim(f"{agent}-beats-{llm}-{p}", f"{agent} beats {llm}, both with {PRIORS[p][0]}", "success_difference",
+                v = claim(cid, f"{agent} beats {llm}, both with {PRIORS[p][0]}", "success_difference",
                           [a.id, b.id], ">", 0.0, {a.id: a, b.id: b})
-                out.append((v.status, verdict_line(v)))
-    for status, line in out:
-        verdicts.append(status)
+                out.append((v.status, cid, verdict_line(v)))
+    for status, cid, line in out:
+        verdicts.append((status, cid))
         figures.setdefault("online_verdicts", []).append(line)
     return [mine, {k: v for k, v in core.items() if any(v is r for _, r in shown)}], verdicts
 
@@ -284,7 +285,7 @@ TRANSFERS = {"A-to-A": ("distilled", "distilled"), "A-to-B": ("distilled", "gemm
              "A-to-U": ("distilled", "uniform"), "U-to-A": ("uniform", "distilled"), "U-to-B": ("uniform", "gemma-distilled")}
 
 
-def transfer(lines: list[str], figures: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
+def transfer(lines: list[str], figures: dict[str, Any]) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
     moved = rows([RUNS / "transfer" / name for name in (*TRANSFERS, "scratch-B")])
     fresh = rows([RUNS / "online" / p for p in ("distilled", "uniform")])
     table = {**moved, **{k: v for k, v in fresh.items() if k.split(":", 1)[1].startswith("dqn-prior")}}
@@ -300,7 +301,7 @@ def transfer(lines: list[str], figures: dict[str, Any]) -> tuple[list[dict[str, 
     figures["transfer"] = [(short, row) for short, (_, row) in zip(shorts, shown[:6], strict=True) if row is not None]
     def pair(cid: str, sentence: str, a: Any, b: Any, first: bool) -> tuple[str, str]:
         if a is None or b is None:
-            return NOT_RUN, f"**{NOT_RUN}** — {sentence} (a row is missing)"
+            return NOT_RUN, f"**{NOT_RUN}** — {sentence} (a row is missing) `{cid}`"
         v = claim(cid, sentence, "success_difference", [a.id, b.id], ">", 0.0, table, at="start" if first else "final")
         return v.status, verdict_line(v)
     a_to = {dst: find(moved, "dqn-prior", dst, "distilled") for dst in ("distilled", "gemma-distilled", "uniform")}
@@ -317,7 +318,7 @@ def transfer(lines: list[str], figures: dict[str, Any]) -> tuple[list[dict[str, 
            pair("weak-q-to-b", "the Q learned under the uniform prior, run under B without further training, wins more "
                 "unseen maps than B with a fresh Q", u_to["gemma-distilled"], scratch_b, True)]
     figures["transfer_verdicts"] = [line for _, line in out]
-    return [moved], [status for status, _ in out]
+    return [moved], [(status, line.rsplit("`", 2)[1]) for status, line in out]
 
 
 # --- figures ---------------------------------------------------------------------------------
@@ -415,11 +416,13 @@ def report(page: Path = PAGE) -> None:
     lines += ["", *[f"- {v}" for v in figures.get("transfer_verdicts", [])], "",
               f"CPU: {cpu_hours(transfer_tables):.2f} CPU-hours.", ""]
     lines += ["## Figures", "", *draw(figures, page.parent / FIGURES), ""]
-    def count(verdicts: Sequence[str]) -> str:
-        return ", ".join(f"{s} {sum(v == s for v in verdicts)}" for s in (HOLDS, FAILS, NOT_RUN))
-    lines[lines.index(SUMMARY)] = (
-        "Verdicts, computed below: (a) offline " + count(offline_verdicts) + "; (b) online " + count(online_verdicts)
-        + "; (c) transfer " + count(transfer_verdicts) + ". Each is one line of its section, with its figures.")
+    def listed(verdicts: Sequence[tuple[str, str]]) -> str:
+        return "; ".join(f"{s}: " + ", ".join(f"`{c}`" for v, c in verdicts if v == s)
+                         for s in (HOLDS, FAILS, NOT_RUN) if any(v == s for v, _ in verdicts))
+    lines[lines.index(SUMMARY)] = "\n".join([
+        "Verdicts, each computed in its section below (by id, with its figures):", "",
+        f"- (a) offline — {listed(offline_verdicts)}", f"- (b) online — {listed(online_verdicts)}",
+        f"- (c) transfer — {listed(transfer_verdicts)}"])
     page.parent.mkdir(parents=True, exist_ok=True)
     page.write_text("\n".join(lines) + "\n")
     print(f"wrote {page}", file=sys.stderr)
