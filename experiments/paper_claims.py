@@ -169,8 +169,8 @@ def offline(lines: list[str], figures: dict[str, Any]) -> tuple[list[dict[str, A
     for s in series:
         ns = np.array([d[s] for d in draws])
         save = np.array([1 - d[s] / d["cql"] if math.isfinite(d[s]) else -math.inf for d in draws])
-        lo_n, hi_n = np.percentile(ns, [2.5, 97.5])
-        lo_s, hi_s = np.percentile(save, [2.5, 97.5])
+        lo_n, hi_n = np.percentile(ns, [2.5, 97.5], method="nearest")  # no arithmetic on "never" (inf)
+        lo_s, hi_s = np.percentile(save, [2.5, 97.5], method="nearest")
         p_save = 1 - point[s] / point["cql"] if math.isfinite(point[s]) else -math.inf
         fmt = lambda x: f"{x:,.0f}" if math.isfinite(x) else "never"  # noqa: E731
         pct = lambda x: f"{x:.3f}" if math.isfinite(x) else "−∞"  # noqa: E731
