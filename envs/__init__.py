@@ -176,6 +176,44 @@ for _game, _blurb, _origin in (
         game=_game,
     )
 
+# BabyAI in text (minigrid's levels, our text layer: envs/babyai.py): seeds split train / test.
+_BABYAI_REFS = ("chevalierboisvert2019babyai", "chevalierboisvert2023minigrid", "carta2023grounding")
+for _level, _blurb in (
+    ("GoToLocal", "go to an object in one room with distractors"),
+    ("PickupLoc", "pick up an object named by its type, colour or place, one room"),
+    ("PutNextLocal", "put an object next to another, one room"),
+    ("OpenDoorLoc", "open a door named by its colour or place"),
+    ("GoToSeq", "a sequence of go-to instructions (\"… and …\", \"… then …\"), 5×5 rooms in a 2×2 grid"),
+    ("UnlockLocal", "unlock a door with its key, one room"),
+):
+    _register(
+        f"BabyAI-{_level}-v0",
+        "priorbench.envs.babyai:BabyAIText",
+        f"BabyAI in text, {_blurb} (minigrid's level; 1,000 train / 100 test seeds, minigrid's step limit)",
+        prompt_family="babyai",
+        references=_BABYAI_REFS,
+        card="docs/envs/babyai.md",
+        level=_level,
+    )
+_register(
+    "BabyAI-MixedLocal-v0",
+    "priorbench.envs.babyai:BabyAIText",
+    "BabyAI in text, the one-room levels in turn per task (go to, pick up, put next to, open a door; "
+    "GLAM's mixed-task idea): 1,000 train / 100 test seeds",
+    prompt_family="babyai",
+    references=_BABYAI_REFS,
+    card="docs/envs/babyai.md",
+    level="GoToLocal,PickupLoc,PutNextLocal,OpenDoorLoc",
+)
+_register(
+    "BabyAI-v0",
+    "priorbench.envs.babyai:BabyAIText",
+    "BabyAI in text, any minigrid BabyAI level: --set env.level=BabyAI-BossLevel-v0 (default GoToLocal)",
+    prompt_family="babyai",
+    references=_BABYAI_REFS,
+    card="docs/envs/babyai.md",
+)
+
 # ScienceWorld (Java 17): the library's 30 tasks, its train / dev / test variations (envs/scienceworld_env.py).
 for _name, _title, _topic in SCIENCEWORLD_TASKS.values():
     _register(

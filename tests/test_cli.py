@@ -38,7 +38,7 @@ def test_list_is_fast_and_imports_nothing_heavy(cli):
     import sys
 
     code = ("import sys, priorbench.bench.cli as cli; cli.main(['list','agents']); cli.main(['list','envs']);"
-            "heavy={'torch','transformers','textworld','alfworld','ray'} & set(sys.modules);"
+            "heavy={'torch','transformers','textworld','alfworld','ray','minigrid','pygame'} & set(sys.modules);"
             "assert not heavy, heavy")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True)
 

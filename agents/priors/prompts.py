@@ -77,6 +77,8 @@ TEMPLATES: dict[str, PromptTemplate] = {
         PromptTemplate("alfworld", 1, "You are a household robot in a simulated home."),
         PromptTemplate("textworld", 1, "You are playing a text adventure game."),
         PromptTemplate("scienceworld", 1, "You are a scientist doing an experiment in a simulated world."),
+        PromptTemplate("babyai", 1, "You are an agent in a grid world of rooms, walls, doors, keys, balls and "
+                                    "boxes; you see the part in front of you and to your sides."),
         PromptTemplate("generic", 1, "You are playing a text game."),
     )
 }
