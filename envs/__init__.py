@@ -195,6 +195,18 @@ for _level, _blurb in (
         card="docs/envs/babyai.md",
         level=_level,
     )
+for _level in ("GoToLocal", "PickupLoc", "PutNextLocal"):  # envs/suites/babyai-compositional-v0.toml
+    _register(
+        f"BabyAI-{_level}-Compositional-v0",
+        "priorbench.envs.babyai:BabyAIText",
+        f"BabyAI in text, {_level} with a compositional test split: test missions name (colour, type) pairs "
+        "that no train mission names (envs/suites/babyai-compositional-v0.toml); 1,000 train / 100 test seeds",
+        prompt_family="babyai",
+        references=_BABYAI_REFS,
+        card="docs/envs/babyai.md",
+        level=_level,
+        holdout=True,
+    )
 _register(
     "BabyAI-MixedLocal-v0",
     "priorbench.envs.babyai:BabyAIText",

@@ -15,7 +15,10 @@ so it replans after a detour.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
+import tomllib
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,6 +40,34 @@ LEVELS = {
     "UnlockLocal": "BabyAI-UnlockLocal-v0",
 }
 _VIEW = 7  # minigrid's default agent view size: the agent sits at (3, 6) facing up in it
+#: The compositional split's data: held-out (colour, type) pairs and the levels it applies to.
+COMPOSITIONAL = Path(__file__).resolve().parent / "suites" / "babyai-compositional-v0.toml"
+
+
+@functools.lru_cache(maxsize=1)
+def compositional() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(held-out "colour type" pairs, levels that take the split) from COMPOSITIONAL."""
+    data = tomllib.loads(COMPOSITIONAL.read_text())
+    return tuple(data["holdout"]), tuple(data["levels"])
+
+
+@functools.lru_cache(maxsize=64)
+def _held_out_seeds(game_id: str, start: int, n: int, want_held_out: bool) -> tuple[int, ...]:
+    """The first n seeds from `start` whose mission names a held-out pair (or names none)."""
+    import gymnasium as gym
+
+    pairs = compositional()[0]
+    game = gym.make(game_id).unwrapped
+    seeds, seed = [], start
+    with contextlib.redirect_stdout(io.StringIO()):
+        while len(seeds) < n:
+            game.reset(seed=seed)
+            if any(pair in game.mission for pair in pairs) == want_held_out:
+                seeds.append(seed)
+            seed += 1
+            if seed - start > 1000 * n:
+                raise ValueError(f"{game_id}: fewer than {n} seeds from {start} fit the compositional split")
+    return tuple(seeds)
 
 
 def _steps(n: int, way: str) -> str:
@@ -70,13 +101,15 @@ class BabyAIText(TextEnv):
         level: a LEVELS name or a minigrid BabyAI id; several, comma-separated, make a mixed
             env whose tasks go round the levels (task i plays level i mod n).
         n_train_tasks, n_test_tasks: seeds per split.
+        holdout: the compositional split (envs/suites/babyai-compositional-v0.toml): train
+            missions never name a held-out (colour, type) pair, test missions always do.
         expert: run minigrid's BabyAI bot for `info["expert_action"]` (it replans every step:
             about half the step time; benchmarks/babyai_rate.py).
         split: "train" or "test".
     """
 
     def __init__(self, level: str = "GoToLocal", n_train_tasks: int = 1000, n_test_tasks: int = 100,
-                 expert: bool = True, split: str = "train") -> None:
+                 expert: bool = True, holdout: bool = False, split: str = "train") -> None:
         import gymnasium as gym
 
         if split not in ("train", "test"):
@@ -86,7 +119,14 @@ class BabyAIText(TextEnv):
         self.levels = tuple(name.strip() for name in level.split(","))
         self._games = [gym.make(minigrid_id(name)).unwrapped for name in self.levels]
         start, n = (0, n_train_tasks) if split == "train" else (TEST_SEED_OFFSET, n_test_tasks)
-        self._seeds = list(range(start, start + n))
+        self.holdout = holdout
+        if holdout:
+            if len(self.levels) > 1 or self.levels[0] not in compositional()[1]:
+                raise ValueError(f"holdout (the compositional split) is for one of {list(compositional()[1])}, "
+                                 f"not {level!r}")
+            self._seeds = list(_held_out_seeds(minigrid_id(level), start, n, split == "test"))
+        else:
+            self._seeds = list(range(start, start + n))
         mixed = len(self.levels) > 1
         self.tasks = tuple((f"{self.levels[i % len(self.levels)]}/" if mixed else "") + f"seed-{s}"
                            for i, s in enumerate(self._seeds))
@@ -104,7 +144,8 @@ class BabyAIText(TextEnv):
     def provenance(self) -> dict[str, Any]:
         from importlib.metadata import version
 
-        return {"minigrid": version("minigrid"), "levels": [minigrid_id(name) for name in self.levels]}
+        return {"minigrid": version("minigrid"), "levels": [minigrid_id(name) for name in self.levels],
+                **({"holdout": list(compositional()[0])} if self.holdout else {})}
 
     # --- text ------------------------------------------------------------------------------
     def _describe(self) -> str:

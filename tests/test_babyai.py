@@ -17,8 +17,9 @@ SMALL = {"n_train_tasks": 12, "n_test_tasks": 12}  # the checkers play every tas
 
 
 def test_the_family_is_listed():
-    assert {f"priorbench/BabyAI-{level}-v0" for level in LEVELS} | {"priorbench/BabyAI-MixedLocal-v0",
-                                                                    "priorbench/BabyAI-v0"} == set(BABYAI_IDS)
+    compositional = {f"priorbench/BabyAI-{level}-Compositional-v0" for level in ("GoToLocal", "PickupLoc", "PutNextLocal")}
+    assert {f"priorbench/BabyAI-{level}-v0" for level in LEVELS} | compositional | {
+        "priorbench/BabyAI-MixedLocal-v0", "priorbench/BabyAI-v0"} == set(BABYAI_IDS)
     assert all(envs.info(e).prompt_family == "babyai" and envs.info(e).card == "docs/envs/babyai.md" for e in BABYAI_IDS)
 
 
@@ -108,3 +109,24 @@ def test_the_same_seed_gives_the_same_episode():
     assert a.tasks == b.tasks
     trace = [[env.step(c)[0] for c in ("turn left", "go forward", "pick up", "turn right", "drop")] for env in (a, b)]
     assert trace[0] == trace[1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("level", ["GoToLocal", "PickupLoc", "PutNextLocal"])
+def test_the_compositional_split_names_held_out_pairs_only_in_test_missions(level):
+    from priorbench.envs.babyai import compositional
+
+    pairs, levels = compositional()
+    assert level in levels and len(pairs) == 6
+    env_id = f"priorbench/BabyAI-{level}-Compositional-v0"
+    train, test = (envs.make(env_id, split=s) for s in ("train", "test"))
+    missions = {s: [e.reset(options={"task": i})[1]["task"] for i in range(len(e.tasks))]
+                for s, e in (("train", train), ("test", test))}
+    assert len(missions["train"]) == 1000 and len(missions["test"]) == 100
+    assert not [m for m in missions["train"] if any(p in m for p in pairs)]
+    assert all(any(p in m for p in pairs) for m in missions["test"])
+    words = " ".join(missions["train"])  # every colour and type of the held-out pairs is named in training
+    assert all(w in words for p in pairs for w in p.split())
+    assert test.provenance()["holdout"] == list(pairs) and not set(train.tasks) & set(test.tasks)
+    with pytest.raises(UserError, match="holdout"):
+        envs.make("priorbench/BabyAI-v0", level="OpenDoorLoc", holdout=True)
