@@ -90,6 +90,19 @@ def td_target(reward, done, next_q, valid, gamma: float, chooser=None):
     return reward + gamma * (1.0 - done) * best
 
 
+def soft_td_target(reward, done, next_q, valid, next_logp, gamma: float, alpha: float):
+    """r + γ·(1 − done)·V(s'), V(s') = α·log Σ_a' p(a'|s')·exp(Q_target(s', a')/α) over the valid
+    candidates at s' (all admissible commands): the soft, KL-regularised backup whose optimal policy
+    is the posterior p(a|s)·exp(Q(s, a)/α) (Yan et al. 2025, §2). α → 0 gives the max over the
+    prior's support (`td_target`); α → ∞ the prior's mean of Q. No valid candidate bootstraps 0."""
+    import torch
+
+    logits = (next_logp + next_q / alpha).masked_fill(~valid, -torch.inf)
+    value = alpha * torch.logsumexp(logits, 1)
+    value = torch.where(valid.any(1), value, torch.zeros_like(value))
+    return reward + gamma * (1.0 - done) * value
+
+
 def conservative_penalty(q_candidates, valid, q_data, alpha: float):
     """CQL's c·mean(logsumexp over the candidates at s of Q(s, ·) − Q(s, a_data))."""
     import torch
@@ -193,8 +206,7 @@ class ValueAgent(Agent):
             valid = nxt[..., 0] >= 0
             feats = self.features(nxt.clamp(min=0))
             target_q = self.q_target(feats).squeeze(-1)
-            chooser = self.q(feats).squeeze(-1) if self.config.double else None
-            y = td_target(reward, done, target_q, valid, self.config.gamma, chooser)
+            y = self.target(batch, reward, done, target_q, valid, feats)
         td_loss = 0.5 * (q_sa - y).pow(2).mean()
         loss = td_loss
         metrics = {"td_loss": float(td_loss.detach()), "q_mean": float(q_sa.detach().mean())}
@@ -209,6 +221,12 @@ class ValueAgent(Agent):
         self.updates += 1
         self._update_target()
         return metrics
+
+    def target(self, batch, reward, done, target_q, valid, feats):
+        """The regression target of a batch: r + γ·max over the candidates at s' (`td_target`;
+        Double DQN's chooser when set). The exact-posterior agent takes the soft backup instead."""
+        chooser = self.q(feats).squeeze(-1) if self.config.double else None
+        return td_target(reward, done, target_q, valid, self.config.gamma, chooser)
 
     def _update_target(self) -> None:
         import torch

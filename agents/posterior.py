@@ -35,11 +35,11 @@ import numpy as np
 
 from priorbench.agents.base import Transition
 from priorbench.agents.diagnostics import PriorDiagnostics
-from priorbench.agents.dqn import CQL, DQN, CQLConfig, DQNConfig, ValueAgent
+from priorbench.agents.dqn import CQL, DQN, CQLConfig, DQNConfig, ValueAgent, soft_td_target
 from priorbench.agents.priors import make_prior
 from priorbench.agents.priors.base import prompt_digest
 from priorbench.agents.priors.prompts import fit_prompt, template_for
-from priorbench.core.config import NON_NEGATIVE, at_most
+from priorbench.core.config import NON_NEGATIVE, Range, at_most
 from priorbench.core.seeding import derive_seed
 
 
@@ -267,3 +267,91 @@ class CQLPrior(CQL):
         self.posterior.source.prefetch([(t.obs, t.info) for t in kept]
                                        + [(t.next_obs, t.next_info) for t in kept if not t.terminated])
         super().load_dataset(transitions, provenance)
+
+
+# --- the exact posterior: the k → ∞ limit of posterior sampling (issue 34) --------------------
+
+#: The largest α the exact-posterior agent takes: far past it the prior alone decides.
+MAX_ALPHA = 1e6
+
+
+@dataclass(frozen=True)
+class ExactPosteriorSettings:
+    prior: str = "smollm2-135m"
+    """Registered prior (`priorbench list priors`)."""
+    prior_params: dict[str, Any] = field(default_factory=dict)
+    """Settings of the prior backend."""
+    alpha: Annotated[float, Range(0, MAX_ALPHA, lo_open=True)] = 0.1
+    """Temperature α of q(a|s) ∝ p(a|s)·exp(Q(s, a)/α) and of the soft backup V(s') = α·log Σ
+    p(a'|s')·exp(Q(s', a')/α) (α = 1/β: dqn-prior's β = 10 is α = 0.1). α → 0: the greedy Q
+    policy and the max backup; α → ∞: the prior's own policy and its mean of Q."""
+    eval_decision: Literal["argmax", "sample"] = "argmax"
+    """At evaluation: the posterior's most likely command, or a sample of it."""
+    cache: bool = True
+    """Use the persistent prior cache."""
+
+
+@dataclass(frozen=True)
+class DQNPosteriorConfig(ExactPosteriorSettings, DQNConfig):
+    pass
+
+
+class ExactPosterior:
+    """The chooser over every admissible command: the exact prior (one call per distinct state,
+    cached as dqn-prior's) times exp(Q/α); no k, no proposals to miss the right command."""
+
+    def __init__(self, settings: ExactPosteriorSettings, *, env_id: str, seed: int) -> None:
+        self.settings = settings
+        self.source = PriorProposals(PriorSettings(prior=settings.prior, prior_params=settings.prior_params,
+                                                   proposal_mode="exact", cache=settings.cache),
+                                     env_id=env_id, seed=seed)
+        self.diagnostics = PriorDiagnostics()
+
+    def candidates(self, obs: str, info: dict[str, Any], rng: np.random.Generator) -> list[str]:  # noqa: ARG002
+        return list(info["admissible_commands"])
+
+    def log_prior(self, obs: str, info: dict[str, Any]) -> list[float]:
+        """log p(a|s) of each admissible command, in their order."""
+        return [float(x) for x in self.source.state_prior(obs, info)[1]]
+
+    def act(self, agent: ValueAgent, obs: str, info: dict[str, Any], *, explore: bool) -> str:
+        commands, logp, _ = self.source.state_prior(obs, info)
+        logits = logp + agent.q_values(agent.rows(info["task"], obs, commands)) / self.settings.alpha
+        sample = explore or self.settings.eval_decision == "sample"
+        i = sample_logits(logits, agent.rng) if sample else int(np.argmax(logits))
+        expert = info.get("expert_action")
+        self.diagnostics.record(logp, i, None if expert is None else expert in commands)
+        return commands[i]
+
+    def counters(self) -> dict[str, float]:
+        return {**self.source.prior.counters(), **self.diagnostics.counts}
+
+    def provenance(self) -> dict[str, Any]:
+        return {**self.source.provenance(), "alpha": self.settings.alpha}
+
+
+class DQNPosterior(DQN):
+    """The exact posterior (Yan et al. 2025's optimal policy, which dqn-prior approximates with k
+    proposals): act by sampling softmax(log p(a|s) + Q(s, a)/α) over all admissible commands,
+    regress on the soft backup (`soft_td_target`). Its replay keeps log p of the commands at s'."""
+
+    Config: ClassVar[type] = DQNPosteriorConfig
+    config: DQNPosteriorConfig
+
+    def __init__(self, config: DQNPosteriorConfig, *, seed: int, env_id: str) -> None:
+        super().__init__(config, seed=seed, env_id=env_id)
+        self.posterior = ExactPosterior(config, env_id=env_id, seed=seed)
+
+    def remember(self, t: Transition) -> None:
+        super().remember(t)
+        sa, reward, done, after, here = self.replay[-1]
+        logp = [] if done else self.posterior.log_prior(t.next_obs, t.next_info)
+        self.replay[-1] = (sa, reward, done, after, here, logp)
+
+    def target(self, batch, reward, done, target_q, valid, feats):  # noqa: ARG002 - the soft backup needs no chooser
+        import torch
+
+        next_logp = torch.full(target_q.shape, -torch.inf)
+        for row, item in enumerate(batch):
+            next_logp[row, :len(item[5])] = torch.tensor(item[5], dtype=next_logp.dtype)
+        return soft_td_target(reward, done, target_q, valid, next_logp, self.config.gamma, self.config.alpha)

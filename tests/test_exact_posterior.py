@@ -1,0 +1,109 @@
+"""The exact-posterior agent (`dqn-posterior`, issue 34): its soft backup on a hand-computed
+example and at both ends of α, its policy's two α limits (α → 0: the greedy Q policy; α → ∞: the
+prior's own), `check agent`, and resume / determinism like every agent."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from priorbench import agents, envs
+from priorbench.agents.dqn import soft_td_target, td_target
+from priorbench.bench import records
+from priorbench.bench.check_agent import check_agent
+from priorbench.bench.runner import RunJob, execute
+from priorbench.bench.spec import Budget
+
+LAKE = "priorbench/FrozenLake-4x4-Random-v0"
+ORACLE = {"prior": "oracle", "prior_params": {"q": 0.9}, "lr": 0.003, "gamma": 0.9}
+
+
+def _batch(alpha: float):
+    reward, done = torch.tensor([1.0, 0.0, 0.5]), torch.tensor([0.0, 1.0, 0.0])
+    next_q = torch.tensor([[1.0, 2.0, 7.0], [5.0, 0.0, 0.0], [3.0, 0.0, 0.0]])
+    valid = torch.tensor([[True, True, False], [True, True, False], [False, False, False]])
+    next_logp = torch.log(torch.tensor([[0.25, 0.75, 1.0], [0.5, 0.5, 1.0], [1.0, 1.0, 1.0]]))
+    return soft_td_target(reward, done, next_q, valid, next_logp, 0.9, alpha), (reward, done, next_q, valid)
+
+
+def test_the_soft_backup_on_a_hand_computed_example():
+    y, _ = _batch(0.5)
+    # row 0: V = 0.5·log(0.25·e^(1/0.5) + 0.75·e^(2/0.5)); the masked third command (Q = 7) counts for nothing
+    v = 0.5 * math.log(0.25 * math.exp(2.0) + 0.75 * math.exp(4.0))
+    assert y[0].item() == pytest.approx(1.0 + 0.9 * v, rel=1e-6)
+    assert y[1].item() == 0.0  # done: no bootstrap
+    assert y[2].item() == 0.5  # no valid command at s': bootstraps 0
+
+
+def test_the_soft_backup_at_both_ends_of_alpha():
+    low, (reward, done, next_q, valid) = _batch(1e-4)
+    assert torch.allclose(low, td_target(reward, done, next_q, valid, 0.9), atol=1e-3)  # α → 0: the max backup
+    high, _ = _batch(1e4)
+    assert high[0].item() == pytest.approx(1.0 + 0.9 * (0.25 * 1.0 + 0.75 * 2.0), abs=1e-3)  # α → ∞: E_p[Q]
+
+
+def _agent(alpha: float):
+    return agents.make("dqn-posterior", seed=0, env_id=LAKE, params={**ORACLE, "alpha": alpha})
+
+
+def test_the_policy_at_both_ends_of_alpha():
+    """Q prefers a command the prior gives little mass: a tiny α follows Q, a huge α the prior
+    (the SYNTHETIC oracle at q = 0.9 puts its mass on the expert's command)."""
+    env = envs.make(LAKE, split="test")
+    obs, info = env.reset(options={"task": 0})
+    commands, expert = info["admissible_commands"], info["expert_action"]
+    other = next(c for c in commands if c != expert)
+    for alpha, wanted in ((1e-6, other), (1e6, expert)):
+        agent = _agent(alpha)
+        agent.q_values = lambda rows, cmds=commands: np.array([1.0 if c == other else 0.0 for c in cmds])
+        assert agent.act(obs, info, explore=False) == wanted, alpha
+        draws = [agent.act(obs, info, explore=True) for _ in range(200)]
+        share = draws.count(wanted) / len(draws)
+        assert share == 1.0 if alpha < 1 else share > 0.8  # sampling the posterior: all Q, or the prior's 0.9
+
+
+def test_the_replay_keeps_the_prior_of_the_next_commands_and_q_learns_from_it():
+    agent = _agent(0.1)
+    env = envs.make(LAKE)
+    obs, info = env.reset(seed=0)
+    from priorbench.agents.base import Transition
+
+    for _ in range(80):
+        action = agent.act(obs, info, explore=True)
+        nxt, reward, terminated, truncated, next_info = env.step(action)
+        agent.observe(Transition(obs, info, action, float(reward), nxt, next_info, terminated, truncated))
+        agent.update()
+        obs, info = (nxt, next_info) if not (terminated or truncated) else env.reset()
+    last = agent.replay[-1]
+    assert len(last) == 6 and (last[2] == 1.0 or len(last[5]) == len(last[3]))
+    assert agent.updates > 0 and agent.provenance()["alpha"] == 0.1
+
+
+def test_check_agent_passes():
+    assert check_agent("dqn-posterior", LAKE, params=ORACLE, steps=200) == []
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumes_to_the_same_records(tmp_path):
+    from priorbench.bench.runner import Callbacks
+
+    budget = Budget(steps=400, eval_every=200, checkpoint_every=100)
+    whole = execute(RunJob(LAKE, "dqn-posterior", 0, budget, tmp_path / "a", agent_params=ORACLE), progress=False)
+    again = execute(RunJob(LAKE, "dqn-posterior", 0, budget, tmp_path / "b", agent_params=ORACLE), progress=False)
+    count = {"n": 0}
+
+    def stop(row):
+        count["n"] += 1
+        if count["n"] == 45:
+            raise KeyboardInterrupt
+    job = RunJob(LAKE, "dqn-posterior", 0, budget, tmp_path / "c", agent_params=ORACLE)
+    with pytest.raises(KeyboardInterrupt):
+        execute(job, progress=False, callbacks=Callbacks(on_episode=stop))
+    cut = execute(job, progress=False)
+
+    def episodes(p):
+        return records.strip_timing(records.read_episodes(p / records.EPISODES).records)
+    assert episodes(whole) == episodes(again) == episodes(cut)
