@@ -30,6 +30,9 @@ ADAPTER_SPECS = {
     # core-v1's TextWorld level that a random walk does not solve (leaderboard/core-v1/spec.toml)
     "textworld-coincollector-2": ("priorbench/TextWorld-CoinCollector-2-v0", "smollm2-135m",
                                   {"states": 100, "steps": 60, "batch_size": 4}),
+    # BabyAI in text (issue 33): the one-room go-to level, its train seeds only
+    "babyai-gotolocal": ("priorbench/BabyAI-GoToLocal-v0", "smollm2-135m",
+                         {"states": 200, "steps": 150, "batch_size": 8}),
     # prior B of issue 32's transfer experiment: another model family on the same train maps
     "frozenlake-4x4-random-gemma3-270m": ("priorbench/FrozenLake-4x4-Random-v0", "gemma3-270m",
                                           {"states": 200, "steps": 150, "batch_size": 8}),
