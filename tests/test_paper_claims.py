@@ -1,6 +1,7 @@
-"""experiments/results/paper-claims.md is what `python experiments/paper_claims.py report` makes
-from the committed runs (issue 32): rebuilt here and compared, so a page that no longer matches
-its runs (or runs committed without rebuilding it) fails the build."""
+"""The experiment pages rebuilt from the committed runs and compared, so a page that no longer
+matches its runs (or runs committed without rebuilding it) fails the build:
+experiments/results/paper-claims.md (`experiments/paper_claims.py report`, issue 32) and
+experiments/results/exact-posterior.md (`experiments/exact_posterior.py report`, issue 34)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from tests.conftest import ROOT
 pytestmark = pytest.mark.slow
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location("paper_claims", ROOT / "experiments" / "paper_claims.py")
+def _script(name: str = "paper_claims"):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "experiments" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -37,3 +38,19 @@ def test_the_page_is_rebuilt_from_the_committed_runs(tmp_path):
     # every verdict is computed: holds, does not hold or not run, never a hand-written word
     verdicts = [line for line in rebuilt.splitlines() if line.startswith("- **")]
     assert verdicts and all(line.split("**")[1] in (script.HOLDS, script.FAILS, script.NOT_RUN) for line in verdicts)
+
+
+def test_the_exact_posterior_page_is_rebuilt_from_the_committed_runs(tmp_path):
+    script = _script("exact_posterior")
+    here = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        script.report(tmp_path / "exact-posterior.md")
+    finally:
+        os.chdir(here)
+    rebuilt = (tmp_path / "exact-posterior.md").read_text()
+    assert rebuilt == (ROOT / script.PAGE).read_text(), "run `python experiments/exact_posterior.py report` and commit"
+    assert (tmp_path / script.FIGURES / "k.png").exists()
+    verdicts = [line for line in rebuilt.splitlines() if line.startswith("- **")]
+    assert len(verdicts) == len(script.PRIORS)
+    assert all(line.split("**")[1] in (script.HOLDS, script.FAILS, script.NOT_RUN) for line in verdicts)
