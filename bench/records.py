@@ -38,6 +38,8 @@ LEARNED_LIMIT = 1 << 28
 #: The largest episodes.jsonl read (the leaderboard's biggest is under 1 MB): a bigger one is
 #: not a file priorbench wrote.
 EPISODES_LIMIT = 1 << 30
+#: How a refusal names a run that has not finished (`verify_run`): readers that wait for it match this.
+UNFINISHED = "not 'complete'"
 #: Episode fields that differ between identical runs and are ignored by determinism checks.
 TIMING_FIELD = "timing"
 #: Counters that depend on state outside the run (the persistent prior cache, an in-memory
@@ -383,7 +385,7 @@ def verify_run(
         raise UserError(f"{path}: no {MANIFEST}")
     schema.Manifest.from_json(manifest, str(path))
     if manifest.get("status") != "complete":
-        raise UserError(f"{path}: run status is {manifest.get('status')!r}, not 'complete'")
+        raise UserError(f"{path}: run status is {manifest.get('status')!r}, {UNFINISHED}")
     if not record.episodes_path.exists():
         raise UserError(f"{path}: no {EPISODES}")
     data = read_regular(record.episodes_path, limit=EPISODES_LIMIT)

@@ -34,18 +34,11 @@ HOLDS, FAILS, NOT_RUN = "holds", "does not hold", "not run"
 
 
 def row(folder: Path) -> Any:
-    """The one leaderboard row of a point's runs (None until they exist), unfinished runs aside."""
-    from priorbench.bench.leaderboard.load import collect
-    from priorbench.bench.leaderboard.stats import make_rows
+    """The one leaderboard row of a point's finished runs (None until they exist)."""
+    from priorbench.bench.leaderboard.stats import finished_rows
 
-    if not folder.exists():
-        return None
-    groups, refused = collect([folder], envs={ENV})
-    broken = [r for r in refused if "not 'complete'" not in r[1]]
-    if broken:
-        raise SystemExit(f"refused runs: {broken[:3]}")
-    rows = make_rows(groups)
-    return rows[0] if len(rows) == 1 else None
+    found = finished_rows([folder], {ENV})
+    return found[0] if len(found) == 1 else None
 
 
 def cells(r: Any) -> tuple[str, str, float | None, float | None]:

@@ -50,18 +50,10 @@ SUMMARY = "(the verdicts' counts)"
 # --- rows ------------------------------------------------------------------------------------
 
 def rows(folders: Sequence[Path]) -> dict[str, Any]:
-    """Row id → leaderboard row (stats and curve) of the runs under `folders` (those that exist)."""
-    from priorbench.bench.leaderboard.load import collect
-    from priorbench.bench.leaderboard.stats import make_rows
+    """Row id → leaderboard row (stats and curve) of the finished runs under `folders` (those that exist)."""
+    from priorbench.bench.leaderboard.stats import finished_rows
 
-    present = [f for f in folders if f.exists()]
-    if not present:
-        return {}
-    groups, refused = collect(present, envs={ENV})
-    broken = [r for r in refused if "not 'complete'" not in r[1]]  # unfinished runs wait for the next report
-    if broken:
-        raise SystemExit(f"refused runs: {broken[:3]}")
-    return {row.id: row for row in make_rows(groups)}
+    return {row.id: row for row in finished_rows(folders, {ENV})}
 
 
 def find(table: dict[str, Any], agent: str, prior: str | None = None, source: str | None = None) -> Any:

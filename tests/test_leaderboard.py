@@ -358,6 +358,23 @@ def test_committed_leaderboard_is_current(tmp_path, board):
         f"--out {board}" + (f" --protocol {protocol}" if protocol else "") + " --strict` and commit the result")
 
 
+def test_finished_rows_waits_for_a_running_run_and_names_a_broken_one(fresh_runs, tmp_path):
+    """The experiment pages' reader: a run still running is left out of its row, not refused
+    loudly; a run whose records are wrong stops the page with its path."""
+    from priorbench.bench.leaderboard.stats import finished_rows
+
+    runs = tmp_path / "runs"
+    shutil.copytree(fresh_runs, runs)
+    assert finished_rows([tmp_path / "absent"]) == []
+    manifest = runs / LAKE / "tabular-q" / "seed1" / "manifest.json"
+    manifest.write_text(manifest.read_text().replace('"status": "complete"', '"status": "running"'))
+    rows = {row.id: len(row.runs) for row in finished_rows([runs, tmp_path / "absent"], {LAKE})}
+    assert rows == {"FrozenLake-4x4-v0:expert": 2, "FrozenLake-4x4-v0:random": 2, "FrozenLake-4x4-v0:tabular-q": 1}
+    (runs / LAKE / "random" / "seed0" / "episodes.jsonl").write_text("{}\n")
+    with pytest.raises(UserError, match=r"1 refused run.*random.*seed0"):
+        finished_rows([runs], {LAKE})
+
+
 def test_verify_marks_rows_and_a_changed_row_loses_its_mark(fresh_runs, tmp_path, cli):
     runs = tmp_path / "runs"
     shutil.copytree(fresh_runs, runs)

@@ -6,14 +6,15 @@ probability of improvement for them)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from priorbench.bench import metrics, schema
-from priorbench.bench.leaderboard.load import Run
+from priorbench.bench import metrics, records, schema
+from priorbench.bench.leaderboard.load import Run, collect
 from priorbench.core.errors import UserError
 
 
@@ -148,6 +149,21 @@ def make_rows(groups: dict[tuple[str, str], list[Run]], *, curves: bool = True) 
         if curves:
             row.curve = row_curve(row.runs)
     return rows
+
+
+def finished_rows(folders: Sequence[Path], envs: Collection[str] | None = None) -> list[Row]:
+    """The rows (stats and curves) of the finished runs under those of `folders` that exist, for
+    experiment pages rebuilt while their runs land: a run still running is left for a later
+    build; any other refused run is an error that names it."""
+    present = [Path(f) for f in folders if Path(f).exists()]
+    if not present:
+        return []
+    groups, refused = collect(present, envs=envs)
+    broken = [f"{path}: {why}" for path, why in refused if records.UNFINISHED not in why]
+    if broken:
+        raise UserError(f"{len(broken)} refused run(s) under {', '.join(map(str, present))}; the first: "
+                        f"{broken[0]}. Fix or remove them, then rebuild")
+    return make_rows(groups)
 
 
 def _env_matrix(rows: Sequence[Row], agent: str, envs: Sequence[str]) -> np.ndarray | None:
