@@ -94,10 +94,15 @@ def soft_td_target(reward, done, next_q, valid, next_logp, gamma: float, alpha: 
     """r + γ·(1 − done)·V(s'), V(s') = α·log Σ_a' p(a'|s')·exp(Q_target(s', a')/α) over the valid
     candidates at s' (all admissible commands): the soft, KL-regularised backup whose optimal policy
     is the posterior p(a|s)·exp(Q(s, a)/α) (Yan et al. 2025, §2). α → 0 gives the max over the
-    prior's support (`td_target`); α → ∞ the prior's mean of Q. No valid candidate bootstraps 0."""
+    prior's support (`td_target`); α → ∞ the prior's mean of Q. No valid candidate bootstraps 0.
+    `next_logp` is normalised over the valid candidates here: a language model's scores are summed
+    log-likelihoods that do not sum to 1 over the commands, and without it each backup would add
+    α·log Σ p to the target, driving Q down by α·log Σ p / (1 − γ)."""
     import torch
 
-    logits = (next_logp + next_q / alpha).masked_fill(~valid, -torch.inf)
+    logp = next_logp.masked_fill(~valid, -torch.inf)
+    logp = logp - torch.logsumexp(logp, 1, keepdim=True).nan_to_num(neginf=0.0)
+    logits = (logp + next_q / alpha).masked_fill(~valid, -torch.inf)
     value = alpha * torch.logsumexp(logits, 1)
     value = torch.where(valid.any(1), value, torch.zeros_like(value))
     return reward + gamma * (1.0 - done) * value

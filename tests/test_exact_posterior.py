@@ -45,6 +45,18 @@ def test_the_soft_backup_at_both_ends_of_alpha():
     assert high[0].item() == pytest.approx(1.0 + 0.9 * (0.25 * 1.0 + 0.75 * 2.0), abs=1e-3)  # α → ∞: E_p[Q]
 
 
+def test_the_soft_backup_normalises_the_prior_over_the_valid_commands():
+    """A language model's scores are summed log-likelihoods (they do not sum to 1 over the
+    commands): the backup must read them as the distribution they define, or each backup adds
+    α·log Σ p and Q drifts far below any return (it did: −35 on Frozen Lake, rewards in [0, 1])."""
+    y, (reward, done, next_q, valid) = _batch(0.5)
+    scores = torch.log(torch.tensor([[0.25, 0.75, 1.0], [0.5, 0.5, 1.0], [1.0, 1.0, 1.0]])) + torch.tensor([[-9.0], [-3.0], [0.0]])
+    assert torch.allclose(soft_td_target(reward, done, next_q, valid, scores, 0.9, 0.5), y, atol=1e-5)
+    y = soft_td_target(reward, done, next_q, valid, scores - 20.0, 0.9, 1.0)
+    lowest = reward + 0.9 * (1 - done) * next_q.masked_fill(~valid, torch.inf).amin(1).nan_to_num(posinf=0.0)
+    assert (y >= lowest - 1e-5).all() and (y <= td_target(reward, done, next_q, valid, 0.9) + 1e-5).all()  # min Q ≤ V ≤ max Q
+
+
 def _agent(alpha: float):
     return agents.make("dqn-posterior", seed=0, env_id=LAKE, params={**ORACLE, "alpha": alpha})
 
