@@ -178,6 +178,7 @@ for _game, _blurb, _origin in (
 
 # BabyAI in text (minigrid's levels, our text layer: envs/babyai.py): seeds split train / test.
 _BABYAI_REFS = ("chevalierboisvert2019babyai", "chevalierboisvert2023minigrid", "carta2023grounding")
+_MINIGRID, _SOURCE = "minigrid's level; ", {"PickupThenGoToLocal": "", "GoToAfterPickupLocal": ""}
 for _level, _blurb in (
     ("GoToLocal", "go to an object in one room with distractors"),
     ("PickupLoc", "pick up an object named by its type, colour or place, one room"),
@@ -185,11 +186,14 @@ for _level, _blurb in (
     ("OpenDoorLoc", "open a door named by its colour or place"),
     ("GoToSeq", "a sequence of go-to instructions (\"… and …\", \"… then …\"), 5×5 rooms in a 2×2 grid"),
     ("UnlockLocal", "unlock a door with its key, one room"),
+    ("PickupThenGoToLocal", "pick up an object, then go to another, one room: GLAM's sequence task, as a level of ours"),
+    ("GoToAfterPickupLocal", "go to an object after picking up another, one room: GLAM's, as a level of ours"),
 ):
     _register(
         f"BabyAI-{_level}-v0",
         "priorbench.envs.babyai:BabyAIText",
-        f"BabyAI in text, {_blurb} (minigrid's level; 1,000 train / 100 test seeds, minigrid's step limit)",
+        f"BabyAI in text, {_blurb} ({_SOURCE.get(_level, _MINIGRID)}1,000 train / 100 test seeds, minigrid's "
+        "step limit)",
         prompt_family="babyai",
         references=_BABYAI_REFS,
         card="docs/envs/babyai.md",

@@ -38,7 +38,14 @@ LEVELS = {
     "OpenDoorLoc": "BabyAI-OpenDoorLoc-v0",
     "GoToSeq": "BabyAI-GoToSeqS5R2-v0",
     "UnlockLocal": "BabyAI-UnlockLocal-v0",
+    "PickupThenGoToLocal": "BabyAI-PickupThenGoToLocal-v0",  # ours (OWN_LEVELS): GLAM's sequence tasks
+    "GoToAfterPickupLocal": "BabyAI-GoToAfterPickupLocal-v0",
 }
+#: Levels minigrid does not have, defined here (`_SequenceLocal`) and registered with gymnasium
+#: under these ids: GLAM's one-room sequence tasks, "pick up A, then go to B" and "go to B after
+#: you pick up A", in GoToLocal's room (8×8, 8 objects); the step limit is minigrid's rule for
+#: the instructions (64 per navigation).
+OWN_LEVELS = {"BabyAI-PickupThenGoToLocal-v0": False, "BabyAI-GoToAfterPickupLocal-v0": True}
 _VIEW = 7  # minigrid's default agent view size: the agent sits at (3, 6) facing up in it
 #: The compositional split's data: held-out (colour, type) pairs and the levels it applies to.
 COMPOSITIONAL = Path(__file__).resolve().parent / "suites" / "babyai-compositional-v0.toml"
@@ -81,11 +88,52 @@ def _where(forward: int, side: int) -> str:
     return " and ".join(parts) or "here"
 
 
+@functools.cache
+def _sequence_level() -> type:
+    """The class of OWN_LEVELS (made on first use: minigrid is an optional extra)."""
+    from minigrid.envs.babyai.core.roomgrid_level import RoomGridLevel
+    from minigrid.envs.babyai.core.verifier import (
+        AfterInstr,
+        BeforeInstr,
+        GoToInstr,
+        ObjDesc,
+        PickupInstr,
+    )
+
+    class SequenceLocal(RoomGridLevel):
+        """Pick up one object and go to another, in one room with distractors; `after` words it
+        "go to B after you pick up A" instead of "pick up A, then go to B" (the same task)."""
+
+        def __init__(self, after: bool = False, room_size: int = 8, num_dists: int = 8, **kwargs: Any) -> None:
+            self.after, self.num_dists = after, num_dists
+            super().__init__(num_rows=1, num_cols=1, room_size=room_size, **kwargs)
+
+        def gen_mission(self) -> None:
+            self.place_agent()
+            objs = self.add_distractors(num_distractors=self.num_dists, all_unique=True)
+            self.check_objs_reachable()
+            first, second = self._rand_subset(objs, 2)
+            pick = PickupInstr(ObjDesc(first.type, first.color))
+            go = GoToInstr(ObjDesc(second.type, second.color))
+            self.instrs = AfterInstr(go, pick) if self.after else BeforeInstr(pick, go)
+
+    return SequenceLocal
+
+
+def _register_own_levels() -> None:
+    import gymnasium as gym
+
+    for env_id, after in OWN_LEVELS.items():
+        if env_id not in gym.registry:
+            gym.register(id=env_id, entry_point=_sequence_level(), kwargs={"after": after})
+
+
 def minigrid_id(level: str) -> str:
     """The minigrid env id of a level name: a key of LEVELS, or a minigrid BabyAI id itself."""
     import gymnasium as gym
     import minigrid  # noqa: F401 - registers the BabyAI levels
 
+    _register_own_levels()
     env_id = LEVELS.get(level, level)
     if not env_id.startswith("BabyAI-") or env_id not in gym.registry:
         known = sorted(e for e in gym.registry if e.startswith("BabyAI-"))

@@ -130,3 +130,19 @@ def test_the_compositional_split_names_held_out_pairs_only_in_test_missions(leve
     assert test.provenance()["holdout"] == list(pairs) and not set(train.tasks) & set(test.tasks)
     with pytest.raises(UserError, match="holdout"):
         envs.make("priorbench/BabyAI-v0", level="OpenDoorLoc", holdout=True)
+
+
+def test_the_sequence_levels_of_ours_say_glams_missions():
+    """GLAM's one-room sequence tasks, which minigrid lacks (envs/babyai.py OWN_LEVELS): one
+    object to pick up, another to go to, in either wording, in GoToLocal's room."""
+    import re
+
+    wordings = {"PickupThenGoToLocal": r"pick up (?:the|a) (\w+ \w+), then go to (?:the|a) (\w+ \w+)",
+                "GoToAfterPickupLocal": r"go to (?:the|a) (\w+ \w+) after you pick up (?:the|a) (\w+ \w+)"}
+    for level, wording in wordings.items():
+        env = envs.make(f"priorbench/BabyAI-{level}-v0", split="test", **SMALL)
+        for task in range(len(env.tasks)):
+            _, info = env.reset(options={"task": task})
+            found = re.fullmatch(wording, info["task"])
+            assert found and found.group(1) != found.group(2), info["task"]
+            assert env._game.max_steps == 128 and env._game.room_size == 8  # two navigations of 64
