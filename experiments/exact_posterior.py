@@ -1,12 +1,13 @@
 """What k buys (issue 34): dqn-prior at k ∈ {1, 2, 5, 10, 20} against the exact posterior
 (dqn-posterior, the k → ∞ limit), per prior quality, on unseen test maps.
 
-    python experiments/exact_posterior.py run [--workers N]
+    python experiments/exact_posterior.py run [--workers N] [--only frozenlake|textworld]
     python experiments/exact_posterior.py report [--out PAGE.md]
 
-`run` makes what is missing of experiments/exact-posterior-frozenlake.toml under
-experiments/runs/exact-posterior-frozenlake/; `report` rebuilds experiments/results/exact-posterior.md
-and its figure from the stored runs alone. Verdicts use the leaderboard's claim checker.
+`run` makes what is missing of experiments/exact-posterior-frozenlake.toml and
+experiments/exact-posterior-textworld.toml (Coin Collector 2; `--only frozenlake|textworld`) under
+experiments/runs/exact-posterior-*/; `report` rebuilds experiments/results/exact-posterior.md and its
+figures from the stored runs alone. Verdicts use the leaderboard's claim checker.
 """
 
 from __future__ import annotations
@@ -15,29 +16,65 @@ import argparse
 import math
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-SPEC = "experiments/exact-posterior-frozenlake.toml"
-RUNS = Path("experiments/runs/exact-posterior-frozenlake")
 PAGE = Path("experiments/results/exact-posterior.md")
 FIGURES = "exact-posterior"
-ENV = "priorbench/FrozenLake-4x4-Random-v0"
 KS = (1, 2, 5, 10, 20)
-#: folder → what the page calls the prior (SYNTHETIC ones say so)
-PRIORS = {"oracle-q0.3": "SYNTHETIC oracle q = 0.3 (bad)", "oracle-q0.6": "SYNTHETIC oracle q = 0.6",
-          "oracle-q0.9": "SYNTHETIC oracle q = 0.9 (good)", "distilled": "SmolLM2 distilled (real)"}
-#: Steps to this test success on the IQM curve (the expert wins every test map).
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One env of the sweep: its spec, runs and what the page says about it."""
+
+    key: str
+    title: str
+    env: str
+    spec: str
+    steps: int
+    unit: str
+    about: str
+    distilled: str
+
+    @property
+    def runs(self) -> Path:
+        return Path(f"experiments/runs/exact-posterior-{self.key}")
+
+
+SETTINGS = (
+    Setting("frozenlake", "Frozen Lake Random", "priorbench/FrozenLake-4x4-Random-v0",
+            "experiments/exact-posterior-frozenlake.toml", 3000, "maps",
+            "100 random train maps, 20 unseen test maps (one episode each per round); 3,000 steps, evaluated every "
+            "250, 5 seeds a point; lr 0.003 and γ 0.9 (core-v1's Frozen Lake settings).", "SmolLM2 distilled (real)"),
+    Setting("textworld", "TextWorld Coin Collector 2", "priorbench/TextWorld-CoinCollector-2-v0",
+            "experiments/exact-posterior-textworld.toml", 2000, "games",
+            "core-v1's headline level (the coin 10 rooms away among 20, dead ends): 20 unseen test games of up to "
+            "60 steps (one episode each per round); 2,000 steps (twice core-v1's budget), evaluated every 500, "
+            "5 seeds a point; the agents' registered settings.", "SmolLM2 distilled (real)"),
+)
+#: folder → what the page calls the prior (SYNTHETIC ones say so); "distilled" is the setting's.
+ORACLES = {"oracle-q0.3": "SYNTHETIC oracle q = 0.3 (bad)", "oracle-q0.6": "SYNTHETIC oracle q = 0.6",
+           "oracle-q0.9": "SYNTHETIC oracle q = 0.9 (good)"}
+#: The exact posterior's α check (Frozen Lake): folder of each α (0.1 is the sweep's own "exact").
+ALPHAS = {0.03: "exact-a0.03", 0.1: "exact", 0.3: "exact-a0.3", 1.0: "exact-a1"}
+ALPHA_PRIORS = ("distilled", "oracle-q0.3", "oracle-q0.6")
+#: Steps to this test success on the IQM curve (the expert wins every test task).
 LEVEL = 0.8
-HOLDS, FAILS, NOT_RUN = "holds", "does not hold", "not run"
+NOT_RUN = "not run"
 
 
-def row(folder: Path) -> Any:
+def priors(setting: Setting) -> dict[str, str]:
+    return {**ORACLES, "distilled": setting.distilled}
+
+
+def row(setting: Setting, folder: Path) -> Any:
     """The one leaderboard row of a point's finished runs (None until they exist)."""
     from priorbench.bench.leaderboard.stats import finished_rows
 
-    found = finished_rows([folder], {ENV})
+    found = finished_rows([folder], {setting.env})
     return found[0] if len(found) == 1 else None
 
 
@@ -56,54 +93,102 @@ def cells(r: Any) -> tuple[str, str, float | None, float | None]:
 
 
 def report(page: Path = PAGE) -> None:
-    from priorbench.bench.leaderboard import claims
-
     lines = ["# What k buys: dqn-prior's k proposals against the exact posterior", "",
-             f"Rebuilt by `python experiments/exact_posterior.py report` from `{RUNS}/` (spec: `{SPEC}`). "
-             f"{ENV}: 100 random train maps, 20 unseen test maps (one episode each per round); 3,000 steps, "
-             "evaluated every 250, 5 seeds a point. dqn-prior draws k commands from the prior and acts by "
-             "softmax(10·Q) over them; the exact posterior (`dqn-posterior`, α = 0.1: the same temperature) "
-             "acts by p(a|s)·exp(Q/α) over every admissible command and regresses on the soft backup. The "
-             "SYNTHETIC oracle puts mass q on the expert's command and spreads the rest: it is not an LLM.", "",
+             "Rebuilt by `python experiments/exact_posterior.py report` from the stored runs of "
+             + " and ".join(f"`{x.spec}` (`{x.runs}/`)" for x in SETTINGS) + ". dqn-prior draws k commands from "
+             "the prior and acts by softmax(10·Q) over them; the exact posterior (`dqn-posterior`, α = 0.1: the same "
+             "temperature) acts by p(a|s)·exp(Q/α) over every admissible command and regresses on the soft backup "
+             "V(s') = α·log Σ p(a'|s')·exp(Q(s', a')/α), the prior normalised over the commands. The SYNTHETIC "
+             "oracle puts mass q on the expert's command and spreads the rest: it is not an LLM.", "",
              f"Steps to {LEVEL:.0%} test success: the first evaluation step where the IQM curve over seeds "
-             "reaches it, with the interval from the curve's 95% band (never: not within 3,000 steps). "
-             "Final: the last round's test episodes pooled over seeds, exact 95% interval.", "",
-             "| prior | " + " | ".join(f"k = {k}" for k in KS) + " | exact posterior |",
-             "|---|" + "---:|" * (len(KS) + 1)]
-    points: dict[str, dict[str, Any]] = {}
-    finals = []
-    for prior, name in PRIORS.items():
-        rows = {**{f"k{k}": row(RUNS / prior / f"k{k}") for k in KS}, "exact": row(RUNS / prior / "exact")}
-        points[prior] = rows
-        shown = {key: cells(r) for key, r in rows.items()}
-        lines.append(f"| {name}: steps to {LEVEL:.0%} | " + " | ".join(shown[key][0] for key in rows) + " |")
-        finals.append(f"| {name}: final success | " + " | ".join(shown[key][1] for key in rows) + " |")
-    lines += [*finals, ""]
-    verdicts = []
-    for prior, name in PRIORS.items():
-        exact, five = points[prior]["exact"], points[prior]["k5"]
-        if exact is None or five is None:
-            verdicts.append(f"- **{NOT_RUN}** — with {name}, the exact posterior wins more unseen maps than k = 5 "
-                            "(a row is missing)")
-            continue
-        v = claims.evaluate([claims.Claim(f"exact-vs-k5-{prior}", f"with {name}, the exact posterior wins more "
-                                          "unseen maps at 3,000 steps than dqn-prior with k = 5", "success_difference",
-                                          (exact.id, five.id), ">", 0.0)], [exact, five])[0]
-        verdicts.append(f"- **{v.status}** — {v.claim.sentence} ({claims.test_text(v.claim)}; "
-                        f"{claims.figure_text(v)}) `{v.claim.id}`")
-    lines += ["Does the exact posterior escape where k draws trap the policy? Each line is the leaderboard's "
-              "claim checker on the final round:", "", *verdicts, ""]
+             "reaches it, with the interval from the curve's 95% band (never: not within the budget). "
+             "Final: the last round's test episodes pooled over seeds, exact 95% interval. Each verdict is the "
+             "leaderboard's claim checker on the final round.", ""]
+    every: dict[str, Any] = {}
+    for setting in SETTINGS:
+        points = {prior: {**{f"k{k}": row(setting, setting.runs / prior / f"k{k}") for k in KS},
+                          "exact": row(setting, setting.runs / prior / "exact")} for prior in priors(setting)}
+        lines += section(setting, points, page.parent / FIGURES)
+        if setting.key == "frozenlake":
+            alpha_rows = {prior: {a: row(setting, setting.runs / prior / folder) for a, folder in ALPHAS.items()}
+                          for prior in ALPHA_PRIORS}
+            lines += alpha_section(setting, alpha_rows, points)
+            points = {**points, **{f"alpha-{p}": {str(a): r for a, r in got.items()} for p, got in alpha_rows.items()}}
+        every.update({r.path: r for rows in points.values() for x in rows.values() if x is not None for r in x.runs})
     seconds = sum(float(r.manifest["timing"]["wall_s"]) + float(r.manifest["timing"].get("setup", {}).get("wall_s", 0))
-                  for rows in points.values() for x in rows.values() if x is not None for r in x.runs)
-    lines += [f"CPU: {seconds / 3600:.2f} CPU-hours (the runs' wall time, one thread each).", "",
-              "The issue's second env (a TextWorld level) is not run yet.", "",
-              *draw(points, page.parent / FIGURES), ""]
+                  for r in every.values())
+    lines += [f"CPU: {seconds / 3600:.2f} CPU-hours in all (the runs' wall time, one thread each).", ""]
     page.parent.mkdir(parents=True, exist_ok=True)
     page.write_text("\n".join(lines) + "\n")
     print(f"wrote {page}", file=sys.stderr)
 
 
-def draw(points: dict[str, dict[str, Any]], folder: Path) -> list[str]:
+def section(setting: Setting, points: dict[str, dict[str, Any]], figures: Path) -> list[str]:
+    """One env: steps to LEVEL and final success per (prior, k), the verdicts, the figure."""
+    from priorbench.bench.leaderboard import claims
+
+    names = priors(setting)
+    lines = [f"## {setting.title}", "", f"{setting.env}: {setting.about}", "",
+             "| prior | " + " | ".join(f"k = {k}" for k in KS) + " | exact posterior |",
+             "|---|" + "---:|" * (len(KS) + 1)]
+    finals = []
+    for prior, name in names.items():
+        shown = {key: cells(r) for key, r in points[prior].items()}
+        lines.append(f"| {name}: steps to {LEVEL:.0%} | " + " | ".join(shown[key][0] for key in shown) + " |")
+        finals.append(f"| {name}: final success | " + " | ".join(shown[key][1] for key in shown) + " |")
+    verdicts = []
+    budget = f"{setting.steps:,}"
+    for prior, name in names.items():
+        exact, five = points[prior]["exact"], points[prior]["k5"]
+        sentence = (f"with {name}, the exact posterior wins more unseen {setting.unit} at {budget} steps than "
+                    "dqn-prior with k = 5")
+        if exact is None or five is None or min(len(exact.runs), len(five.runs)) < claims.MIN_SEEDS:
+            verdicts.append(f"- **{NOT_RUN}** — {sentence} (a row is missing)")
+            continue
+        v = claims.evaluate([claims.Claim(f"{setting.key}-exact-vs-k5-{prior}", sentence, "success_difference",
+                                          (exact.id, five.id), ">", 0.0)], [exact, five])[0]
+        verdicts.append(f"- **{v.status}** — {v.claim.sentence} ({claims.test_text(v.claim)}; "
+                        f"{claims.figure_text(v)}) `{v.claim.id}`")
+    return [*lines, *finals, "", "Does the exact posterior escape where k draws trap the policy?", "", *verdicts, "",
+            *draw(setting, points, figures), ""]
+
+
+def alpha_section(setting: Setting, alpha_rows: dict[str, dict[float, Any]],
+                  points: dict[str, dict[str, Any]]) -> list[str]:
+    """The α check: start and final success of the exact posterior at each α, per prior, and
+    which α ends best (read with care: choosing α by these test maps is a selection)."""
+    from priorbench.bench.leaderboard.stats import pooled_wins
+
+    def cell(r: Any) -> str:
+        if r is None:
+            return "not run"
+        (w0, n0), (w, n) = pooled_wins(r.runs, "start"), pooled_wins(r.runs)
+        return f"{w0}/{n0} → {w}/{n}"
+
+    names = priors(setting)
+    lines = [f"### The α check ({setting.title})", "",
+             "α sets how far Q may overrule the prior: the posterior's log-odds between two commands are their "
+             "prior log-odds plus their Q difference divided by α (α → 0: greedy Q; α → ∞: the prior's own "
+             "argmax). Test wins at step 0 → at 3,000 steps, pooled over 5 seeds (20 unseen maps each); k = 5 "
+             "beside it for reference:", "",
+             "| prior | " + " | ".join(f"α = {a:g}" for a in ALPHAS) + " | dqn-prior k = 5 |",
+             "|---|" + "---:|" * (len(ALPHAS) + 1)]
+    best = []
+    for prior in ALPHA_PRIORS:
+        got = alpha_rows[prior]
+        lines.append(f"| {names[prior]} | " + " | ".join(cell(got[a]) for a in ALPHAS)
+                     + f" | {cell(points[prior]['k5'])} |")
+        ran = {a: pooled_wins(r.runs) for a, r in got.items() if r is not None}
+        if len(ran) == len(ALPHAS):
+            top = max(ran, key=lambda a: (ran[a][0] / ran[a][1], -a))
+            best.append(f"- {names[prior]}: the most final wins at α = {top:g} ({ran[top][0]}/{ran[top][1]}); "
+                        f"at the sweep's α = 0.1, {ran[0.1][0]}/{ran[0.1][1]}.")
+    return [*lines, "", *([*best, ""] if best else []),
+            "α was fixed at 0.1 (dqn-prior's β = 10) before the sweep; picking it from these rows would pick it on "
+            "the test maps, so the verdicts keep α = 0.1.", ""]
+
+
+def draw(setting: Setting, points: dict[str, dict[str, Any]], folder: Path) -> list[str]:
     """Steps to LEVEL and final success against k, one line per prior, the exact posterior at the right."""
     from matplotlib.figure import Figure
 
@@ -111,23 +196,26 @@ def draw(points: dict[str, dict[str, Any]], folder: Path) -> list[str]:
 
     folder.mkdir(parents=True, exist_ok=True)
     xs = [*KS, 40]  # the exact posterior drawn at "∞", right of k = 20
+    never = setting.steps + setting.steps // 12
     with plot_style():
         fig = Figure(figsize=(8, 3.4))
         left, right = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
-        for prior, name in PRIORS.items():
+        for prior, name in priors(setting).items():
             got = [cells(points[prior][key]) for key in (*(f"k{k}" for k in KS), "exact")]
-            steps = [3250 if s is None or math.isinf(s) else s for _, _, s, _ in got]
+            steps = [never if s is None or math.isinf(s) else s for _, _, s, _ in got]
             left.plot(xs, steps, marker="o", label=name)
             right.plot(xs, [math.nan if f is None else f for *_, f in got], marker="o", label=name)
         for ax in (left, right):
             ax.set_xscale("log")
             ax.set_xticks(xs, [*(str(k) for k in KS), "exact"])
             ax.set_xlabel("k (proposals per state)")
-        left.set(ylabel=f"steps to {LEVEL:.0%} (3,250: never)", ylim=(-100, 3400), title="steps to 80% vs k")
+        left.set(ylabel=f"steps to {LEVEL:.0%} ({never:,}: never)", ylim=(-100, never + 150),
+                 title=f"{setting.title}: steps to 80% vs k")
         right.set(ylabel="final test success (pooled)", ylim=(-0.02, 1.02), title="final success vs k")
         right.legend(fontsize=6)
-        _save(fig, folder / "k.png")
-    return [f"![steps to 80% and final success against k, per prior quality]({FIGURES}/k.png)"]
+        name = "k.png" if setting.key == "frozenlake" else f"k-{setting.key}.png"
+        _save(fig, folder / name)
+    return [f"![{setting.title}: steps to 80% and final success against k, per prior quality]({FIGURES}/{name})"]
 
 
 def main() -> None:
@@ -135,6 +223,8 @@ def main() -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run")
     r.add_argument("--workers", type=int, default=1)
+    r.add_argument("--only", choices=[x.key for x in SETTINGS], action="append",
+                   help="run only these envs' specs (default: all)")
     p = sub.add_parser("report")
     p.add_argument("--out", type=Path, default=PAGE)
     args = parser.parse_args()
@@ -142,7 +232,9 @@ def main() -> None:
     if args.command == "run":
         from priorbench.bench import leaderboard_spec
 
-        leaderboard_spec.run(Path(SPEC), workers=args.workers)
+        for setting in SETTINGS:
+            if not args.only or setting.key in args.only:
+                leaderboard_spec.run(Path(setting.spec), workers=args.workers)
     else:
         report(args.out)
 

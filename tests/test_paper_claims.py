@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 
 import pytest
 
@@ -18,6 +19,7 @@ pytestmark = pytest.mark.slow
 def _script(name: str = "paper_claims"):
     spec = importlib.util.spec_from_file_location(name, ROOT / "experiments" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
@@ -50,7 +52,10 @@ def test_the_exact_posterior_page_is_rebuilt_from_the_committed_runs(tmp_path):
         os.chdir(here)
     rebuilt = (tmp_path / "exact-posterior.md").read_text()
     assert rebuilt == (ROOT / script.PAGE).read_text(), "run `python experiments/exact_posterior.py report` and commit"
-    assert (tmp_path / script.FIGURES / "k.png").exists()
+    from priorbench.bench.leaderboard import claims
+
+    for name in ("k.png", "k-textworld.png"):  # one figure per env
+        assert (tmp_path / script.FIGURES / name).exists()
     verdicts = [line for line in rebuilt.splitlines() if line.startswith("- **")]
-    assert len(verdicts) == len(script.PRIORS)
-    assert all(line.split("**")[1] in (script.HOLDS, script.FAILS, script.NOT_RUN) for line in verdicts)
+    assert len(verdicts) == sum(len(script.priors(setting)) for setting in script.SETTINGS)
+    assert all(line.split("**")[1] in (claims.HOLDS, claims.FAILS, claims.NOT_RUN) for line in verdicts)
