@@ -39,6 +39,10 @@ register("cql-prior", target="priorbench.agents.posterior:CQLPrior", params={"cq
          description="offline CQL over k=5 LLM-prior proposals (Yan et al. 2025; needs a dataset); the "
                      "conservative term ranges over the distinct proposals and the data action (cql_support)",
          references=("yan2025efficient", "kumar2020conservative"))
+register("cql-posterior", target="priorbench.agents.posterior:CQLPosterior",
+         description="offline twin of dqn-posterior (needs a dataset): soft backup, and a conservative term "
+                     "with the prior as base measure over every admissible command; acts by the exact posterior",
+         references=("yan2025efficient", "zhang2024how", "kumar2020conservative"))
 register("tabular-q", target="priorbench.agents.tabular:TabularQ",
          description="tabular Q-learning over (observation text, command); pure RL, no prior",
          references=("watkins1992q",))

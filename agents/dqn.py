@@ -90,22 +90,33 @@ def td_target(reward, done, next_q, valid, gamma: float, chooser=None):
     return reward + gamma * (1.0 - done) * best
 
 
-def soft_td_target(reward, done, next_q, valid, next_logp, gamma: float, alpha: float):
-    """r + γ·(1 − done)·V(s'), V(s') = α·log Σ_a' p(a'|s')·exp(Q_target(s', a')/α) over the valid
-    candidates at s' (all admissible commands): the soft, KL-regularised backup whose optimal policy
-    is the posterior p(a|s)·exp(Q(s, a)/α) (Yan et al. 2025, §2). α → 0 gives the max over the
-    prior's support (`td_target`); α → ∞ the prior's mean of Q. No valid candidate bootstraps 0.
-    `next_logp` is normalised over the valid candidates here: a language model's scores are summed
-    log-likelihoods that do not sum to 1 over the commands, and without it each backup would add
-    α·log Σ p to the target, driving Q down by α·log Σ p / (1 − γ)."""
+def soft_value(q, valid, logp, alpha: float):
+    """α·log Σ_a p(a)·exp(Q(a)/α) over the valid candidates of each row ([batch, candidates]); 0
+    where none is valid. `logp` is normalised over the valid candidates here: a language model's
+    scores are summed log-likelihoods that do not sum to 1 over the commands, and read as they are
+    each backup would add α·log Σ p, driving Q down by α·log Σ p / (1 − γ)."""
     import torch
 
-    logp = next_logp.masked_fill(~valid, -torch.inf)
+    logp = logp.masked_fill(~valid, -torch.inf)
     logp = logp - torch.logsumexp(logp, 1, keepdim=True).nan_to_num(neginf=0.0)
-    logits = (logp + next_q / alpha).masked_fill(~valid, -torch.inf)
-    value = alpha * torch.logsumexp(logits, 1)
-    value = torch.where(valid.any(1), value, torch.zeros_like(value))
-    return reward + gamma * (1.0 - done) * value
+    value = alpha * torch.logsumexp((logp + q / alpha).masked_fill(~valid, -torch.inf), 1)
+    return torch.where(valid.any(1), value, torch.zeros_like(value))
+
+
+def soft_td_target(reward, done, next_q, valid, next_logp, gamma: float, alpha: float):
+    """r + γ·(1 − done)·V(s'), V(s') = α·log Σ_a' p(a'|s')·exp(Q_target(s', a')/α) over the valid
+    candidates at s' (all admissible commands; `soft_value`): the soft, KL-regularised backup whose
+    optimal policy is the posterior p(a|s)·exp(Q(s, a)/α) (Yan et al. 2025, §2). α → 0 gives the
+    max over the prior's support (`td_target`); α → ∞ the prior's mean of Q. No valid candidate
+    bootstraps 0."""
+    return reward + gamma * (1.0 - done) * soft_value(next_q, valid, next_logp, alpha)
+
+
+def soft_conservative_penalty(q_candidates, valid, logp, q_data, coef: float, alpha: float):
+    """CQL's term with the prior as its base measure: c·mean(α·log Σ_a p(a|s)·exp(Q(s, a)/α) −
+    Q(s, a_data)). With a uniform p and α = 1 it is CQL's logsumexp term less log n (a constant);
+    the prior pushes down hardest the commands it favours that the data did not take."""
+    return coef * (soft_value(q_candidates, valid, logp, alpha) - q_data).mean()
 
 
 def conservative_penalty(q_candidates, valid, q_data, alpha: float):
@@ -189,7 +200,7 @@ class ValueAgent(Agent):
         self.remember(transition)
         self.env_steps += 1
 
-    def regulariser(self, q_sa, batch_here):  # noqa: ARG002 - CQL overrides
+    def regulariser(self, q_sa, batch):  # noqa: ARG002 - CQL overrides
         return None
 
     def update(self) -> dict[str, float]:
@@ -215,7 +226,7 @@ class ValueAgent(Agent):
         td_loss = 0.5 * (q_sa - y).pow(2).mean()
         loss = td_loss
         metrics = {"td_loss": float(td_loss.detach()), "q_mean": float(q_sa.detach().mean())}
-        extra = self.regulariser(q_sa, [b[4] for b in batch])
+        extra = self.regulariser(q_sa, batch)
         if extra is not None:
             loss = loss + extra
             metrics["cql_term"] = float(extra.detach())
@@ -330,10 +341,10 @@ class CQL(ValueAgent):
                 here = [*here, sa]
             self.replay[-1] = (sa, reward, done, after, here)
 
-    def regulariser(self, q_sa, batch_here):
+    def regulariser(self, q_sa, batch):
         import torch
 
-        here = torch.from_numpy(stack_candidates(batch_here))
+        here = torch.from_numpy(stack_candidates([b[4] for b in batch]))
         q_here = self.q(self.features(here.clamp(min=0))).squeeze(-1)
         return conservative_penalty(q_here, here[..., 0] >= 0, q_sa, self.config.cql_alpha)
 

@@ -35,10 +35,19 @@ import numpy as np
 
 from priorbench.agents.base import Transition
 from priorbench.agents.diagnostics import PriorDiagnostics
-from priorbench.agents.dqn import CQL, DQN, CQLConfig, DQNConfig, ValueAgent, soft_td_target
+from priorbench.agents.dqn import (
+    CQL,
+    DQN,
+    CQLConfig,
+    DQNConfig,
+    ValueAgent,
+    soft_conservative_penalty,
+    soft_td_target,
+)
 from priorbench.agents.priors import make_prior
 from priorbench.agents.priors.base import prompt_digest
 from priorbench.agents.priors.prompts import fit_prompt, template_for
+from priorbench.agents.qnet import stack_candidates
 from priorbench.core.config import NON_NEGATIVE, Range, at_most
 from priorbench.core.seeding import derive_seed
 
@@ -296,6 +305,11 @@ class DQNPosteriorConfig(ExactPosteriorSettings, DQNConfig):
     pass
 
 
+@dataclass(frozen=True)
+class CQLPosteriorConfig(ExactPosteriorSettings, CQLConfig):
+    pass
+
+
 class ExactPosterior:
     """The chooser over every admissible command: the exact prior (one call per distinct state,
     cached as dqn-prior's) times exp(Q/α); no k, no proposals to miss the right command."""
@@ -330,10 +344,39 @@ class ExactPosterior:
         return {**self.source.provenance(), "alpha": self.settings.alpha}
 
 
-class DQNPosterior(DQN):
+class SoftBackup:
+    """What the exact-posterior agents share: the replay keeps log p of the commands at s' (for
+    the soft backup) and at s (for cql-posterior's conservative term), and the target is the soft
+    backup (`soft_td_target`). Mixed in before DQN or CQL."""
+
+    posterior: ExactPosterior
+
+    def remember(self, t: Transition) -> None:
+        super().remember(t)  # type: ignore[misc]
+        sa, reward, done, after, here = self.replay[-1][:5]  # type: ignore[attr-defined]
+        after_logp = [] if done else self.posterior.log_prior(t.next_obs, t.next_info)
+        self.replay[-1] = (sa, reward, done, after, here, after_logp, self.posterior.log_prior(t.obs, t.info))  # type: ignore[attr-defined]
+
+    def target(self, batch, reward, done, target_q, valid, feats):  # noqa: ARG002 - the soft backup needs no chooser
+        return soft_td_target(reward, done, target_q, valid, padded_logp(batch, 5, target_q.shape),
+                              self.config.gamma, self.config.alpha)  # type: ignore[attr-defined]
+
+
+def padded_logp(batch, index: int, shape):
+    """The log p lists at `index` of a batch's replay items as a [batch, candidates] tensor, −∞ past
+    each list's end (the padding `valid` masks out)."""
+    import torch
+
+    out = torch.full(shape, -torch.inf)
+    for row, item in enumerate(batch):
+        out[row, :len(item[index])] = torch.tensor(item[index], dtype=out.dtype)
+    return out
+
+
+class DQNPosterior(SoftBackup, DQN):
     """The exact posterior (Yan et al. 2025's optimal policy, which dqn-prior approximates with k
     proposals): act by sampling softmax(log p(a|s) + Q(s, a)/α) over all admissible commands,
-    regress on the soft backup (`soft_td_target`). Its replay keeps log p of the commands at s'."""
+    regress on the soft backup (`soft_td_target`)."""
 
     Config: ClassVar[type] = DQNPosteriorConfig
     config: DQNPosteriorConfig
@@ -342,16 +385,34 @@ class DQNPosterior(DQN):
         super().__init__(config, seed=seed, env_id=env_id)
         self.posterior = ExactPosterior(config, env_id=env_id, seed=seed)
 
-    def remember(self, t: Transition) -> None:
-        super().remember(t)
-        sa, reward, done, after, here = self.replay[-1]
-        logp = [] if done else self.posterior.log_prior(t.next_obs, t.next_info)
-        self.replay[-1] = (sa, reward, done, after, here, logp)
 
-    def target(self, batch, reward, done, target_q, valid, feats):  # noqa: ARG002 - the soft backup needs no chooser
+class CQLPosterior(SoftBackup, CQL):
+    """The exact posterior offline: CQL whose TD target is the soft backup and whose conservative
+    term has the prior as its base measure (`soft_conservative_penalty`) over every admissible
+    command at s; at evaluation it acts by the posterior as dqn-posterior does."""
+
+    Config: ClassVar[type] = CQLPosteriorConfig
+    config: CQLPosteriorConfig
+
+    def __init__(self, config: CQLPosteriorConfig, *, seed: int, env_id: str) -> None:
+        if config.cql_support != "candidates":
+            raise ValueError("cql-posterior's conservative term ranges over every admissible command, weighted by "
+                             f"the prior: cql_support must be 'candidates', not {config.cql_support!r}")
+        self.posterior = ExactPosterior(config, env_id=env_id, seed=seed)  # before CQL's set-up, as cql-prior
+        super().__init__(config, seed=seed, env_id=env_id)
+
+    def load_dataset(self, transitions: Sequence[Transition], provenance: dict[str, Any]) -> None:
+        """The prior of every dataset state in batched calls first (`PriorProposals.prefetch`)."""
+        kept = transitions[:self.config.max_transitions] if self.config.max_transitions else transitions
+        self.posterior.source.prefetch([(t.obs, t.info) for t in kept]
+                                       + [(t.next_obs, t.next_info) for t in kept if not t.terminated])
+        super().load_dataset(transitions, provenance)
+
+    def regulariser(self, q_sa, batch):
         import torch
 
-        next_logp = torch.full(target_q.shape, -torch.inf)
-        for row, item in enumerate(batch):
-            next_logp[row, :len(item[5])] = torch.tensor(item[5], dtype=next_logp.dtype)
-        return soft_td_target(reward, done, target_q, valid, next_logp, self.config.gamma, self.config.alpha)
+        here = torch.from_numpy(stack_candidates([b[4] for b in batch]))
+        valid = here[..., 0] >= 0
+        q_here = self.q(self.features(here.clamp(min=0))).squeeze(-1)
+        return soft_conservative_penalty(q_here, valid, padded_logp(batch, 6, q_here.shape), q_sa,
+                                         self.config.cql_alpha, self.config.alpha)

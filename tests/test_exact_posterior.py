@@ -1,6 +1,7 @@
-"""The exact-posterior agent (`dqn-posterior`, issue 34): its soft backup on a hand-computed
-example and at both ends of α, its policy's two α limits (α → 0: the greedy Q policy; α → ∞: the
-prior's own), `check agent`, and resume / determinism like every agent."""
+"""The exact-posterior agents (`dqn-posterior` and its offline twin `cql-posterior`, issue 34):
+the soft backup and the prior-weighted conservative term on hand-computed examples and at both
+ends of α, the policy's two α limits (α → 0: the greedy Q policy; α → ∞: the prior's own),
+`check agent`, and resume / determinism like every agent."""
 
 from __future__ import annotations
 
@@ -11,7 +12,12 @@ import pytest
 import torch
 
 from priorbench import agents, envs
-from priorbench.agents.dqn import soft_td_target, td_target
+from priorbench.agents.dqn import (
+    conservative_penalty,
+    soft_conservative_penalty,
+    soft_td_target,
+    td_target,
+)
 from priorbench.bench import records
 from priorbench.bench.check_agent import check_agent
 from priorbench.bench.runner import RunJob, execute
@@ -90,7 +96,7 @@ def test_the_replay_keeps_the_prior_of_the_next_commands_and_q_learns_from_it():
         agent.update()
         obs, info = (nxt, next_info) if not (terminated or truncated) else env.reset()
     last = agent.replay[-1]
-    assert len(last) == 6 and (last[2] == 1.0 or len(last[5]) == len(last[3]))
+    assert len(last) == 7 and (last[2] == 1.0 or len(last[5]) == len(last[3])) and len(last[6]) == len(last[4])
     assert agent.updates > 0 and agent.provenance()["alpha"] == 0.1
 
 
@@ -119,3 +125,41 @@ def test_a_killed_run_resumes_to_the_same_records(tmp_path):
     def episodes(p):
         return records.strip_timing(records.read_episodes(p / records.EPISODES).records)
     assert episodes(whole) == episodes(again) == episodes(cut)
+
+
+def test_the_prior_weighted_conservative_term_on_a_hand_computed_example():
+    q = torch.tensor([[1.0, 2.0, 9.0], [0.0, 3.0, 0.0]])
+    valid = torch.tensor([[True, True, False], [True, True, True]])
+    logp = torch.log(torch.tensor([[0.25, 0.75, 1.0], [0.2, 0.3, 0.5]])) - 4.0  # unnormalised, as an LM's scores
+    q_data = torch.tensor([1.0, 3.0])
+    got = soft_conservative_penalty(q, valid, logp, q_data, 5.0, 0.5)
+    v0 = 0.5 * math.log(0.25 * math.exp(2.0) + 0.75 * math.exp(4.0))  # the masked Q = 9 counts for nothing
+    v1 = 0.5 * math.log(0.2 + 0.3 * math.exp(6.0) + 0.5)
+    assert got.item() == pytest.approx(5.0 * ((v0 - 1.0) + (v1 - 3.0)) / 2, rel=1e-6)
+    # a uniform prior at α = 1 is CQL's logsumexp term less log n
+    uniform = torch.zeros(2, 3)
+    n = valid.sum(1).float()
+    assert soft_conservative_penalty(q, valid, uniform, q_data, 5.0, 1.0).item() == pytest.approx(
+        (conservative_penalty(q, valid, q_data, 5.0) - 5.0 * torch.log(n).mean()).item(), rel=1e-6)
+
+
+def test_cql_posterior_keeps_the_prior_at_s_and_refuses_another_support(tmp_path):
+    from priorbench.bench import datasets
+    from priorbench.bench.datasets import collect_episodes
+
+    folder = datasets.write_dataset(collect_episodes(LAKE, "mixture:0.5", 5, seed=0, progress=False),
+                                    env_id=LAKE, policy="mixture:0.5", seed=0, out=tmp_path)
+    params = {**ORACLE, "dataset": str(folder)}
+    agent = agents.make("cql-posterior", seed=0, env_id=LAKE, params=params)
+    agent.load_dataset(datasets.load_transitions(folder, expected_env=LAKE), datasets.describe(folder))
+    for _, _, done, after, here, after_logp, here_logp in agent.replay:
+        assert len(here_logp) == len(here) and (done == 1.0 or len(after_logp) == len(after))
+    assert "cql_term" in agent.gradient_step()
+    with pytest.raises(ValueError, match="cql_support must be 'candidates'"):
+        agents.make("cql-posterior", seed=0, env_id=LAKE, params={**params, "cql_support": "distinct"})
+    # `check agent` plays online agents only: a short run through the runner, twice, gives the same records
+    budget = Budget(steps=60, eval_every=30, checkpoint_every=30)
+    runs = [execute(RunJob(LAKE, "cql-posterior", 0, budget, tmp_path / name, agent_params=params), progress=False)
+            for name in ("a", "b")]
+    first, second = (records.strip_timing(records.read_episodes(p / records.EPISODES).records) for p in runs)
+    assert first == second and any(e["phase"] == "eval" for e in first)
