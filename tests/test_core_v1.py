@@ -1,6 +1,7 @@
-"""Protocol core-v1 (leaderboard v2, issue 31): its spec follows its protocol, every family runs on
-every headline env with every prior, the distilled adapters saw no test task, and the committed
-core-v1 runs follow the protocol's tracks (held-out test tasks, >= 20 test episodes a round)."""
+"""Protocol core-v1 (leaderboard v2, issue 31) and protocol babyai-v1 (BabyAI's table, issue 33):
+each spec follows its protocol, every family runs on every headline env with every prior, the
+distilled adapters saw no test task, and the committed core-v1 runs follow the protocol's tracks
+(held-out test tasks, >= 20 test episodes a round)."""
 
 from __future__ import annotations
 
@@ -18,18 +19,26 @@ from priorbench.bench.leaderboard.protocol import (
 from tests.conftest import ROOT
 
 BOARD = ROOT / "leaderboard" / "core-v1"
-FAMILIES = {"random", "expert", "dqn", "cql", "ppo", "llm", "llm-sample", "dqn-prior", "cql-prior", "vi", "twosome"}
-PRIOR_AGENTS = ("llm", "llm-sample", "dqn-prior", "cql-prior")
+FAMILIES = {"random", "expert", "dqn", "cql", "ppo", "llm", "llm-sample", "dqn-prior", "dqn-posterior", "cql-prior",
+            "vi", "twosome"}
+PRIOR_AGENTS = ("llm", "llm-sample", "dqn-prior", "dqn-posterior", "cql-prior")
+#: board → (its protocol's label, its tracks)
+BOARDS = {"core-v1": ("core-v1@1", {HEADLINE, SINGLE_TASK}), "babyai-v1": ("babyai-v1@1", {HEADLINE})}
+
+
+@pytest.fixture(scope="module", params=list(BOARDS))
+def board(request):
+    return request.param
 
 
 @pytest.fixture(scope="module")
-def protocol():
-    return load_protocol(BOARD / "protocol.toml")
+def protocol(board):
+    return load_protocol(ROOT / "leaderboard" / board / "protocol.toml")
 
 
 @pytest.fixture(scope="module")
-def spec():
-    return leaderboard_spec.load(BOARD / "spec.toml")
+def spec(board):
+    return leaderboard_spec.load(ROOT / "leaderboard" / board / "spec.toml")
 
 
 def _prior_of(params: dict) -> str:
@@ -42,10 +51,11 @@ def _prior_of(params: dict) -> str:
     return "contextual" if prior.get("calibration") == "contextual" else "base"
 
 
-def test_the_spec_follows_the_protocol(protocol, spec):
-    assert protocol.label == "core-v1@1"
-    assert {t.track for t in protocol.env} == {HEADLINE, SINGLE_TASK}
-    assert spec.runs == BOARD.relative_to(ROOT) / "runs"
+def test_the_spec_follows_the_protocol(board, protocol, spec):
+    label, tracks = BOARDS[board]
+    assert protocol.label == label
+    assert {t.track for t in protocol.env} == tracks
+    assert spec.runs == ROOT.joinpath("leaderboard", board).relative_to(ROOT) / "runs"
     for experiment in spec.experiments:
         for env in experiment.envs:
             terms = protocol.terms(env)
@@ -68,7 +78,7 @@ def test_every_family_runs_every_headline_env_with_every_prior(protocol, spec):
         assert FAMILIES <= {agent for agent, _ in rows}, terms.id
         for agent in PRIOR_AGENTS:
             assert {(agent, "contextual"), (agent, "distilled")} <= rows, (terms.id, agent)
-        for agent in ("dqn-prior", "cql-prior"):
+        for agent in ("dqn-prior", "dqn-posterior", "cql-prior"):
             assert (agent, "uniform") in rows, (terms.id, agent)
         assert {("vi", "base"), ("twosome", "base")} <= rows, terms.id
 
@@ -87,7 +97,8 @@ def test_the_distilled_adapters_are_the_envs_own(protocol, spec):
                     assert manifest["env_ids"] == [env], (experiment.name, agent)
 
 
-def test_the_committed_core_v1_runs_follow_the_protocol_and_its_tracks(protocol):
+def test_the_committed_core_v1_runs_follow_the_protocol_and_its_tracks():
+    protocol = load_protocol(BOARD / "protocol.toml")
     runs = BOARD / "runs"
     assert runs.exists() and records.find_runs(runs), "leaderboard/core-v1/runs holds no committed runs"
     groups, refused = leaderboard.collect(runs, protocol)
