@@ -56,7 +56,7 @@ SETTINGS = (
             "5 seeds a point; the agents' registered settings.", "SmolLM2 distilled (real)"),
 )
 #: folder → what the page calls the prior (SYNTHETIC ones say so); "distilled" is the setting's.
-ORACLES = {"oracle-q0.3": "SYNTHETIC oracle q = 0.3 (bad)", "oracle-q0.6": "SYNTHETIC oracle q = 0.6",
+ORACLES = {"uniform": "SYNTHETIC uniform (the control)", "oracle-q0.3": "SYNTHETIC oracle q = 0.3 (bad)", "oracle-q0.6": "SYNTHETIC oracle q = 0.6",
            "oracle-q0.9": "SYNTHETIC oracle q = 0.9 (good)"}
 #: The exact posterior's α check (Frozen Lake): folder of each α (0.1 is the sweep's own "exact").
 ALPHAS = {0.03: "exact-a0.03", 0.1: "exact", 0.3: "exact-a0.3", 1.0: "exact-a1"}
@@ -70,12 +70,17 @@ def priors(setting: Setting) -> dict[str, str]:
     return {**ORACLES, "distilled": setting.distilled}
 
 
+#: Every row read by this report, by its folder (for the CPU total: each run once).
+_READ: dict[Path, Any] = {}
+
+
 def row(setting: Setting, folder: Path) -> Any:
     """The one leaderboard row of a point's finished runs (None until they exist)."""
     from priorbench.bench.leaderboard.stats import finished_rows
 
     found = finished_rows([folder], {setting.env})
-    return found[0] if len(found) == 1 else None
+    _READ[folder] = found[0] if len(found) == 1 else None
+    return _READ[folder]
 
 
 def cells(r: Any) -> tuple[str, str, float | None, float | None]:
@@ -104,7 +109,7 @@ def report(page: Path = PAGE) -> None:
              "reaches it, with the interval from the curve's 95% band (never: not within the budget). "
              "Final: the last round's test episodes pooled over seeds, exact 95% interval. Each verdict is the "
              "leaderboard's claim checker on the final round.", ""]
-    every: dict[str, Any] = {}
+    _READ.clear()
     for setting in SETTINGS:
         points = {prior: {**{f"k{k}": row(setting, setting.runs / prior / f"k{k}") for k in KS},
                           "exact": row(setting, setting.runs / prior / "exact")} for prior in priors(setting)}
@@ -114,9 +119,8 @@ def report(page: Path = PAGE) -> None:
                           for prior in ALPHA_PRIORS}
             lines += alpha_section(setting, alpha_rows, points)
             points = {**points, **{f"alpha-{p}": {str(a): r for a, r in got.items()} for p, got in alpha_rows.items()}}
-        every.update({r.path: r for rows in points.values() for x in rows.values() if x is not None for r in x.runs})
     seconds = sum(float(r.manifest["timing"]["wall_s"]) + float(r.manifest["timing"].get("setup", {}).get("wall_s", 0))
-                  for r in every.values())
+                  for x in _READ.values() if x is not None for r in x.runs)
     lines += [f"CPU: {seconds / 3600:.2f} CPU-hours in all (the runs' wall time, one thread each).", ""]
     page.parent.mkdir(parents=True, exist_ok=True)
     page.write_text("\n".join(lines) + "\n")
@@ -126,6 +130,7 @@ def report(page: Path = PAGE) -> None:
 def section(setting: Setting, points: dict[str, dict[str, Any]], figures: Path) -> list[str]:
     """One env: steps to LEVEL and final success per (prior, k), the verdicts, the figure."""
     from priorbench.bench.leaderboard import claims
+    from priorbench.bench.leaderboard.stats import pooled_wins
 
     names = priors(setting)
     lines = [f"## {setting.title}", "", f"{setting.env}: {setting.about}", "",
@@ -147,9 +152,13 @@ def section(setting: Setting, points: dict[str, dict[str, Any]], figures: Path) 
             continue
         v = claims.evaluate([claims.Claim(f"{setting.key}-exact-vs-k5-{prior}", sentence, "success_difference",
                                           (exact.id, five.id), ">", 0.0)], [exact, five])[0]
+        (w0, n0), (f0, m0) = pooled_wins(exact.runs, "start"), pooled_wins(five.runs, "start")
         verdicts.append(f"- **{v.status}** — {v.claim.sentence} ({claims.test_text(v.claim)}; "
+                        f"at step 0 they won {w0}/{n0} and {f0}/{m0}; "
                         f"{claims.figure_text(v)}) `{v.claim.id}`")
-    return [*lines, *finals, "", "Does the exact posterior escape where k draws trap the policy?", "", *verdicts, "",
+    return [*lines, *finals, "", "Does the exact posterior end with more wins than k = 5? Each line is the claim "
+            "checker on the final round, with where both started (the step-0 round, before any update): an "
+            "exact posterior ahead at the end but not at the start did not escape by learning.", "", *verdicts, "",
             *draw(setting, points, figures), ""]
 
 
@@ -180,8 +189,11 @@ def alpha_section(setting: Setting, alpha_rows: dict[str, dict[float, Any]],
                      + f" | {cell(points[prior]['k5'])} |")
         ran = {a: pooled_wins(r.runs) for a, r in got.items() if r is not None}
         if len(ran) == len(ALPHAS):
-            top = max(ran, key=lambda a: (ran[a][0] / ran[a][1], -a))
-            best.append(f"- {names[prior]}: the most final wins at α = {top:g} ({ran[top][0]}/{ran[top][1]}); "
+            most = max(w / n for w, n in ran.values())
+            tops = [a for a in ALPHAS if ran[a][0] / ran[a][1] == most]
+            top = tops[0]
+            best.append(f"- {names[prior]}: the most final wins at α = {', '.join(f'{a:g}' for a in tops)}"
+                        f"{' (tied)' if len(tops) > 1 else ''} ({ran[top][0]}/{ran[top][1]}); "
                         f"at the sweep's α = 0.1, {ran[0.1][0]}/{ran[0.1][1]}.")
     return [*lines, "", *([*best, ""] if best else []),
             "α was fixed at 0.1 (dqn-prior's β = 10) before the sweep; picking it from these rows would pick it on "
