@@ -106,7 +106,8 @@ def report(page: Path = PAGE) -> None:
              "V(s') = α·log Σ p(a'|s')·exp(Q(s', a')/α), the prior normalised over the commands. The SYNTHETIC "
              "oracle puts mass q on the expert's command and spreads the rest: it is not an LLM.", "",
              f"Steps to {LEVEL:.0%} test success: the first evaluation step where the IQM curve over seeds "
-             "reaches it, with the interval from the curve's 95% band (never: not within the budget). "
+             "reaches it, with the interval from the curve's 95% band (never: not within the budget); a row can "
+             "reach it at step 0 and end below it, so read it with the final row. "
              "Final: the last round's test episodes pooled over seeds, exact 95% interval. Each verdict is the "
              "leaderboard's claim checker on the final round.", ""]
     _READ.clear()
