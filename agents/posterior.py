@@ -260,7 +260,22 @@ class DQNPrior(DQN):
         self.posterior = PosteriorSampling(config, env_id=env_id, seed=seed)
 
 
-class CQLPrior(CQL):
+class PrefetchedDataset:
+    """The offline prior agents' dataset: the prior of every dataset state in batched calls first
+    (`PriorProposals.prefetch`), then CQL reads it. Mixed in before CQL."""
+
+    posterior: Any
+    config: CQLConfig
+
+    def load_dataset(self, transitions: Sequence[Transition], provenance: dict[str, Any]) -> None:
+        """The prior of every dataset state in batched calls first (`PriorProposals.prefetch`)."""
+        kept = transitions[:self.config.max_transitions] if self.config.max_transitions else transitions
+        self.posterior.source.prefetch([(t.obs, t.info) for t in kept]
+                                       + [(t.next_obs, t.next_info) for t in kept if not t.terminated])
+        super().load_dataset(transitions, provenance)
+
+
+class CQLPrior(PrefetchedDataset, CQL):
     """CQL-Prior: offline CQL whose conservative term and TD max range over k prior proposals."""
 
     Config: ClassVar[type] = CQLPriorConfig
@@ -269,13 +284,6 @@ class CQLPrior(CQL):
         # the prior first, as before CQL's own set-up: loading a model may draw from torch's RNG
         self.posterior = PosteriorSampling(config, env_id=env_id, seed=seed)
         super().__init__(config, seed=seed, env_id=env_id)
-
-    def load_dataset(self, transitions: Sequence[Transition], provenance: dict[str, Any]) -> None:
-        """The prior of every dataset state in batched calls first (`PriorProposals.prefetch`)."""
-        kept = transitions[:self.config.max_transitions] if self.config.max_transitions else transitions
-        self.posterior.source.prefetch([(t.obs, t.info) for t in kept]
-                                       + [(t.next_obs, t.next_info) for t in kept if not t.terminated])
-        super().load_dataset(transitions, provenance)
 
 
 # --- the exact posterior: the k → ∞ limit of posterior sampling (issue 34) --------------------
@@ -386,7 +394,7 @@ class DQNPosterior(SoftBackup, DQN):
         self.posterior = ExactPosterior(config, env_id=env_id, seed=seed)
 
 
-class CQLPosterior(SoftBackup, CQL):
+class CQLPosterior(SoftBackup, PrefetchedDataset, CQL):
     """The exact posterior offline: CQL whose TD target is the soft backup and whose conservative
     term has the prior as its base measure (`soft_conservative_penalty`) over every admissible
     command at s; at evaluation it acts by the posterior as dqn-posterior does."""
@@ -400,13 +408,6 @@ class CQLPosterior(SoftBackup, CQL):
                              f"the prior: cql_support must be 'candidates', not {config.cql_support!r}")
         self.posterior = ExactPosterior(config, env_id=env_id, seed=seed)  # before CQL's set-up, as cql-prior
         super().__init__(config, seed=seed, env_id=env_id)
-
-    def load_dataset(self, transitions: Sequence[Transition], provenance: dict[str, Any]) -> None:
-        """The prior of every dataset state in batched calls first (`PriorProposals.prefetch`)."""
-        kept = transitions[:self.config.max_transitions] if self.config.max_transitions else transitions
-        self.posterior.source.prefetch([(t.obs, t.info) for t in kept]
-                                       + [(t.next_obs, t.next_info) for t in kept if not t.terminated])
-        super().load_dataset(transitions, provenance)
 
     def regulariser(self, q_sa, batch):
         import torch
