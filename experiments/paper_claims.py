@@ -268,7 +268,8 @@ def online(lines: list[str], figures: dict[str, Any]) -> tuple[list[dict[str, An
                     continue
                 v = claim(cid, f"{agent} beats {llm}, both with {PRIORS[p][0]}", "success_difference",
                           [a.id, b.id], ">", 0.0, {a.id: a, b.id: b})
-                out.append((v.status, cid, verdict_line(v)))
+                w0, n0 = wins_at(a, first=True)  # a lead already there at step 0 is the prior's reading, not learning
+                out.append((v.status, cid, f"{verdict_line(v)} — at step 0, before any update, {agent} won {w0}/{n0}"))
     for status, cid, line in out:
         verdicts.append((status, cid))
         figures.setdefault("online_verdicts", []).append(line)
