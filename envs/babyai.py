@@ -41,7 +41,7 @@ LEVELS = {
     "PickupThenGoToLocal": "BabyAI-PickupThenGoToLocal-v0",  # ours (OWN_LEVELS): GLAM's sequence tasks
     "GoToAfterPickupLocal": "BabyAI-GoToAfterPickupLocal-v0",
 }
-#: Levels minigrid does not have, defined here (`_SequenceLocal`) and registered with gymnasium
+#: Levels minigrid does not have, defined here (`_sequence_level`) and registered with gymnasium
 #: under these ids: GLAM's one-room sequence tasks, "pick up A, then go to B" and "go to B after
 #: you pick up A", in GoToLocal's room (8×8, 8 objects); the step limit is minigrid's rule for
 #: the instructions (64 per navigation).
