@@ -1,0 +1,142 @@
+"""Claim (a) of experiments/paper_claims.py (issue 32), on any env: cql and cql-prior (each prior)
+on the first N transitions of one dataset, per N; the smallest N reaching 90% of cql's best, with a
+bootstrap interval over seeds, and the saving against cql. The claim presumes cql learns something
+on the env: where its best dataset size does not beat random on the unseen tasks (the claim
+checker's success difference), the savings are "not testable here", with the figures."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from paper_claims_rows import (
+    FAILS,
+    HOLDS,
+    NOT_RUN,
+    NOT_TESTABLE,
+    PRIORS,
+    claim,
+    find,
+    rows,
+    seed_finals,
+    success_cell,
+    verdict_line,
+)
+
+#: The paper's offline claim: CQL-Prior reaches CQL's performance with over 90% fewer samples.
+SAVING, OF_BEST = 0.9, 0.9
+OFFLINE_PRIORS = ("distilled", "contextual", "uniform")
+
+
+@dataclass(frozen=True)
+class OfflineEnv:
+    """One env of claim (a): where its runs lie (RUNS/offline/n{N}/{plain|prior}) and its random row."""
+
+    key: str          # the verdicts' id prefix ("" for the first env, whose ids predate the second)
+    env: str
+    runs: Path
+    sizes: tuple[int, ...]
+    random_folder: Path  # the core-v1 board's folder with this env's random row (same test tasks)
+
+
+def _first_size(sizes: Sequence[int], means: dict[int, float], level: float) -> float:
+    return float(next((n for n in sizes if n in means and means[n] >= level), math.inf))
+
+
+def offline(where: OfflineEnv, lines: list[str], figures: dict[str, Any]) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+    """The section's table, interval table and verdict lines (into figures["offline_verdicts"][key])."""
+    from priorbench.bench import metrics
+
+    sizes = where.sizes
+    series = {"cql": ("cql", None), **{f"cql-prior {PRIORS[p][0]}": ("cql-prior", p) for p in OFFLINE_PRIORS}}
+    prefix = f"{where.key}-" if where.key else ""
+    ids = {s: f"{prefix}offline-{p}" for s, (_, p) in series.items() if p}
+    out = figures.setdefault("offline_verdicts", {}).setdefault(where.key, [])
+    tables, cells, finals, cql_rows = [], {}, {}, {}
+    for n in sizes:
+        table = rows([where.runs / "offline" / f"n{n}" / p for p in ("plain", *OFFLINE_PRIORS)], where.env)
+        tables.append(table)
+        for name, (agent, prior) in series.items():
+            row = find(table, agent, prior)
+            cells[name, n] = success_cell(row)
+            if row is not None:
+                finals[name, n] = seed_finals(row)
+                if agent == "cql":
+                    cql_rows[n] = row
+    lines += ["| transitions | " + " | ".join(series) + " |", "|---:|" + "---:|" * len(series)]
+    lines += [f"| {n:,} | " + " | ".join(cells[s, n] for s in series) + " |" for n in sizes]
+    complete = all((s, n) in finals and len(finals[s, n]) >= 3 for s in series for n in sizes)
+    if not complete:
+        done = sum(len(finals.get((s, n), {})) for s in series for n in sizes)
+        lines += ["", f"**{NOT_RUN}**: a cell above has fewer than 3 seeds ({done} of "
+                  f"{len(series) * len(sizes) * 5} runs finished)."]
+        out += [f"**{NOT_RUN}** — {s} reaches {OF_BEST:.0%} of cql's best with over {SAVING:.0%} fewer "
+                f"transitions `{cid}`" for s, cid in ids.items()]
+        return tables, [(NOT_RUN, cid) for cid in ids.values()]
+    best = max(float(np.mean(list(finals["cql", n].values()))) for n in sizes)
+    best_n = next(n for n in sizes if float(np.mean(list(finals["cql", n].values()))) == best)
+    random_row = find(rows([where.random_folder], where.env), "random")
+    if random_row is None:
+        learns = None
+        lines += ["", f"**{NOT_RUN}**: the board's random row of {where.env} is missing, so whether cql "
+                  "learns here is unknown."]
+    else:
+        cql_row = cql_rows[best_n]
+        v = claim(f"{prefix}offline-cql-learns", f"cql at its best dataset size ({best_n:,} transitions) wins more "
+                  "unseen tasks than random", "success_difference", [cql_row.id, random_row.id], ">", 0.0,
+                  {cql_row.id: cql_row, random_row.id: random_row})
+        learns = v.status == HOLDS
+        lines += ["", "The claim presumes cql learns something here. The best size is picked on these test tasks, "
+                  "which favours cql, so a premise that fails fails with that help:", "", f"- {verdict_line(v)}"]
+    if not learns:
+        why = ("cql does not beat random here, so there is no performance of cql's to reach with fewer samples"
+               if learns is False else "the random row is missing")
+        lines += ["", f"The savings are **{NOT_TESTABLE}**: {why}."]
+        out += [f"**{NOT_TESTABLE}** — {s} reaches {OF_BEST:.0%} of cql's best with over {SAVING:.0%} fewer "
+                f"transitions ({why}) `{cid}`" for s, cid in ids.items()]
+        figures.setdefault("offline", {})[where.key] = {s: [float(np.mean(list(finals[s, n].values()))) for n in sizes]
+                                                         for s in series}
+        return tables, [(NOT_TESTABLE if learns is False else NOT_RUN, cid) for cid in ids.values()]
+    rng = np.random.RandomState(metrics.BOOTSTRAP_SEED)
+    def means(draw: bool) -> dict[tuple[str, int], float]:
+        result = {}
+        for key, by_seed in finals.items():
+            values = np.array(list(by_seed.values()))
+            result[key] = float(values[rng.randint(len(values), size=len(values))].mean() if draw else values.mean())
+        return result
+    def smallest(m: dict[tuple[str, int], float]) -> dict[str, float]:
+        top = max(m["cql", n] for n in sizes)
+        return {s: _first_size(sizes, {n: m[s, n] for n in sizes}, OF_BEST * top) for s in series}
+    point = smallest(means(False))
+    draws = [smallest(means(True)) for _ in range(metrics.BOOTSTRAP_REPS)]
+    lines += ["", f"cql's best mean final success is {best:.3f}; the bar is {OF_BEST:.0%} of it, {OF_BEST * best:.3f}. "
+              "Smallest dataset reaching it, and the saving against cql (1 − N_prior / N_cql), with a "
+              f"bootstrap over seeds ({metrics.BOOTSTRAP_REPS} resamples of each cell's seeds):", "",
+              "| series | smallest N (point) | 95% interval of N | saving (point) | 95% interval of the saving |",
+              "|---|---:|---:|---:|---:|"]
+    verdicts = []
+    for s in series:
+        ns = np.array([d[s] for d in draws])
+        save = np.array([1 - d[s] / d["cql"] if math.isfinite(d[s]) else -math.inf for d in draws])
+        lo_n, hi_n = np.percentile(ns, [2.5, 97.5], method="nearest")  # no arithmetic on "never" (inf)
+        lo_s, hi_s = np.percentile(save, [2.5, 97.5], method="nearest")
+        p_save = 1 - point[s] / point["cql"] if math.isfinite(point[s]) else -math.inf
+        fmt = lambda x: f"{x:,.0f}" if math.isfinite(x) else "never"  # noqa: E731
+        pct = lambda x: f"{x:.3f}" if math.isfinite(x) else "−∞"  # noqa: E731
+        lines.append(f"| {s} | {fmt(point[s])} | [{fmt(lo_n)}, {fmt(hi_n)}] | "
+                     + ("–" if s == "cql" else pct(p_save)) + " | " + ("–" if s == "cql" else f"[{pct(lo_s)}, {pct(hi_s)}]") + " |")
+        if s != "cql":
+            status = HOLDS if lo_s > SAVING else FAILS
+            verdicts.append((status, ids[s]))
+            out.append(f"**{status}** — {s} reaches {OF_BEST:.0%} of cql's best with over {SAVING:.0%} fewer "
+                       f"transitions (the whole interval of the saving above {SAVING}: [{pct(lo_s)}, {pct(hi_s)}]) `{ids[s]}`")
+    if math.isfinite(point["cql"]):
+        lines += ["", f"cql first reaches the bar at {point['cql']:,.0f} transitions, so the smallest size here "
+                  f"({sizes[0]:,}) bounds any measurable saving to {1 - sizes[0] / point['cql']:.3f}."]
+    figures.setdefault("offline", {})[where.key] = {s: [float(np.mean(list(finals[s, n].values()))) for n in sizes]
+                                                     for s in series}
+    return tables, verdicts
