@@ -302,8 +302,12 @@ class ExactPosteriorSettings:
     """Temperature α of q(a|s) ∝ p(a|s)·exp(Q(s, a)/α) and of the soft backup V(s') = α·log Σ
     p(a'|s')·exp(Q(s', a')/α) (α = 1/β: dqn-prior's β = 10 is α = 0.1). α → 0: the greedy Q
     policy and the max backup; α → ∞: the prior's own policy and its mean of Q."""
-    eval_decision: Literal["argmax", "sample"] = "argmax"
-    """At evaluation: the posterior's most likely command, or a sample of it."""
+    eval_decision: Literal["argmax", "sample"] = "sample"
+    """At evaluation: a sample of the posterior (the default: the policy it learns, and
+    dqn-prior's evaluation rule, so the two compare like for like), or its most likely command.
+    A deterministic rule can loop where observations repeat: on Coin Collector 2 (core-v1's
+    budget, the distilled prior, 5 seeds) argmax won none of 200 test episodes while training,
+    which samples, won 90 of 124 episodes."""
     cache: bool = True
     """Use the persistent prior cache."""
 

@@ -63,8 +63,8 @@ def test_the_soft_backup_normalises_the_prior_over_the_valid_commands():
     assert (y >= lowest - 1e-5).all() and (y <= td_target(reward, done, next_q, valid, 0.9) + 1e-5).all()  # min Q ≤ V ≤ max Q
 
 
-def _agent(alpha: float):
-    return agents.make("dqn-posterior", seed=0, env_id=LAKE, params={**ORACLE, "alpha": alpha})
+def _agent(alpha: float, **params):
+    return agents.make("dqn-posterior", seed=0, env_id=LAKE, params={**ORACLE, "alpha": alpha, **params})
 
 
 def test_the_policy_at_both_ends_of_alpha():
@@ -75,12 +75,26 @@ def test_the_policy_at_both_ends_of_alpha():
     commands, expert = info["admissible_commands"], info["expert_action"]
     other = next(c for c in commands if c != expert)
     for alpha, wanted in ((1e-6, other), (1e6, expert)):
-        agent = _agent(alpha)
+        agent = _agent(alpha, eval_decision="argmax")
         agent.q_values = lambda rows, cmds=commands: np.array([1.0 if c == other else 0.0 for c in cmds])
         assert agent.act(obs, info, explore=False) == wanted, alpha
         draws = [agent.act(obs, info, explore=True) for _ in range(200)]
         share = draws.count(wanted) / len(draws)
         assert share == 1.0 if alpha < 1 else share > 0.8  # sampling the posterior: all Q, or the prior's 0.9
+
+
+def test_evaluation_samples_the_posterior_as_dqn_prior_evaluates():
+    """The registered evaluation plays a sample of the posterior (dqn-prior's rule: its evaluation
+    samples softmax(β·Q) over the k), not its argmax: a deterministic rule loops where views
+    repeat (Coin Collector: argmax won no test game, training's samples most). At α → ∞ the
+    posterior is the SYNTHETIC oracle's q = 0.9 on the expert's command."""
+    env = envs.make(LAKE, split="test")
+    obs, info = env.reset(options={"task": 0})
+    agent = _agent(1e6)
+    assert agent.config.eval_decision == "sample"
+    agent.q_values = lambda rows, cmds=info["admissible_commands"]: np.zeros(len(cmds))
+    draws = [agent.act(obs, info, explore=False) for _ in range(400)]
+    assert 0.8 < draws.count(info["expert_action"]) / len(draws) < 0.97  # the prior's 0.9, not argmax's 1.0
 
 
 def test_the_replay_keeps_the_prior_of_the_next_commands_and_q_learns_from_it():

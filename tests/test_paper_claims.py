@@ -58,5 +58,5 @@ def test_the_exact_posterior_page_is_rebuilt_from_the_committed_runs(tmp_path):
     for name in ("k.png", "k-textworld.png"):  # one figure per env
         assert (tmp_path / script.FIGURES / name).exists()
     verdicts = [line for line in rebuilt.splitlines() if line.startswith("- **")]
-    assert len(verdicts) == sum(len(script.priors(setting)) for setting in script.SETTINGS)
+    assert len(verdicts) == 2 * sum(len(script.priors(setting)) for setting in script.SETTINGS)  # vs k = 5; gain
     assert all(line.split("**")[1] in (claims.HOLDS, claims.FAILS, claims.NOT_RUN) for line in verdicts)

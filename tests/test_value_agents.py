@@ -138,8 +138,8 @@ def test_offline_agents_learn_from_a_dataset(agent, mixture_dataset, tmp_path):
     params = {**FAST, "dataset": str(folder)}
     if agent == "cql-prior":  # argmax evaluation: this asks whether Q learned, not how softmax(10·Q) samples
         params.update(prior="tiny-gpt2", eval_decision="argmax")
-    if agent == "cql-posterior":  # the posterior's argmax over every command (its default evaluation)
-        params.update(prior="tiny-gpt2")
+    if agent == "cql-posterior":  # the posterior's argmax over every command: whether Q learned
+        params.update(prior="tiny-gpt2", eval_decision="argmax")
     path = execute(_job(agent, tmp_path, steps=1500, **params), progress=False)
     manifest = json.loads((path / "manifest.json").read_text())
     assert manifest["budget_unit"] == "gradient_steps"
