@@ -47,6 +47,18 @@ def _first_size(sizes: Sequence[int], means: dict[int, float], level: float) -> 
     return float(next((n for n in sizes if n in means and means[n] >= level), math.inf))
 
 
+def premise(cql_row: Any, random_row: Any, size: int, cid: str) -> tuple[bool | None, list[str]]:
+    """Whether cql learns here at all: its row at `size` transitions wins more unseen tasks than
+    random (the claim checker's success difference). None when the random row is missing."""
+    if random_row is None:
+        return None, [f"**{NOT_RUN}**: the board's random row is missing, so whether cql learns here is unknown."]
+    v = claim(cid, f"cql at its best dataset size ({size:,} transitions) wins more unseen tasks than random",
+              "success_difference", [cql_row.id, random_row.id], ">", 0.0, {cql_row.id: cql_row, random_row.id: random_row})
+    return v.status == HOLDS, ["The claim presumes cql learns something here. The best size is picked on these test "
+                               "tasks, which favours cql, so a premise that fails fails with that help:", "",
+                               f"- {verdict_line(v)}"]
+
+
 def offline(where: OfflineEnv, lines: list[str], figures: dict[str, Any]) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
     """The section's table, interval table and verdict lines (into figures["offline_verdicts"][key])."""
     from priorbench.bench import metrics
@@ -80,18 +92,8 @@ def offline(where: OfflineEnv, lines: list[str], figures: dict[str, Any]) -> tup
     best = max(float(np.mean(list(finals["cql", n].values()))) for n in sizes)
     best_n = next(n for n in sizes if float(np.mean(list(finals["cql", n].values()))) == best)
     random_row = find(rows([where.random_folder], where.env), "random")
-    if random_row is None:
-        learns = None
-        lines += ["", f"**{NOT_RUN}**: the board's random row of {where.env} is missing, so whether cql "
-                  "learns here is unknown."]
-    else:
-        cql_row = cql_rows[best_n]
-        v = claim(f"{prefix}offline-cql-learns", f"cql at its best dataset size ({best_n:,} transitions) wins more "
-                  "unseen tasks than random", "success_difference", [cql_row.id, random_row.id], ">", 0.0,
-                  {cql_row.id: cql_row, random_row.id: random_row})
-        learns = v.status == HOLDS
-        lines += ["", "The claim presumes cql learns something here. The best size is picked on these test tasks, "
-                  "which favours cql, so a premise that fails fails with that help:", "", f"- {verdict_line(v)}"]
+    learns, premise_lines = premise(cql_rows[best_n], random_row, best_n, f"{prefix}offline-cql-learns")
+    lines += ["", *premise_lines]
     if not learns:
         why = ("cql does not beat random here, so there is no performance of cql's to reach with fewer samples"
                if learns is False else "the random row is missing")

@@ -60,3 +60,24 @@ def test_the_exact_posterior_page_is_rebuilt_from_the_committed_runs(tmp_path):
     verdicts = [line for line in rebuilt.splitlines() if line.startswith("- **")]
     assert len(verdicts) == 2 * sum(len(script.priors(setting)) for setting in script.SETTINGS)  # vs k = 5; gain
     assert all(line.split("**")[1] in (claims.HOLDS, claims.FAILS, claims.NOT_RUN) for line in verdicts)
+
+
+def test_the_offline_claim_needs_cql_to_learn_first():
+    """Claim (a) asks for fewer samples to reach cql's performance: where cql itself does not beat
+    random on the unseen tasks there is nothing to reach, and the savings are "not testable here".
+    The premise on core-v1's committed rows: cql learns on Frozen Lake Random, not on Cooking 1."""
+    script = _script()
+    import paper_claims_offline as offline
+    import paper_claims_rows as rows
+
+    here = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        for env, learns in (("priorbench/FrozenLake-4x4-Random-v0", True), ("priorbench/TextWorld-Cooking-1-v0", False)):
+            table = rows.rows([script.CORE_V1 / "priorbench"], env)
+            cql, random = rows.find(table, "cql"), rows.find(table, "random")
+            got, lines = offline.premise(cql, random, 100, "premise")
+            assert got is learns and lines[-1].startswith(f"- **{rows.HOLDS if learns else rows.FAILS}**"), env
+        assert offline.premise(cql, None, 100, "premise")[0] is None
+    finally:
+        os.chdir(here)
