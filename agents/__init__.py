@@ -30,7 +30,8 @@ register("dqn-prior", target="priorbench.agents.posterior:DQNPrior",
          references=("yan2025efficient", "he2016deep"))
 register("dqn-posterior", target="priorbench.agents.posterior:DQNPosterior",
          description="DQN acting by the exact posterior p(a|s)·exp(Q/α) over every admissible command, "
-                     "soft backup (the k → ∞ limit of dqn-prior; Yan et al. 2025, cf. LINVIT)",
+                     "soft backup (dqn-prior's policy as k → ∞, with the soft backup in place of its max; Yan et al. 2025, "
+                     "cf. LINVIT)",
          references=("yan2025efficient", "zhang2024how", "he2016deep"))
 register("cql", target="priorbench.agents.dqn:CQL",
          description="offline CQL over all admissible commands (needs a dataset)",

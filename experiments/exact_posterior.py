@@ -1,5 +1,6 @@
 """What k buys (issue 34): dqn-prior at k ∈ {1, 2, 5, 10, 20} against the exact posterior
-(dqn-posterior, the k → ∞ limit), per prior quality, on unseen test maps.
+(dqn-posterior: dqn-prior's policy as k → ∞, with the soft backup in place of dqn-prior's max over its
+proposals), per prior quality, on unseen test maps.
 
     python experiments/exact_posterior.py run [--workers N] [--only frozenlake|textworld]
     python experiments/exact_posterior.py report [--out PAGE.md]
@@ -48,7 +49,9 @@ SETTINGS = (
     Setting("frozenlake", "Frozen Lake Random", "priorbench/FrozenLake-4x4-Random-v0",
             "experiments/exact-posterior-frozenlake.toml", 3000, "maps",
             "100 random train maps, 20 unseen test maps (one episode each per round); 3,000 steps, evaluated every "
-            "250, 5 seeds a point; lr 0.003 and γ 0.9 (core-v1's Frozen Lake settings).", "SmolLM2 distilled (real)"),
+            "250, 5 seeds a point; lr 0.003 and γ 0.9 (core-v1's Frozen Lake settings). Here q = 0.3 misleads more "
+            "than it helps: where only 2 or 3 moves are open (12 of the 16 cells) it puts less mass on the expert's "
+            "move than on each other one.", "SmolLM2 distilled (real)"),
     Setting("textworld", "TextWorld Coin Collector 2", "priorbench/TextWorld-CoinCollector-2-v0",
             "experiments/exact-posterior-textworld.toml", 2000, "games",
             "core-v1's headline level (the coin 10 rooms away among 20, dead ends): 20 unseen test games of up to "
@@ -176,8 +179,12 @@ def section(setting: Setting, points: dict[str, dict[str, Any]], figures: Path) 
     return [*lines, *finals, "", "Does the exact posterior end with more wins than k = 5? Each line is the claim "
             "checker on the final round, with where both started (the step-0 round, before any update): an "
             "exact posterior that ends ahead only by as much as it started ahead did not escape by learning.", "",
-            *verdicts, "", "Does the exact posterior learn, i.e. end above its own step-0 round (the claim checker's "
-            "gain, mean over seeds)?", "", *gains, "",
+            *verdicts, "", "\"does not hold\" is the claim checker's word for \"the runs do not show it\": it covers a "
+            "difference too small for these seeds to tell as well as one the other way; read the figures.", "",
+            "Does the sampled exact posterior end above its own step-0 round (the claim checker's gain, mean over "
+            "seeds)? A gain here can be the sampled policy sharpening toward what its argmax already did at step 0: "
+            "the evaluation-rule table below (where it was measured) shows the same training's argmax.", "",
+            *gains, "",
             *draw(setting, points, figures), ""]
 
 
@@ -199,7 +206,7 @@ def rule_section(setting: Setting, argmax_rows: dict[str, Any], points: dict[str
              "The same exact-posterior training evaluated two ways: by a sample of the posterior (the rows "
              "above, as dqn-prior is evaluated) and by its most likely command (argmax, the agent's rule before "
              "this page's evaluation fix). Evaluation draws from its own random streams, so the two differ "
-             "only in how the test episodes are played. Test wins at step 0 → at the end, pooled over 5 seeds:", "",
+             "only in how the test episodes are played. Test wins at step 0 → at the end, pooled over the row's seeds:", "",
              "| prior | exact posterior, sample | exact posterior, argmax | dqn-prior k = 5 |", "|---|---:|---:|---:|"]
     for prior, name in names.items():
         lines.append(f"| {name} | {_start_final(points[prior]['exact'])} | {_start_final(argmax_rows.get(prior))} | "
@@ -222,8 +229,8 @@ def alpha_section(setting: Setting, alpha_rows: dict[str, dict[float, Any]],
              "prior log-odds plus their Q difference divided by α (α → 0: greedy Q; α → ∞: the prior's own "
              "argmax). Evaluated by the posterior's argmax (these runs predate the evaluation fix; the α = 0.1 "
              "column is the exact-argmax row above). Test wins at step 0 → at 3,000 steps, pooled over 5 seeds "
-             "(20 unseen maps each); k = 5 beside it for reference:", "",
-             "| prior | " + " | ".join(f"α = {a:g}" for a in ALPHAS) + " | dqn-prior k = 5 |",
+             "(20 unseen maps each); k = 5 beside it for scale only (it is evaluated by sampling):", "",
+             "| prior | " + " | ".join(f"α = {a:g}" for a in ALPHAS) + " | dqn-prior k = 5 (sampled: not like for like) |",
              "|---|" + "---:|" * (len(ALPHAS) + 1)]
     best = []
     for prior in ALPHA_PRIORS:
@@ -235,8 +242,10 @@ def alpha_section(setting: Setting, alpha_rows: dict[str, dict[float, Any]],
             most = max(w / n for w, n in ran.values())
             tops = [a for a in ALPHAS if ran[a][0] / ran[a][1] == most]
             top = tops[0]
+            still = all(pooled_wins(got[a].runs, "start") == ran[a] for a in tops)
             best.append(f"- {names[prior]}: the most final wins at α = {', '.join(f'{a:g}' for a in tops)}"
-                        f"{' (tied)' if len(tops) > 1 else ''} ({ran[top][0]}/{ran[top][1]}); "
+                        f"{' (tied)' if len(tops) > 1 else ''} ({ran[top][0]}/{ran[top][1]}"
+                        f"{', the same count as at step 0' if still else ''}); "
                         f"at the sweep's α = 0.1, {ran[0.1][0]}/{ran[0.1][1]}.")
     return [*lines, "", *([*best, ""] if best else []),
             "α was fixed at 0.1 (dqn-prior's β = 10) before the sweep; picking it from these rows would pick it on "

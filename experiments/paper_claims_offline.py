@@ -6,6 +6,7 @@ checker's success difference), the savings are "not testable here", with the fig
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ class OfflineEnv:
     runs: Path
     sizes: tuple[int, ...]
     random_folder: Path  # the core-v1 board's folder with this env's random row (same test tasks)
+    adapter: Path | None = None  # the distilled prior's adapter: its expert-labelled states are data too
 
 
 def _first_size(sizes: Sequence[int], means: dict[int, float], level: float) -> float:
@@ -54,7 +56,8 @@ def premise(cql_row: Any, random_row: Any, size: int, cid: str) -> tuple[bool | 
         return None, [f"**{NOT_RUN}**: the board's random row is missing, so whether cql learns here is unknown."]
     v = claim(cid, f"cql at its best dataset size ({size:,} transitions) wins more unseen tasks than random",
               "success_difference", [cql_row.id, random_row.id], ">", 0.0, {cql_row.id: cql_row, random_row.id: random_row})
-    return v.status == HOLDS, ["The claim presumes cql learns something here. The best size is picked on these test "
+    learns = None if v.status == NOT_RUN else v.status == HOLDS  # not run: too few seeds to tell
+    return learns, ["The claim presumes cql learns something here. The best size is picked on these test "
                                "tasks, which favours cql, so a premise that fails fails with that help:", "",
                                f"- {verdict_line(v)}"]
 
@@ -99,7 +102,7 @@ def offline(where: OfflineEnv, lines: list[str], figures: dict[str, Any]) -> tup
     lines += ["", *premise_lines]
     if not learns:
         why = ("cql does not beat random here, so there is no performance of cql's to reach with fewer samples"
-               if learns is False else "the random row is missing")
+               if learns is False else "too few seeds of random or of cql to tell whether cql learns here")
         lines += ["", f"The savings are **{NOT_TESTABLE}**: {why}."]
         out += [f"**{NOT_TESTABLE}** — {s} reaches {OF_BEST:.0%} of cql's best with over {SAVING:.0%} fewer "
                 f"transitions ({why}) `{cid}`" for s, cid in ids.items()]
@@ -142,6 +145,24 @@ def offline(where: OfflineEnv, lines: list[str], figures: dict[str, Any]) -> tup
             verdicts.append((status, ids[s]))
             out.append(f"**{status}** — {s} reaches {OF_BEST:.0%} of cql's best with over {SAVING:.0%} fewer "
                        f"transitions (the whole interval of the saving above {SAVING}: [{pct(lo_s)}, {pct(hi_s)}]) `{ids[s]}`")
+    distilled = f"cql-prior {PRIORS['distilled'][0]}"
+    if where.adapter is not None and (where.adapter / "manifest.json").is_file():
+        # the adapter was trained on expert-labelled states of the same train split: count them as data
+        extra = int(json.loads((where.adapter / "manifest.json").read_text())["states"])
+        save = np.array([1 - (d[distilled] + extra) / d["cql"] if math.isfinite(d[distilled]) else -math.inf
+                         for d in draws])
+        lo_s, hi_s = np.percentile(save, [2.5, 97.5], method="nearest")
+        p_save = 1 - (point[distilled] + extra) / point["cql"] if math.isfinite(point[distilled]) else -math.inf
+        cid = f"{prefix}offline-distilled-counting-its-adapter"
+        status = HOLDS if lo_s > SAVING else FAILS
+        verdicts.append((status, cid))
+        pct = lambda x: f"{x:.3f}" if math.isfinite(x) else "−∞"  # noqa: E731
+        lines += ["", f"The distilled prior's adapter was itself trained on {extra:,} expert-labelled states of the "
+                  f"same train split (`{where.adapter}`, its manifest). Counted as data, cql-prior with A needs "
+                  f"N + {extra:,}: saving {pct(p_save)} [{pct(lo_s)}, {pct(hi_s)}]."]
+        out.append(f"**{status}** — {distilled} reaches {OF_BEST:.0%} of cql's best with over {SAVING:.0%} fewer "
+                   f"transitions, counting the adapter's {extra:,} expert-labelled states as data (the whole interval "
+                   f"of the saving above {SAVING}: [{pct(lo_s)}, {pct(hi_s)}]) `{cid}`")
     if math.isfinite(point["cql"]):
         lines += ["", f"cql first reaches the bar at {point['cql']:,.0f} transitions, so the smallest size here "
                   f"({sizes[0]:,}) bounds any measurable saving to {1 - sizes[0] / point['cql']:.3f}."]
