@@ -124,7 +124,8 @@ def report(page: Path = PAGE) -> None:
         if setting.key == "frozenlake":
             alpha_rows = {prior: {a: row(setting, setting.runs / prior / folder) for a, folder in ALPHAS.items()}
                           for prior in ALPHA_PRIORS}
-            argmax_rows = {prior: row(setting, setting.runs / prior / "exact-argmax") for prior in priors(setting)}
+            argmax_rows = {prior: {key: row(setting, setting.runs / prior / f"{key}-argmax") for key in ("exact", "k5")}
+                           for prior in priors(setting)}
             lines += rule_section(setting, argmax_rows, points)
             lines += alpha_section(setting, alpha_rows, points)
             points = {**points, **{f"alpha-{p}": {str(a): r for a, r in got.items()} for p, got in alpha_rows.items()}}
@@ -197,23 +198,25 @@ def _start_final(r: Any) -> str:
     return f"{w0}/{n0} → {w}/{n}"
 
 
-def rule_section(setting: Setting, argmax_rows: dict[str, Any], points: dict[str, dict[str, Any]]) -> list[str]:
+def rule_section(setting: Setting, argmax_rows: dict[str, dict[str, Any]], points: dict[str, dict[str, Any]]) -> list[str]:
     """What the evaluation rule alone does: the exact posterior evaluated by a sample of it (the
     sweep's rule, dqn-prior's too) against its argmax, the same training (evaluation draws from its
     own streams), per prior."""
     names = priors(setting)
     lines = [f"### The evaluation rule ({setting.title})", "",
-             "The same exact-posterior training evaluated two ways: by a sample of the posterior (the rows "
-             "above, as dqn-prior is evaluated) and by its most likely command (argmax, the agent's rule before "
-             "this page's evaluation fix). Evaluation draws from its own random streams, so the two differ "
-             "only in how the test episodes are played. Test wins at step 0 → at the end, pooled over the row's seeds:", "",
-             "| prior | exact posterior, sample | exact posterior, argmax | dqn-prior k = 5 |", "|---|---:|---:|---:|"]
+             "Each agent's training evaluated two ways: by a sample of its policy (the rows above: the posterior, "
+             "or softmax(10·Q) over the k) and by its most likely command (argmax; the exact posterior's rule before "
+             "this page's evaluation fix). Evaluation draws from its own random streams, so the two columns of an "
+             "agent differ only in how the test episodes are played. Test wins at step 0 → at the end, pooled over "
+             "the row's seeds:", "",
+             "| prior | exact posterior, sample | exact posterior, argmax | dqn-prior k = 5, sample | dqn-prior k = 5, argmax |",
+             "|---|---:|---:|---:|---:|"]
     for prior, name in names.items():
-        lines.append(f"| {name} | {_start_final(points[prior]['exact'])} | {_start_final(argmax_rows.get(prior))} | "
-                     f"{_start_final(points[prior]['k5'])} |")
+        lines.append(f"| {name} | {_start_final(points[prior]['exact'])} | {_start_final(argmax_rows[prior]['exact'])} | "
+                     f"{_start_final(points[prior]['k5'])} | {_start_final(argmax_rows[prior]['k5'])} |")
     return [*lines, "", "Comparing the exact posterior's argmax with dqn-prior's sampled k would credit the "
             "posterior with what argmax alone does (a good prior's argmax is right from step 0); the verdicts "
-            "above compare sample with sample.", ""]
+            "above compare sample with sample, and the argmax columns compare argmax with argmax.", ""]
 
 
 def alpha_section(setting: Setting, alpha_rows: dict[str, dict[float, Any]],
