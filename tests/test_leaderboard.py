@@ -336,7 +336,8 @@ def test_golden_files():
 
 
 #: The committed boards: the folder, and the protocol its build refuses other runs by.
-COMMITTED_BOARDS = {"leaderboard": None, "leaderboard/core-v1": "leaderboard/core-v1/protocol.toml"}
+COMMITTED_BOARDS = {"leaderboard": None, "leaderboard/core-v1": "leaderboard/core-v1/protocol.toml",
+                    "leaderboard/babyai-v1": "leaderboard/babyai-v1/protocol.toml"}
 
 
 @pytest.mark.parametrize("board", list(COMMITTED_BOARDS))
