@@ -98,7 +98,8 @@ def cells(r: Any) -> tuple[str, str, float | None, float | None]:
                                       level=LEVEL)], [r])[0]
     steps = claims.figure_text(v).split(" (")[0]
     s = r.stats
-    final = f"{s['wins'] / s['episodes']:.2f} [{s['exact_lo']:.2f}, {s['exact_hi']:.2f}] ({s['wins']}/{s['episodes']})"
+    seeds = "" if len(r.runs) == 5 else f", {len(r.runs)} seeds"  # a point's seeds land one by one
+    final = f"{s['wins'] / s['episodes']:.2f} [{s['exact_lo']:.2f}, {s['exact_hi']:.2f}] ({s['wins']}/{s['episodes']}{seeds})"
     return steps, final, v.value, s["wins"] / s["episodes"]
 
 
