@@ -66,6 +66,15 @@ ORACLES = {"uniform": "SYNTHETIC uniform (the control)", "oracle-q0.3": "SYNTHET
 #: sweep's exact-argmax point.
 ALPHAS = {0.03: "exact-a0.03", 0.1: "exact-argmax", 0.3: "exact-a0.3", 1.0: "exact-a1"}
 ALPHA_PRIORS = ("distilled", "oracle-q0.3", "oracle-q0.6")
+#: Each setting's α check: its folders by α, its priors, and how it is evaluated (TextWorld's samples
+#: the posterior, as its sweep does; α = 0.1 is the sweep's own exact row).
+ALPHA_CHECKS = {
+    "frozenlake": (ALPHAS, ALPHA_PRIORS, "Evaluated by the posterior's argmax (these runs predate the evaluation "
+                   "fix; the α = 0.1 column is the exact-argmax row above)", "dqn-prior k = 5 (sampled: not like for like)"),
+    "textworld": ({0.1: "exact", 0.3: "exact-a0.3", 1.0: "exact-a1"}, ("distilled",),
+                  "Evaluated by a sample of the posterior, as the sweep (the α = 0.1 column is its exact row)",
+                  "dqn-prior k = 5"),
+}
 #: Steps to this test success on the IQM curve (the expert wins every test task).
 LEVEL = 0.8
 NOT_RUN = "not run"
@@ -123,13 +132,13 @@ def report(page: Path = PAGE) -> None:
                           "exact": row(setting, setting.runs / prior / "exact")} for prior in priors(setting)}
         lines += section(setting, points, page.parent / FIGURES)
         if setting.key == "frozenlake":
-            alpha_rows = {prior: {a: row(setting, setting.runs / prior / folder) for a, folder in ALPHAS.items()}
-                          for prior in ALPHA_PRIORS}
             argmax_rows = {prior: {key: row(setting, setting.runs / prior / f"{key}-argmax") for key in ("exact", "k5")}
                            for prior in priors(setting)}
             lines += rule_section(setting, argmax_rows, points)
-            lines += alpha_section(setting, alpha_rows, points)
-            points = {**points, **{f"alpha-{p}": {str(a): r for a, r in got.items()} for p, got in alpha_rows.items()}}
+        alphas, alpha_priors, _, _ = ALPHA_CHECKS[setting.key]
+        alpha_rows = {prior: {a: row(setting, setting.runs / prior / folder) for a, folder in alphas.items()}
+                      for prior in alpha_priors}
+        lines += alpha_section(setting, alpha_rows, points)
     seconds = sum(float(r.manifest["timing"]["wall_s"]) + float(r.manifest["timing"].get("setup", {}).get("wall_s", 0))
                   for x in _READ.values() if x is not None for r in x.runs)
     lines += [f"CPU: {seconds / 3600:.2f} CPU-hours in all (the runs' wall time, one thread each).", ""]
@@ -228,23 +237,23 @@ def alpha_section(setting: Setting, alpha_rows: dict[str, dict[float, Any]],
 
     cell = _start_final
     names = priors(setting)
+    alphas, alpha_priors, evaluated, k5_label = ALPHA_CHECKS[setting.key]
     lines = [f"### The α check ({setting.title})", "",
              "α sets how far Q may overrule the prior: the posterior's log-odds between two commands are their "
              "prior log-odds plus their Q difference divided by α (α → 0: greedy Q; α → ∞: the prior's own "
-             "argmax). Evaluated by the posterior's argmax (these runs predate the evaluation fix; the α = 0.1 "
-             "column is the exact-argmax row above). Test wins at step 0 → at 3,000 steps, pooled over 5 seeds "
-             "(20 unseen maps each); k = 5 beside it for scale only (it is evaluated by sampling):", "",
-             "| prior | " + " | ".join(f"α = {a:g}" for a in ALPHAS) + " | dqn-prior k = 5 (sampled: not like for like) |",
-             "|---|" + "---:|" * (len(ALPHAS) + 1)]
+             f"policy). {evaluated}. Test wins at step 0 → at {setting.steps:,} steps, pooled over the row's seeds "
+             f"(20 unseen {setting.unit} each); k = 5 beside it:", "",
+             "| prior | " + " | ".join(f"α = {a:g}" for a in alphas) + f" | {k5_label} |",
+             "|---|" + "---:|" * (len(alphas) + 1)]
     best = []
-    for prior in ALPHA_PRIORS:
+    for prior in alpha_priors:
         got = alpha_rows[prior]
-        lines.append(f"| {names[prior]} | " + " | ".join(cell(got[a]) for a in ALPHAS)
+        lines.append(f"| {names[prior]} | " + " | ".join(cell(got[a]) for a in alphas)
                      + f" | {cell(points[prior]['k5'])} |")
-        ran = {a: pooled_wins(r.runs) for a, r in got.items() if r is not None}
-        if len(ran) == len(ALPHAS):
+        ran = {a: pooled_wins(r.runs) for a, r in got.items() if r is not None and len(r.runs) == 5}
+        if len(ran) == len(alphas):
             most = max(w / n for w, n in ran.values())
-            tops = [a for a in ALPHAS if ran[a][0] / ran[a][1] == most]
+            tops = [a for a in alphas if ran[a][0] / ran[a][1] == most]
             top = tops[0]
             still = all(pooled_wins(got[a].runs, "start") == ran[a] for a in tops)
             best.append(f"- {names[prior]}: the most final wins at α = {', '.join(f'{a:g}' for a in tops)}"
@@ -253,7 +262,7 @@ def alpha_section(setting: Setting, alpha_rows: dict[str, dict[float, Any]],
                         f"at the sweep's α = 0.1, {ran[0.1][0]}/{ran[0.1][1]}.")
     return [*lines, "", *([*best, ""] if best else []),
             "α was fixed at 0.1 (dqn-prior's β = 10) before the sweep; picking it from these rows would pick it on "
-            "the test maps, so the verdicts keep α = 0.1.", ""]
+            f"the test {setting.unit}, so the verdicts keep α = 0.1.", ""]
 
 
 def draw(setting: Setting, points: dict[str, dict[str, Any]], folder: Path) -> list[str]:
