@@ -22,6 +22,9 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))  # the sibling module paper_claims_rows: rows, verdicts, CPU hours
+from paper_claims_rows import claim, cpu_hours, rows, verdict_line, wins_at  # noqa: E402
+
 PAGE = Path("experiments/results/exact-posterior.md")
 FIGURES = "exact-posterior"
 KS = (1, 2, 5, 10, 20)
@@ -90,9 +93,7 @@ _READ: dict[Path, Any] = {}
 
 def row(setting: Setting, folder: Path) -> Any:
     """The one leaderboard row of a point's finished runs (None until they exist)."""
-    from priorbench.bench.leaderboard.stats import finished_rows
-
-    found = finished_rows([folder], {setting.env})
+    found = list(rows([folder], setting.env).values())
     _READ[folder] = found[0] if len(found) == 1 else None
     return _READ[folder]
 
@@ -103,8 +104,7 @@ def cells(r: Any) -> tuple[str, str, float | None, float | None]:
 
     if r is None or len(r.runs) < claims.MIN_SEEDS:
         return "not run", "not run", None, None
-    v = claims.evaluate([claims.Claim("s", "s", "steps_to", (r.id,), "<=", r.stats["budget_steps"] - 1,
-                                      level=LEVEL)], [r])[0]
+    v = claim("s", "s", "steps_to", (r.id,), "<=", r.stats["budget_steps"] - 1, {r.id: r}, level=LEVEL)
     steps = claims.figure_text(v).split(" (")[0]
     s = r.stats
     seeds = "" if len(r.runs) == 5 else f", {len(r.runs)} seeds"  # a point's seeds land one by one
@@ -139,9 +139,8 @@ def report(page: Path = PAGE) -> None:
         alpha_rows = {prior: {a: row(setting, setting.runs / prior / folder) for a, folder in alphas.items()}
                       for prior in alpha_priors}
         lines += alpha_section(setting, alpha_rows, points)
-    seconds = sum(float(r.manifest["timing"]["wall_s"]) + float(r.manifest["timing"].get("setup", {}).get("wall_s", 0))
-                  for x in _READ.values() if x is not None for r in x.runs)
-    lines += [f"CPU: {seconds / 3600:.2f} CPU-hours in all (the runs' wall time, one thread each).", ""]
+    hours = cpu_hours([{str(folder): x for folder, x in _READ.items() if x is not None}])
+    lines += [f"CPU: {hours:.2f} CPU-hours in all (the runs' wall time, one thread each).", ""]
     page.parent.mkdir(parents=True, exist_ok=True)
     page.write_text("\n".join(lines) + "\n")
     print(f"wrote {page}", file=sys.stderr)
@@ -150,7 +149,6 @@ def report(page: Path = PAGE) -> None:
 def section(setting: Setting, points: dict[str, dict[str, Any]], figures: Path) -> list[str]:
     """One env: steps to LEVEL and final success per (prior, k), the verdicts, the figure."""
     from priorbench.bench.leaderboard import claims
-    from priorbench.bench.leaderboard.stats import pooled_wins
 
     names = priors(setting)
     lines = [f"## {setting.title}", "", f"{setting.env}: {setting.about}", "",
@@ -170,12 +168,10 @@ def section(setting: Setting, points: dict[str, dict[str, Any]], figures: Path) 
         if exact is None or five is None or min(len(exact.runs), len(five.runs)) < claims.MIN_SEEDS:
             verdicts.append(f"- **{NOT_RUN}** — {sentence} (a row is missing)")
             continue
-        v = claims.evaluate([claims.Claim(f"{setting.key}-exact-vs-k5-{prior}", sentence, "success_difference",
-                                          (exact.id, five.id), ">", 0.0)], [exact, five])[0]
-        (w0, n0), (f0, m0) = pooled_wins(exact.runs, "start"), pooled_wins(five.runs, "start")
-        verdicts.append(f"- **{v.status}** — {v.claim.sentence} ({claims.test_text(v.claim)}; "
-                        f"at step 0 they won {w0}/{n0} and {f0}/{m0}; "
-                        f"{claims.figure_text(v)}) `{v.claim.id}`")
+        v = claim(f"{setting.key}-exact-vs-k5-{prior}", sentence, "success_difference", (exact.id, five.id), ">",
+                  0.0, {exact.id: exact, five.id: five})
+        (w0, n0), (f0, m0) = wins_at(exact, first=True), wins_at(five, first=True)
+        verdicts.append(f"- {verdict_line(v, note=f'at step 0 they won {w0}/{n0} and {f0}/{m0}')}")
     gains = []
     for prior, name in names.items():
         exact = points[prior]["exact"]
@@ -183,10 +179,8 @@ def section(setting: Setting, points: dict[str, dict[str, Any]], figures: Path) 
         if exact is None or len(exact.runs) < claims.MIN_SEEDS:
             gains.append(f"- **{NOT_RUN}** — {sentence} (the row is missing)")
             continue
-        v = claims.evaluate([claims.Claim(f"{setting.key}-exact-gains-{prior}", sentence, "gain", (exact.id,), ">",
-                                          0.0)], [exact])[0]
-        gains.append(f"- **{v.status}** — {v.claim.sentence} ({claims.test_text(v.claim)}; {claims.figure_text(v)}) "
-                     f"`{v.claim.id}`")
+        v = claim(f"{setting.key}-exact-gains-{prior}", sentence, "gain", (exact.id,), ">", 0.0, {exact.id: exact})
+        gains.append(f"- {verdict_line(v)}")
     return [*lines, *finals, "", "Does the exact posterior end with more wins than k = 5? Each line is the claim "
             "checker on the final round, with where both started (the step-0 round, before any update): an "
             "exact posterior that ends ahead only by as much as it started ahead did not escape by learning.", "",
@@ -200,11 +194,9 @@ def section(setting: Setting, points: dict[str, dict[str, Any]], figures: Path) 
 
 
 def _start_final(r: Any) -> str:
-    from priorbench.bench.leaderboard.stats import pooled_wins
-
     if r is None:
         return "not run"
-    (w0, n0), (w, n) = pooled_wins(r.runs, "start"), pooled_wins(r.runs)
+    (w0, n0), (w, n) = wins_at(r, first=True), wins_at(r)
     return f"{w0}/{n0} → {w}/{n}"
 
 
@@ -233,8 +225,6 @@ def alpha_section(setting: Setting, alpha_rows: dict[str, dict[float, Any]],
                   points: dict[str, dict[str, Any]]) -> list[str]:
     """The α check: start and final success of the exact posterior at each α, per prior, and
     which α ends best (read with care: choosing α by these test maps is a selection)."""
-    from priorbench.bench.leaderboard.stats import pooled_wins
-
     cell = _start_final
     names = priors(setting)
     alphas, alpha_priors, evaluated, k5_label = ALPHA_CHECKS[setting.key]
@@ -250,12 +240,12 @@ def alpha_section(setting: Setting, alpha_rows: dict[str, dict[float, Any]],
         got = alpha_rows[prior]
         lines.append(f"| {names[prior]} | " + " | ".join(cell(got[a]) for a in alphas)
                      + f" | {cell(points[prior]['k5'])} |")
-        ran = {a: pooled_wins(r.runs) for a, r in got.items() if r is not None and len(r.runs) == 5}
+        ran = {a: wins_at(r) for a, r in got.items() if r is not None and len(r.runs) == 5}
         if len(ran) == len(alphas):
             most = max(w / n for w, n in ran.values())
             tops = [a for a in alphas if ran[a][0] / ran[a][1] == most]
             top = tops[0]
-            still = all(pooled_wins(got[a].runs, "start") == ran[a] for a in tops)
+            still = all(wins_at(got[a], first=True) == ran[a] for a in tops)
             best.append(f"- {names[prior]}: the most final wins at α = {', '.join(f'{a:g}' for a in tops)}"
                         f"{' (tied)' if len(tops) > 1 else ''} ({ran[top][0]}/{ran[top][1]}"
                         f"{', the same count as at step 0' if still else ''}); "

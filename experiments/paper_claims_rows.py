@@ -72,10 +72,12 @@ def claim(cid: str, sentence: str, statistic: str, ids: Sequence[str], direction
                            list(table.values()))[0]
 
 
-def verdict_line(v: Any) -> str:
+def verdict_line(v: Any, note: str = "") -> str:
+    """A verdict as the pages print it: status, sentence, (test; note; figure), claim id."""
     from priorbench.bench.leaderboard import claims
 
-    return f"**{v.status}** — {v.claim.sentence} ({claims.test_text(v.claim)}; {claims.figure_text(v)}) `{v.claim.id}`"
+    middle = "; ".join(x for x in (claims.test_text(v.claim), note, claims.figure_text(v)) if x)
+    return f"**{v.status}** — {v.claim.sentence} ({middle}) `{v.claim.id}`"
 
 
 def beats(cid: str, sentence: str, a: Any, b: Any, first: bool = False) -> tuple[str, str]:
