@@ -3,12 +3,14 @@
 proposals), per prior quality, on unseen test maps.
 
     python experiments/exact_posterior.py run [--workers N] [--only frozenlake|textworld]
+    python experiments/exact_posterior.py probe
     python experiments/exact_posterior.py report [--out PAGE.md]
 
 `run` makes what is missing of experiments/exact-posterior-frozenlake.toml and
 experiments/exact-posterior-textworld.toml (Coin Collector 2; `--only frozenlake|textworld`) under
 experiments/runs/exact-posterior-*/; `report` rebuilds experiments/results/exact-posterior.md and its
-figures from the stored runs alone. Verdicts use the leaderboard's claim checker.
+figures from the stored runs alone (and `probe`'s probe.json: experiments/exact_posterior_probe.py).
+Verdicts use the leaderboard's claim checker.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # the sibling module paper_claims_rows: rows, verdicts, CPU hours
+import exact_posterior_probe  # noqa: E402
 from paper_claims_rows import claim, cpu_hours, rows, verdict_line, wins_at  # noqa: E402
 
 PAGE = Path("experiments/results/exact-posterior.md")
@@ -131,6 +134,7 @@ def report(page: Path = PAGE) -> None:
         points = {prior: {**{f"k{k}": row(setting, setting.runs / prior / f"k{k}") for k in KS},
                           "exact": row(setting, setting.runs / prior / "exact")} for prior in priors(setting)}
         lines += section(setting, points, page.parent / FIGURES)
+        lines += exact_posterior_probe.section(setting.runs, priors(setting))
         if setting.key == "frozenlake":
             argmax_rows = {prior: {key: row(setting, setting.runs / prior / f"{key}-argmax") for key in ("exact", "k5")}
                            for prior in priors(setting)}
@@ -154,11 +158,13 @@ def section(setting: Setting, points: dict[str, dict[str, Any]], figures: Path) 
     lines = [f"## {setting.title}", "", f"{setting.env}: {setting.about}", "",
              "| prior | " + " | ".join(f"k = {k}" for k in KS) + " | exact posterior |",
              "|---|" + "---:|" * (len(KS) + 1)]
-    finals = []
+    finals, moves = [], []
     for prior, name in names.items():
         shown = {key: cells(r) for key, r in points[prior].items()}
         lines.append(f"| {name}: steps to {LEVEL:.0%} | " + " | ".join(shown[key][0] for key in shown) + " |")
         finals.append(f"| {name}: final success | " + " | ".join(shown[key][1] for key in shown) + " |")
+        moves.append(f"| {name}: wins, step 0 → final | " + " | ".join(
+            NOT_RUN if shown[key][3] is None else _start_final(r) for key, r in points[prior].items()) + " |")
     verdicts = []
     budget = f"{setting.steps:,}"
     for prior, name in names.items():
@@ -172,6 +178,8 @@ def section(setting: Setting, points: dict[str, dict[str, Any]], figures: Path) 
                   0.0, {exact.id: exact, five.id: five})
         (w0, n0), (f0, m0) = wins_at(exact, first=True), wins_at(five, first=True)
         verdicts.append(f"- {verdict_line(v, note=f'at step 0 they won {w0}/{n0} and {f0}/{m0}')}")
+        verdicts += reverse(v, f"k = 5 wins more unseen {setting.unit} than the exact posterior",
+                            {exact.id: exact, five.id: five})
     gains = []
     for prior, name in names.items():
         exact = points[prior]["exact"]
@@ -181,7 +189,10 @@ def section(setting: Setting, points: dict[str, dict[str, Any]], figures: Path) 
             continue
         v = claim(f"{setting.key}-exact-gains-{prior}", sentence, "gain", (exact.id,), ">", 0.0, {exact.id: exact})
         gains.append(f"- {verdict_line(v)}")
-    return [*lines, *finals, "", "Does the exact posterior end with more wins than k = 5? Each line is the claim "
+        gains += reverse(v, "it ends with fewer wins than at step 0", {exact.id: exact})
+    return [*lines, *finals, *moves, "", "The last rows are each point's test wins at step 0 (before any update) "
+            "and in the final round, pooled over its seeds: where a prior's own play starts high, they show whether "
+            "learning added to it or took from it.", "", "Does the exact posterior end with more wins than k = 5? Each line is the claim "
             "checker on the final round, with where both started (the step-0 round, before any update): an "
             "exact posterior that ends ahead only by as much as it started ahead did not escape by learning.", "",
             *verdicts, "", "\"does not hold\" is the claim checker's word for \"the runs do not show it\": it covers a "
@@ -191,6 +202,20 @@ def section(setting: Setting, points: dict[str, dict[str, Any]], figures: Path) 
             "the evaluation-rule table below (where it was measured) shows the same training's argmax.", "",
             *gains, "",
             *draw(setting, points, figures), ""]
+
+
+def reverse(v: Any, sentence: str, table: dict[str, Any]) -> list[str]:
+    """Where a claim does not hold, whether its reverse does (the other row, or the other way,
+    clearly ahead): one more verdict line, indented under it; none when the reverse fails too."""
+    from priorbench.bench.leaderboard import claims
+
+    if v.status != claims.FAILS:
+        return []
+    c = v.claim
+    flipped = (c.rows[::-1], ">") if c.statistic == "success_difference" else (c.rows, "<")
+    back = claim(f"{c.id}-reverse", f"the reverse: {sentence}", c.statistic, flipped[0], flipped[1], c.threshold,
+                 table)
+    return [f"  - {verdict_line(back)}"] if back.status == claims.HOLDS else []
 
 
 def _start_final(r: Any) -> str:
@@ -292,6 +317,8 @@ def main() -> None:
     r.add_argument("--workers", type=int, default=1)
     r.add_argument("--only", choices=[x.key for x in SETTINGS], action="append",
                    help="run only these envs' specs (default: all)")
+    sub.add_parser("probe", help="TextWorld: re-make a few distilled runs, playing the train games too "
+                   "(experiments/exact_posterior_probe.py)")
     p = sub.add_parser("report")
     p.add_argument("--out", type=Path, default=PAGE)
     args = parser.parse_args()
@@ -302,6 +329,9 @@ def main() -> None:
         for setting in SETTINGS:
             if not args.only or setting.key in args.only:
                 leaderboard_spec.run(Path(setting.spec), workers=args.workers)
+    elif args.command == "probe":
+        textworld = next(x for x in SETTINGS if x.key == "textworld")
+        exact_posterior_probe.probe(Path(textworld.spec), textworld.runs)
     else:
         report(args.out)
 
