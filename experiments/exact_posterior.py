@@ -55,9 +55,9 @@ SETTINGS = (
     Setting("frozenlake", "Frozen Lake Random", "priorbench/FrozenLake-4x4-Random-v0",
             "experiments/exact-posterior-frozenlake.toml", 3000, "maps",
             "100 random train maps, 20 unseen test maps (one episode each per round); 3,000 steps, evaluated every "
-            "250, 5 seeds a point; lr 0.003 and γ 0.9 (core-v1's Frozen Lake settings). Here q = 0.3 misleads more "
-            "than it helps: where only 2 or 3 moves are open (12 of the 16 cells) it puts less mass on the expert's "
-            "move than on each other one.", "SmolLM2 distilled (real)"),
+            "250, 5 seeds a point; lr 0.003 and γ 0.9 (core-v1's Frozen Lake settings). Here q = 0.3 is a weak prior: "
+            "where only 2 or 3 moves are open (12 of the 16 cells) it puts less mass on the expert's move than on "
+            "each other one, so its argmax misleads there (sampled, it plays about as the uniform control does).", "SmolLM2 distilled (real)"),
     Setting("textworld", "TextWorld Coin Collector 2", "priorbench/TextWorld-CoinCollector-2-v0",
             "experiments/exact-posterior-textworld.toml", 2000, "games",
             "core-v1's headline level (the coin 10 rooms away among 20, dead ends): 20 unseen test games of up to "
