@@ -98,11 +98,21 @@ def probe(spec_path: Path, runs: Path) -> None:
 
 
 def section(runs: Path, names: dict[str, str]) -> list[str]:
-    """The page's table: train and test wins at step 0 → at the end, pooled over the probed seeds."""
+    """The page's table (none until the probe has run); a probe.json that is a link, huge or not
+    the probe's record stops the report with one line naming it and the fix."""
     path = runs / NAME
-    if not path.is_file() or path.is_symlink() or path.stat().st_size > 1 << 20:
+    if not path.exists() and not path.is_symlink():
         return []
-    data = json.loads(path.read_text())
+    fix = "rerun `python experiments/exact_posterior.py probe`"
+    if path.is_symlink() or not path.is_file() or path.stat().st_size > 1 << 20:
+        raise SystemExit(f"{path}: not a plain file under 1 MiB; remove it and {fix}")
+    try:
+        return _section(json.loads(path.read_text()), names)
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+        raise SystemExit(f"{path}: not a probe record ({type(exc).__name__}: {exc}); {fix}") from None
+
+
+def _section(data: dict[str, Any], names: dict[str, str]) -> list[str]:
     points, repeats = data.get("points", {}), int(data.get("repeats", REPEATS))
     lines = ["### Train games against unseen games (the probe)", "",
              f"`python experiments/exact_posterior.py probe` re-made seeds {', '.join(map(str, SEEDS))} of these points "
