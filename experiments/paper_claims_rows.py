@@ -90,6 +90,22 @@ def beats(cid: str, sentence: str, a: Any, b: Any, first: bool = False) -> tuple
     return v.status, verdict_line(v)
 
 
+def beats_from_start(cid: str, sentence: str, start_sentence: str, a: Any, b: Any, who: str) -> list[tuple[str, str, str]]:
+    """[(status, id, line)]: row a (agent `who`) wins more test episodes than row b at the end, with
+    a's step-0 wins beside it; where it holds, the same test on the step-0 round (`cid`-at-step-0):
+    a lead already there before any update is the prior's reading, not learning."""
+    if a is None or b is None:
+        return [(NOT_RUN, cid, f"**{NOT_RUN}** — {sentence} (a row is missing) `{cid}`")]
+    v = claim(cid, sentence, "success_difference", [a.id, b.id], ">", 0.0, {a.id: a, b.id: b})
+    w0, n0 = wins_at(a, first=True)
+    out = [(v.status, cid, f"{verdict_line(v)} — at step 0, before any update, {who} won {w0}/{n0}")]
+    if v.status == HOLDS:
+        first = claim(f"{cid}-at-step-0", start_sentence, "success_difference", [a.id, b.id], ">", 0.0,
+                      {a.id: a, b.id: b}, at="start")
+        out.append((first.status, first.claim.id, verdict_line(first)))
+    return out
+
+
 def cpu_hours(tables: Sequence[dict[str, Any]]) -> float:
     """Wall seconds of every run (training, evaluation and setup), one torch thread each: CPU time."""
     seconds = sum(float(r.manifest["timing"]["wall_s"]) + float(r.manifest["timing"].get("setup", {}).get("wall_s", 0))

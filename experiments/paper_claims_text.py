@@ -1,0 +1,132 @@
+"""Claim (b) of experiments/paper_claims.py (issue 32) on the text headline envs, read from the
+core-v1 board's rows: dqn-prior against dqn, ppo and its uniform control, and against the prior
+acting alone by both rules; vi against ppo and twosome. These rows are evaluated at step 0 and at
+the end only (the protocol's schedule: evaluation is most of a prior agent's cost there), so a
+curve has two points: sample efficiency at the budget reads as final success, and the gain from
+step 0 says whether an agent learned at all. 5 seeds, not the Frozen Lake section's 10: the
+board's rows, whose CPU the protocol caps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from paper_claims_rows import (
+    NOT_RUN,
+    PRIORS,
+    beats,
+    beats_from_start,
+    claim,
+    find,
+    rows,
+    success_cell,
+    verdict_line,
+)
+
+#: (verdict id prefix, env, what its test games are, the priors vi and twosome start from there)
+TEXT_ENVS = (("cc2", "priorbench/TextWorld-CoinCollector-2-v0", "the coin 10 rooms away among 20", ("distilled", "base")),
+             ("cooking", "priorbench/TextWorld-Cooking-1-v0", "foods and layouts no train game has", ("base",)))
+#: The board's folders that hold these rows.
+FOLDERS = ("priorbench", "control-uniform", "smollm2-distilled", "smollm2-contextual", "llm-policy")
+PROMPT_PRIORS = ("distilled", "contextual")
+
+
+def _shown(table: dict[str, Any], policy_priors: tuple[str, ...]) -> list[tuple[str, Any]]:
+    return [("random", find(table, "random")), ("dqn", find(table, "dqn")), ("ppo", find(table, "ppo")),
+            *[(f"dqn-prior {PRIORS[p][0]}", find(table, "dqn-prior", p)) for p in ("uniform", *PROMPT_PRIORS)],
+            *[(f"{a} {PRIORS[p][0]}", find(table, a, p)) for p in PROMPT_PRIORS for a in ("llm", "llm-sample")],
+            *[(f"{a} {PRIORS[p][0]}", find(table, a, p)) for a in ("vi", "twosome") for p in policy_priors]]
+
+
+def _gain(cid: str, name: str, row: Any) -> tuple[str, str]:
+    if row is None:
+        return NOT_RUN, f"**{NOT_RUN}** — {name} gains from step 0 to the end (the row is missing) `{cid}`"
+    v = claim(cid, f"{name} gains from step 0 to the end", "gain", [row.id], ">", 0.0, {row.id: row})
+    return v.status, verdict_line(v)
+
+
+def _verdicts(key: str, table: dict[str, Any], policy_priors: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(status, line) per verdict on one env, the controls first."""
+    dqn, ppo, control = find(table, "dqn"), find(table, "ppo"), find(table, "dqn-prior", "uniform")
+    out = [beats(f"{key}-dqn-prior-uniform-vs-dqn", "dqn-prior with the uniform control (the decision rule, no "
+                 "knowledge) wins more unseen games than dqn", control, dqn)]
+    for p in PROMPT_PRIORS:
+        mine, name = find(table, "dqn-prior", p), f"dqn-prior with {PRIORS[p][0]}"
+        out += [beats(f"{key}-{p}-vs-control", f"{name} wins more unseen games than with the uniform control", mine, control),
+                beats(f"{key}-dqn-prior-{p}-vs-dqn", f"{name} wins more unseen games than dqn", mine, dqn),
+                beats(f"{key}-dqn-prior-{p}-vs-ppo", f"{name} wins more unseen games than ppo", mine, ppo)]
+        for llm in ("llm", "llm-sample"):  # "beats the LLM-only agent": against both rules
+            out += [(status, line) for status, _, line in beats_from_start(
+                f"{key}-dqn-prior-beats-{llm}-{p}", f"{name} wins more unseen games than {llm} with the same prior",
+                f"{name} wins more unseen games than {llm} already at step 0, before any update", mine,
+                find(table, llm, p), "dqn-prior")]
+        out.append(_gain(f"{key}-dqn-prior-{p}-gains", name, mine))
+    for p in policy_priors:
+        vi, name = find(table, "vi", p), f"vi ({PRIORS[p][0]})"
+        out += [beats(f"{key}-vi-{p}-vs-ppo", f"{name} wins more unseen games than ppo, its control without a prior",
+                      vi, ppo),
+                beats(f"{key}-vi-{p}-vs-twosome", f"{name} wins more unseen games than twosome from the same start",
+                      vi, find(table, "twosome", p)),
+                _gain(f"{key}-vi-{p}-gains", name, vi)]
+    return out
+
+
+def online_text(lines: list[str], figures: dict[str, Any], core_v1: Path) -> tuple[list[dict[str, Any]],
+                                                                                   list[tuple[str, str]]]:
+    """The section's tables and verdict lines (appended to `lines`); its rows and (status, id) verdicts."""
+    tables, verdicts = [], []
+    for key, env, about, policy_priors in TEXT_ENVS:
+        table = rows([core_v1 / f for f in FOLDERS], env)
+        short = env.removeprefix("priorbench/")
+        shown = _shown(table, policy_priors)
+        manifest = find(table, "dqn").runs[0].manifest  # the task counts and budget, from a run's manifest
+        env_of, steps = manifest["env"], int(manifest["spec"]["budget"]["steps"])
+        lines += [f"### {short}", "", f"{len(env_of['test_tasks'])} unseen test games ({about}), "
+                  f"{len(env_of['train_tasks'])} train games, {env_of['kwargs']['max_steps']}-step episodes, {steps:,} "
+                  "training steps; test success pooled over seeds (wins / episodes, exact 95% interval).",
+                  "", f"| row | seeds | step 0 | final ({steps:,} steps) |", "|---|---:|---:|---:|"]
+        for name, row in shown:
+            trains = row is not None and any(len(r.summary["curve"]) > 1 for r in row.runs)
+            first = success_cell(row, first=True) if trains else "–"  # llm, llm-sample, random: evaluated once
+            lines.append(f"| {name} | {len(row.runs) if row else '–'} | {first} | "
+                         f"{success_cell(row) if row else 'not run yet'} |")
+        out = _verdicts(key, table, policy_priors)
+        lines += ["", *[f"- {line}" for _, line in out], ""]
+        figures.setdefault("online_text", []).append((short, [(n, r) for n, r in shown if r is not None]))
+        verdicts += [(status, line.rsplit("`", 2)[1]) for status, line in out]
+        tables.append({k: v for k, v in table.items() if any(v is r for _, r in shown)})
+    return tables, verdicts
+
+
+def draw_text(figures: dict[str, Any], folder: Path, name: str) -> list[str]:
+    """One panel per text env: each row's pooled test success at the end and, for a row that
+    trains, at step 0 (random, llm and llm-sample are evaluated once)."""
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+
+    from priorbench.bench.leaderboard.plots import _save
+    from priorbench.bench.leaderboard.stats import pooled_wins
+
+    panels = figures.get("online_text", [])
+    if not panels:
+        return []
+    heights = [len(shown) for _, shown in panels]
+    fig = Figure(figsize=(7, 1.2 + 0.3 * sum(heights) + 0.6 * len(panels)))
+    axes = fig.subplots(len(panels), 1, squeeze=False, gridspec_kw={"height_ratios": heights})[:, 0]
+    for ax, (short, shown) in zip(axes, panels, strict=True):
+        y = np.arange(len(shown))[::-1]
+        for k, (_, row) in enumerate(shown):
+            trains = any(len(r.summary["curve"]) > 1 for r in row.runs)  # random, llm, llm-sample: evaluated once
+            for offset, at in ((0.2, "start"), (-0.2, "final")) if trains else ((0.0, "final"),):
+                wins, n = pooled_wins(row.runs, at)
+                ax.barh(y[k] + offset, wins / max(n, 1), height=0.4, color="C0" if at == "start" else "C1")
+                ax.text(wins / max(n, 1) + 0.01, y[k] + offset, f"{wins}/{n}", va="center", fontsize=6)
+        ax.set_yticks(y, [n for n, _ in shown], fontsize=7)
+        ax.set(xlim=(0, 1.0), title=f"(b) {short}")
+        ax.legend(handles=[Patch(color="C0", label="step 0"), Patch(color="C1", label="final")], fontsize=7,
+                  loc="lower right")
+    axes[-1].set_xlabel("test success (pooled over seeds)")
+    fig.tight_layout()
+    _save(fig, folder / name)
+    return [f"![(b) the text envs: test success at step 0 and at the end, per row]({folder.name}/{name})"]
