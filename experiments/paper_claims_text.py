@@ -38,7 +38,7 @@ PROMPT_PRIORS = ("distilled", "contextual")
 
 def _prior(p: str) -> str:
     """The page's name of a prior here: "A" is Frozen Lake's adapter; each text env has its own."""
-    return "SmolLM2 distilled (this env's adapter)" if p == "distilled" else PRIORS[p][0]
+    return "SmolLM2 distilled, this env's adapter" if p == "distilled" else PRIORS[p][0]
 
 
 def _floor(sentence: str, cid: str, *rs: Any, start: bool = False) -> tuple[str, str] | None:
