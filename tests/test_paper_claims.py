@@ -81,3 +81,27 @@ def test_the_offline_claim_needs_cql_to_learn_first():
         assert offline.premise(cql, None, 100, "premise")[0] is None
     finally:
         os.chdir(here)
+
+
+def test_a_comparison_at_the_floor_is_not_testable():
+    """(b) on the text envs: where every row of a comparison wins none of its test episodes (Cooking
+    1's control and dqn, 0/100 each), the verdict is "not testable here", not "does not hold"; where
+    one row wins some (Coin Collector 2's control, 6/100, against dqn's 0/100) the claim checker
+    decides. On core-v1's committed rows."""
+    script = _script()
+    import paper_claims_rows as rows
+    import paper_claims_text as text
+
+    here = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        got = {}
+        for key, env, _, policy_priors in text.TEXT_ENVS:
+            table = rows.rows([script.CORE_V1 / f for f in text.FOLDERS], env)
+            got[key] = {line.rsplit("`", 2)[1]: status for status, line in text._verdicts(key, table, policy_priors)}
+    finally:
+        os.chdir(here)
+    assert got["cooking"]["cooking-dqn-prior-uniform-vs-dqn"] == rows.NOT_TESTABLE
+    assert got["cooking"]["cooking-control-vs-random"] == rows.NOT_TESTABLE
+    assert got["cc2"]["cc2-dqn-prior-uniform-vs-dqn"] == rows.HOLDS
+    assert got["cc2"]["cc2-control-vs-random"] == rows.FAILS  # 6/100 vs 1/100: not clear by the board's rule
