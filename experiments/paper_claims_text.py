@@ -49,6 +49,11 @@ def _floor(sentence: str, cid: str, *rs: Any, start: bool = False) -> tuple[str,
                           f"no evidence either way) `{cid}`")
 
 
+def _trains(row: Any) -> bool:
+    """Whether the row's runs have more than one evaluation (random, llm, llm-sample: one)."""
+    return row is not None and any(len(r.summary["curve"]) > 1 for r in row.runs)
+
+
 def _beats(cid: str, sentence: str, a: Any, b: Any) -> tuple[str, str]:
     return _floor(sentence, cid, a, b) or beats(cid, sentence, a, b)
 
@@ -116,8 +121,7 @@ def online_text(lines: list[str], figures: dict[str, Any], core_v1: Path) -> tup
                   "training steps; test success pooled over seeds (wins / episodes, exact 95% interval).",
                   "", f"| row | seeds | step 0 | final ({steps:,} steps) |", "|---|---:|---:|---:|"]
         for name, row in shown:
-            trains = row is not None and any(len(r.summary["curve"]) > 1 for r in row.runs)
-            first = success_cell(row, first=True) if trains else "–"  # llm, llm-sample, random: evaluated once
+            first = success_cell(row, first=True) if _trains(row) else "–"
             lines.append(f"| {name} | {len(row.runs) if row else '–'} | {first} | "
                          f"{success_cell(row) if row else 'not run yet'} |")
         out = _verdicts(key, table, policy_priors)
@@ -146,8 +150,7 @@ def draw_text(figures: dict[str, Any], folder: Path, name: str) -> list[str]:
     for ax, (short, shown) in zip(axes, panels, strict=True):
         y = np.arange(len(shown))[::-1]
         for k, (_, row) in enumerate(shown):
-            trains = any(len(r.summary["curve"]) > 1 for r in row.runs)  # random, llm, llm-sample: evaluated once
-            for offset, at in ((0.2, "start"), (-0.2, "final")) if trains else ((0.0, "final"),):
+            for offset, at in ((0.2, "start"), (-0.2, "final")) if _trains(row) else ((0.0, "final"),):
                 wins, n = pooled_wins(row.runs, at)
                 ax.barh(y[k] + offset, wins / max(n, 1), height=0.4, color="C0" if at == "start" else "C1")
                 ax.text(wins / max(n, 1) + 0.01, y[k] + offset, f"{wins}/{n}", va="center", fontsize=6)
